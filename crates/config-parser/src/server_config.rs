@@ -1,0 +1,80 @@
+//! The typed server configuration the broker runs on.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything the broker needs to run, with nats-server's defaults.
+///
+/// Built from a configuration file by [`crate::load_file`] (or by hand, in tests and embedders),
+/// then adjusted by command-line flags, which win over the file.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Interface to listen on (`host`/`net`/`listen`), default `0.0.0.0`.
+    pub host: String,
+    /// Client port (`port`/`listen`), default 4222; `0` picks a free port (`-p -1` on the command line).
+    pub port: u16,
+    /// `server_name`; INFO's `server_name` falls back to the server id when unset.
+    pub server_name: Option<String>,
+    /// Largest message payload a client may publish, default 1 MiB.
+    pub max_payload: u32,
+    /// Longest control line (the arguments of one op), default 4096.
+    pub max_control_line: u32,
+    /// Outbound bytes queued for one client before it is closed as a slow consumer, default 64 MiB.
+    pub max_pending: u64,
+    /// Most client connections at once, default 65536; `0` lets nobody in (as nats-server).
+    pub max_connections: usize,
+    /// Most subscriptions per connection; `0` means no limit.
+    pub max_subscriptions: u32,
+    /// How often the server pings an idle client, default 2 minutes.
+    pub ping_interval: Duration,
+    /// Unanswered pings before the client is closed as stale, default 2.
+    pub ping_max: u32,
+    /// How long one write to a client may take before it is closed, default 10 s.
+    pub write_deadline: Duration,
+    /// `no_header_support`: turn off HPUB/HMSG.
+    pub no_header_support: bool,
+    /// How long lame-duck mode takes to close every client, default 2 minutes.
+    pub lame_duck_duration: Duration,
+    /// Grace period before lame-duck mode starts closing clients, default 10 s.
+    pub lame_duck_grace_period: Duration,
+    /// `debug`: log debug lines.
+    pub debug: bool,
+    /// `trace`: log protocol traces.
+    pub trace: bool,
+    /// `logtime`: put a timestamp on each log line, default true.
+    pub logtime: bool,
+    /// `log_file`: write the log here instead of standard error.
+    pub log_file: Option<PathBuf>,
+    /// `pid_file`: write the process id here.
+    pub pid_file: Option<PathBuf>,
+    /// `ports_file_dir`: write a `<exe>_<pid>.ports` file here.
+    pub ports_file_dir: Option<PathBuf>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: "0.0.0.0".to_owned(),
+            port: 4222,
+            server_name: None,
+            max_payload: 1024 * 1024,
+            max_control_line: 4096,
+            max_pending: 64 * 1024 * 1024,
+            max_connections: 64 * 1024,
+            max_subscriptions: 0,
+            ping_interval: Duration::from_secs(120),
+            ping_max: 2,
+            write_deadline: Duration::from_secs(10),
+            no_header_support: false,
+            lame_duck_duration: Duration::from_secs(120),
+            lame_duck_grace_period: Duration::from_secs(10),
+            debug: false,
+            trace: false,
+            logtime: true,
+            log_file: None,
+            pid_file: None,
+            ports_file_dir: None,
+        }
+    }
+}

@@ -1,1 +1,54 @@
-fn main() {}
+//! `cargo xtask <task>`: developer automation for rnats, in Rust (the rust-analyzer way).
+//!
+//! - `ci`     — exactly what `.ci/run` runs.
+//! - `tidy`   — the repository checks (also run as tests: `cargo test -p xtask`).
+//! - `fuzz T` — `cargo fuzz run T` for a target in `fuzz/` (needs cargo-fuzz and nightly).
+//! - `bench`  — the criterion suites.
+
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = project_root();
+    match args.first().map(String::as_str) {
+        Some("ci") => run(&root, "bash", &[".ci/run"]),
+        Some("tidy") => {
+            let problems = tidy::check(&root)?;
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                bail!("tidy found problems:\n{}", problems.join("\n"))
+            }
+        }
+        Some("fuzz") => {
+            let target = args.get(1).context("usage: cargo xtask fuzz <target>")?;
+            run(&root.join("fuzz"), "cargo", &["fuzz", "run", target])
+        }
+        Some("bench") => run(&root, "cargo", &["bench", "-p", "rnats-benches"]),
+        _ => bail!("usage: cargo xtask ci | tidy | fuzz <target> | bench"),
+    }
+}
+
+fn run(dir: &Path, program: &str, args: &[&str]) -> Result<()> {
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .with_context(|| format!("could not run {program}"))?;
+    if !status.success() {
+        bail!("{program} {} failed: {status}", args.join(" "));
+    }
+    Ok(())
+}
+
+pub(crate) fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}

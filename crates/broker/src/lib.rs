@@ -1,1 +1,45 @@
-//! placeholder
+//! rnats-broker: the rnats NATS-compatible message broker as a library.
+//!
+//! It owns all I/O: the client listener, one reader task and one writer task per connection,
+//! the accounts and their subscription indexes, and the mapping of every failure to
+//! nats-server's exact `-ERR` text. Parsing lives in `rnats-protocol`, subject matching in
+//! `rnats-sublist`, configuration in `rnats-config`.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+//!
+//! let mut config = rnats_broker::ServerConfig::default();
+//! config.host = "127.0.0.1".into();
+//! config.port = 0;
+//! let server = rnats_broker::Server::bind(config).await?;
+//! let addr = server.local_addr();
+//! let handle = server.handle();
+//! let running = tokio::spawn(server.run());
+//!
+//! let stream = tokio::net::TcpStream::connect(addr).await?;
+//! let (rd, mut wr) = stream.into_split();
+//! let mut lines = BufReader::new(rd).lines();
+//! assert!(lines.next_line().await?.unwrap().starts_with("INFO {"));
+//! wr.write_all(b"CONNECT {\"verbose\":false}\r\nSUB greet 1\r\nPUB greet 5\r\nhello\r\n").await?;
+//! assert_eq!(lines.next_line().await?.unwrap(), "MSG greet 1 5");
+//! assert_eq!(lines.next_line().await?.unwrap(), "hello");
+//!
+//! handle.shutdown();
+//! running.await??;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod account;
+mod client;
+mod errors;
+mod info;
+mod outbound;
+mod server;
+mod timers;
+
+pub use info::COMPAT_VERSION;
+pub use rnats_config::ServerConfig;
+pub use server::{Server, ServerError, ServerHandle};

@@ -1,1 +1,213 @@
-fn main() {}
+//! `rnats-server`: a NATS-compatible message broker with nats-server's command line.
+
+mod cli;
+mod logging;
+mod signal;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use rnats_broker::{COMPAT_VERSION, Server, ServerConfig};
+
+use crate::cli::Cli;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            #[allow(clippy::print_stderr)] // reason: fatal errors before or outside logging
+            {
+                eprintln!("rnats-server: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(clippy::print_stdout, clippy::print_stderr)] // reason: help, version and -t answers
+fn run(args: Vec<String>) -> Result<ExitCode> {
+    let cli = Cli::parse(args)?;
+    if cli.help {
+        print!("{}", cli::USAGE);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if cli.version {
+        println!(
+            "rnats-server: v{} (nats-server v{COMPAT_VERSION} compatible)",
+            env!("CARGO_PKG_VERSION")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(spec) = &cli.signal {
+        signal::send(spec, cli.pid_file.as_deref())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (config, warnings) = load_config(&cli)?;
+    if cli.check_config {
+        if let Some(path) = &cli.config {
+            eprintln!(
+                "rnats-server: configuration file {} is valid",
+                path.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !cli.unsupported.is_empty() {
+        bail!("not supported by rnats yet: {}", cli.unsupported.join(", "));
+    }
+    if cli.jetstream {
+        bail!("JetStream is not supported by rnats yet: start without -js/--jetstream");
+    }
+    logging::init(&logging::LogOptions {
+        file: config.log_file.as_deref(),
+        logtime: config.logtime,
+        debug: config.debug,
+        trace: config.trace,
+    })?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    for flag in &cli.ignored {
+        tracing::warn!("flag {flag} is accepted for compatibility but has no effect in rnats yet");
+    }
+    if let Some(dir) = &cli.store_dir {
+        tracing::warn!(
+            "store_dir {} noted; JetStream is not supported by rnats yet",
+            dir.display()
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the runtime")?;
+    runtime.block_on(serve(config, cli))
+}
+
+/// The configuration file (if any), then the command line on top, as nats-server does.
+fn load_config(cli: &Cli) -> Result<(ServerConfig, Vec<String>)> {
+    let (mut config, warnings) = match &cli.config {
+        Some(path) => {
+            let loaded = rnats_config::load_file(path).map_err(anyhow::Error::msg)?;
+            (loaded.config, loaded.warnings)
+        }
+        None => (ServerConfig::default(), Vec::new()),
+    };
+    if let Some(host) = &cli.host {
+        config.host.clone_from(host);
+    }
+    if let Some(port) = cli.port {
+        config.port = port;
+    }
+    if let Some(name) = &cli.server_name {
+        config.server_name = Some(name.clone());
+    }
+    if let Some(p) = &cli.pid_file {
+        config.pid_file = Some(p.clone());
+    }
+    if let Some(p) = &cli.ports_file_dir {
+        config.ports_file_dir = Some(p.clone());
+    }
+    if let Some(p) = &cli.log_file {
+        config.log_file = Some(p.clone());
+    }
+    if let Some(v) = cli.logtime {
+        config.logtime = v;
+    }
+    if let Some(v) = cli.debug {
+        config.debug = v;
+    }
+    if let Some(v) = cli.trace {
+        config.trace = v;
+    }
+    Ok((config, warnings))
+}
+
+async fn serve(config: ServerConfig, cli: Cli) -> Result<ExitCode> {
+    let pid_file = config.pid_file.clone();
+    let ports_dir = config.ports_file_dir.clone();
+    let server = match Server::bind(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    tracing::info!("Starting rnats-server");
+    tracing::info!(
+        "  Version:  {} (nats-server {COMPAT_VERSION} compatible)",
+        env!("CARGO_PKG_VERSION")
+    );
+    tracing::info!("  ID:       {}", server.server_id());
+    if let Some(path) = &cli.config {
+        tracing::info!("Using configuration file: {}", path.display());
+    }
+    if let Some(path) = &pid_file {
+        // Digits only, no newline: harnesses parse the file as it is.
+        std::fs::write(path, std::process::id().to_string())
+            .with_context(|| format!("could not write pid file {}", path.display()))?;
+    }
+    let ports_file = match &ports_dir {
+        Some(dir) => Some(write_ports_file(dir, server.local_addr())?),
+        None => None,
+    };
+    let handle = server.handle();
+    tokio::spawn(handle_signals(handle));
+    let result = server.run().await;
+    if let Some(p) = ports_file {
+        let _ = std::fs::remove_file(p);
+    }
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `<dir>/<executable>_<pid>.ports` holding `{"nats":["nats://host:port"]}`.
+fn write_ports_file(dir: &Path, addr: std::net::SocketAddr) -> Result<PathBuf> {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "rnats-server".to_owned());
+    let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
+    let json = format!("{{\"nats\":[\"nats://{addr}\"]}}");
+    std::fs::write(&path, json)
+        .with_context(|| format!("could not write ports file {}", path.display()))?;
+    Ok(path)
+}
+
+async fn handle_signals(handle: rnats_broker::ServerHandle) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined1()),
+        signal(SignalKind::user_defined2()),
+    ) else {
+        tracing::error!("could not install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = int.recv() => {
+                tracing::info!("Trapped \"interrupt\" signal");
+                break;
+            }
+            _ = term.recv() => {
+                tracing::info!("Trapped \"terminated\" signal");
+                break;
+            }
+            _ = hup.recv() => {
+                tracing::warn!("Trapped \"hangup\" signal: configuration reload is not supported yet");
+            }
+            _ = usr1.recv() => {
+                tracing::info!("Trapped \"user defined signal 1\" signal: log reopen is not needed, logs are appended");
+            }
+            _ = usr2.recv() => {
+                handle.lame_duck();
+            }
+        }
+    }
+    tracing::info!("Initiating Shutdown...");
+    handle.shutdown();
+}

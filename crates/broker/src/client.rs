@@ -1,0 +1,671 @@
+//! One client connection: the reader task that parses ops and routes messages.
+//!
+//! Data path (see docs/ARCHITECTURE.md): read a batch, parse every complete op, deliver each
+//! message into the targets' outbound buffers, then wake each target's writer once for the whole
+//! batch. Nothing here blocks on another client.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use rnats_protocol::{ClientOp, ClientParser, ConnectOptions, Limits, OK, PING, PONG};
+use rnats_sublist::{Matches, validate_literal_subject};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedReadHalf;
+
+use crate::account::{Account, SubRef, Subscription};
+use crate::errors::ClientError;
+use crate::outbound::{CloseReason, Outbound, Queued};
+use crate::server::Shared;
+use crate::timers::{ConnTimers, TimerAction};
+
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Smallest read buffer; it doubles while reads fill it, up to `READ_BUF_MAX`.
+const READ_BUF_MIN: usize = 512;
+const READ_BUF_MAX: usize = 64 * 1024;
+/// Entries in the per-connection match cache before it is emptied.
+const MATCH_CACHE_CAP: usize = 1024;
+/// Reply subjects a client may not use (they belong to routes, gateways and JetStream).
+const RESERVED_REPLY_PREFIXES: [&[u8]; 3] = [b"_R_.", b"$JS.ACK.", b"_GR_."];
+
+/// Runs one accepted connection to its end.
+pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, cid: u64) {
+    let _ = stream.set_nodelay(true);
+    let config = shared.config();
+    let out = Arc::new(Outbound::new(
+        cid,
+        usize::try_from(config.max_pending).unwrap_or(usize::MAX),
+        tokio_util::sync::CancellationToken::new(),
+    ));
+    let (mut rd, wr) = stream.into_split();
+    let writer = {
+        let out = out.clone();
+        let deadline = config.write_deadline;
+        tokio::spawn(async move { out.run_writer(wr, deadline).await })
+    };
+
+    // nats-server sends INFO first and only then checks the connection limit.
+    out.send_now(&shared.client_info(cid, peer, false).to_line());
+    let count = shared.client_count.fetch_add(1, Ordering::AcqRel) + 1;
+    let _count_guard = CountGuard(&shared);
+    let reason = if count > config.max_connections {
+        tracing::error!("{peer} - cid:{cid} - maximum connections exceeded");
+        send_error(&out, &ClientError::MaxConnectionsExceeded)
+    } else {
+        shared.register(cid, out.clone());
+        tracing::debug!("{peer} - cid:{cid} - Client connection created");
+        let mut client = Client::new(shared.clone(), out.clone(), peer, cid);
+        let reason = client.run(&mut rd).await;
+        client.unsubscribe_all();
+        shared.unregister(cid);
+        reason
+    };
+    let reason = out.close(reason);
+    let _ = writer.await;
+    if reason != CloseReason::ClientClosed && reason != CloseReason::ReadError {
+        linger(&mut rd).await;
+    }
+    tracing::debug!(
+        "{peer} - cid:{cid} - Client connection closed: {}",
+        reason.as_str()
+    );
+}
+
+/// Reads and discards what the peer still sends for a moment, so that closing the socket with
+/// unread input (which makes the kernel send a RST) does not destroy the `-ERR` just written.
+async fn linger(rd: &mut OwnedReadHalf) {
+    let mut sink = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(100);
+    let mut budget = 256 * 1024usize;
+    while budget > 0 {
+        match tokio::time::timeout_at(deadline, rd.read(&mut sink)).await {
+            Ok(Ok(n)) if n > 0 => budget = budget.saturating_sub(n),
+            _ => return,
+        }
+    }
+}
+
+/// Queues an error line and says how the connection ends.
+fn send_error(out: &Outbound, err: &ClientError) -> CloseReason {
+    if let Some(line) = err.wire_line() {
+        out.send_now(&line);
+    }
+    err.closes().unwrap_or(CloseReason::ProtocolViolation)
+}
+
+struct CountGuard<'a>(&'a Shared);
+
+impl Drop for CountGuard<'_> {
+    fn drop(&mut self) {
+        self.0.client_count.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// What a client asked for in CONNECT, reduced to what routing needs on every message.
+struct Options {
+    verbose: bool,
+    pedantic: bool,
+    echo: bool,
+    headers: bool,
+    no_responders: bool,
+    protocol: i32,
+}
+
+impl Options {
+    /// Before CONNECT, a client gets the same defaults as an empty CONNECT (verified against
+    /// nats-server: `SUB`/`PUB` without CONNECT are answered with `+OK`).
+    fn before_connect() -> Self {
+        Self {
+            verbose: true,
+            pedantic: true,
+            echo: true,
+            headers: false,
+            no_responders: false,
+            protocol: 0,
+        }
+    }
+}
+
+struct Client {
+    shared: Arc<Shared>,
+    out: Arc<Outbound>,
+    peer: SocketAddr,
+    cid: u64,
+    account: Arc<Account>,
+    parser: ClientParser,
+    opts: Options,
+    connected: bool,
+    sent_connect_info: bool,
+    max_subs: usize,
+    subs: FastMap<Bytes, Arc<Subscription>>,
+    /// Prune auto-unsubscribed entries from `subs` when it reaches this size.
+    prune_subs_at: usize,
+    timers: ConnTimers,
+    cache: FastMap<Box<[u8]>, Arc<Matches<SubRef>>>,
+    cache_generation: u64,
+    /// Other clients that got data in this batch and whose writers must be woken.
+    wake: Vec<Arc<Outbound>>,
+    wake_self: bool,
+    rng: u64,
+}
+
+impl Client {
+    fn new(shared: Arc<Shared>, out: Arc<Outbound>, peer: SocketAddr, cid: u64) -> Self {
+        let config = shared.config();
+        let limits = Limits {
+            max_control_line: config.max_control_line as usize,
+            max_payload: config.max_payload as usize,
+        };
+        let rng = (cid ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9) | 1;
+        let jitter = (rng >> 11) as f64 / (1u64 << 53) as f64;
+        let timers = ConnTimers::new(
+            Instant::now(),
+            config.ping_interval,
+            config.ping_max,
+            None,
+            jitter,
+        );
+        Self {
+            account: shared.global_account.clone(),
+            max_subs: config.max_subscriptions as usize,
+            shared,
+            out,
+            peer,
+            cid,
+            parser: ClientParser::new(limits),
+            opts: Options::before_connect(),
+            connected: false,
+            sent_connect_info: false,
+            subs: FastMap::default(),
+            prune_subs_at: 64,
+            timers,
+            cache: FastMap::default(),
+            cache_generation: u64::MAX,
+            wake: Vec::new(),
+            wake_self: false,
+            rng,
+        }
+    }
+
+    async fn run(&mut self, rd: &mut OwnedReadHalf) -> CloseReason {
+        let mut buf = BytesMut::with_capacity(READ_BUF_MIN);
+        let mut target = READ_BUF_MIN;
+        let shutdown = self.shared.shutdown.clone();
+        let kill = self.out.kill.clone();
+        let sleep = tokio::time::sleep_until(self.timers.poll_timeout().into());
+        tokio::pin!(sleep);
+        loop {
+            if buf.capacity() - buf.len() < target / 2 {
+                buf.reserve(target);
+            }
+            let deadline = tokio::time::Instant::from(self.timers.poll_timeout());
+            if sleep.deadline() != deadline {
+                sleep.as_mut().reset(deadline);
+            }
+            tokio::select! {
+                biased;
+                () = kill.cancelled() => {
+                    return self.out.close_reason().unwrap_or(CloseReason::WriteError);
+                }
+                () = shutdown.cancelled() => return CloseReason::ServerShutdown,
+                read = rd.read_buf(&mut buf) => {
+                    let n = match read {
+                        Ok(0) => return CloseReason::ClientClosed,
+                        Ok(n) => n,
+                        Err(_) => return CloseReason::ReadError,
+                    };
+                    self.timers.on_input(Instant::now());
+                    let filled = buf.capacity() == buf.len();
+                    let result = self.process(&mut buf);
+                    self.flush();
+                    if let Err(reason) = result {
+                        return reason;
+                    }
+                    target = if filled {
+                        (target * 2).min(READ_BUF_MAX)
+                    } else if n < target / 4 {
+                        (target / 2).max(READ_BUF_MIN)
+                    } else {
+                        target
+                    };
+                }
+                () = &mut sleep => {
+                    let action = self.timers.handle_timeout(Instant::now());
+                    let result = self.on_timer(action);
+                    self.flush();
+                    if let Err(reason) = result {
+                        return reason;
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_timer(&mut self, action: TimerAction) -> Result<(), CloseReason> {
+        match action {
+            TimerAction::Nothing => Ok(()),
+            TimerAction::SendPing => {
+                self.reply(PING);
+                Ok(())
+            }
+            TimerAction::Stale => {
+                tracing::debug!(
+                    "{} - cid:{} - Stale Client Connection - Closing",
+                    self.peer,
+                    self.cid
+                );
+                self.fail(ClientError::StaleConnection)
+            }
+            TimerAction::AuthTimeout => {
+                tracing::error!("{} - cid:{} - Authentication Timeout", self.peer, self.cid);
+                self.fail(ClientError::AuthenticationTimeout)
+            }
+        }
+    }
+
+    /// Parses and handles every complete op in `buf`.
+    fn process(&mut self, buf: &mut BytesMut) -> Result<(), CloseReason> {
+        loop {
+            match self.parser.parse(buf) {
+                Ok(None) => return Ok(()),
+                Ok(Some(op)) => self.handle(op)?,
+                Err(e) => {
+                    tracing::error!(
+                        "{} - cid:{} - Client parser ERROR: {e}",
+                        self.peer,
+                        self.cid
+                    );
+                    return self.fail(ClientError::Protocol(e));
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, op: ClientOp) -> Result<(), CloseReason> {
+        match op {
+            ClientOp::Pub {
+                subject,
+                reply,
+                payload,
+            } => self.on_pub(&subject, reply.as_ref(), None, &payload),
+            ClientOp::HPub {
+                subject,
+                reply,
+                header_len,
+                message,
+            } => {
+                if !self.opts.headers {
+                    tracing::error!(
+                        "{} - cid:{} - message headers not supported",
+                        self.peer,
+                        self.cid
+                    );
+                    return self.fail(ClientError::HeadersNotSupported);
+                }
+                self.on_pub(&subject, reply.as_ref(), Some(header_len), &message)
+            }
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => self.on_sub(&subject, queue.as_deref(), &sid),
+            ClientOp::Unsub { sid, max } => {
+                self.on_unsub(&sid, max);
+                Ok(())
+            }
+            ClientOp::Ping => {
+                self.reply(PONG);
+                if self.connected && self.opts.protocol >= 1 && !self.sent_connect_info {
+                    self.sent_connect_info = true;
+                    let mut info = self.shared.client_info(self.cid, self.peer, true);
+                    info.remote_account = Some(self.account.name.clone());
+                    self.reply(&info.to_line());
+                }
+                Ok(())
+            }
+            ClientOp::Pong => {
+                self.timers.on_pong();
+                Ok(())
+            }
+            ClientOp::Connect(json) => self.on_connect(&json),
+            ClientOp::Info | ClientOp::Ok => Ok(()),
+            ClientOp::Err(text) => {
+                tracing::error!(
+                    "{} - cid:{} - Client Error {}",
+                    self.peer,
+                    self.cid,
+                    String::from_utf8_lossy(&text)
+                );
+                self.fail(ClientError::ClientSentErr)
+            }
+        }
+    }
+
+    fn on_connect(&mut self, json: &[u8]) -> Result<(), CloseReason> {
+        let opts = match ConnectOptions::from_json(json) {
+            Ok(opts) => opts,
+            Err(e) => {
+                tracing::error!("{} - cid:{} - {e}", self.peer, self.cid);
+                return self.fail(ClientError::InvalidConnect);
+            }
+        };
+        if opts.account.is_some() || opts.new_account.is_some() {
+            tracing::error!("{} - cid:{} - authentication error", self.peer, self.cid);
+            return self.fail(ClientError::AuthorizationViolation);
+        }
+        if !(0..=1).contains(&opts.protocol) {
+            tracing::error!("{} - cid:{} - invalid client protocol", self.peer, self.cid);
+            return self.fail(ClientError::InvalidClientProtocol);
+        }
+        if opts.no_responders && !opts.headers {
+            tracing::error!(
+                "{} - cid:{} - no responders requires headers support",
+                self.peer,
+                self.cid
+            );
+            return self.fail(ClientError::NoRespondersRequiresHeaders);
+        }
+        let headers = opts.headers && !self.shared.config().no_header_support;
+        self.opts = Options {
+            verbose: opts.verbose,
+            pedantic: opts.pedantic,
+            echo: opts.echo,
+            headers,
+            no_responders: opts.no_responders,
+            protocol: opts.protocol,
+        };
+        self.out.headers.store(headers, Ordering::Relaxed);
+        self.timers.on_authenticated();
+        self.connected = true;
+        if self.opts.verbose {
+            self.reply(OK);
+        }
+        Ok(())
+    }
+
+    fn on_pub(
+        &mut self,
+        subject: &Bytes,
+        reply: Option<&Bytes>,
+        header_len: Option<usize>,
+        message: &Bytes,
+    ) -> Result<(), CloseReason> {
+        if self.opts.pedantic && validate_literal_subject(subject).is_err() {
+            self.fail(ClientError::InvalidPublishSubject)?;
+        }
+        if let Some(reply) = reply {
+            if RESERVED_REPLY_PREFIXES.iter().any(|p| reply.starts_with(p)) {
+                let reply = String::from_utf8_lossy(reply).into_owned();
+                tracing::error!(
+                    "{} - cid:{} - Publish Violation - Reply {reply:?}",
+                    self.peer,
+                    self.cid
+                );
+                return self.fail(ClientError::PublishReplyViolation(reply));
+            }
+        }
+        if subject.starts_with(b"_GR_.") {
+            let subject = String::from_utf8_lossy(subject).into_owned();
+            tracing::error!(
+                "{} - cid:{} - Publish Violation - Subject {subject:?}",
+                self.peer,
+                self.cid
+            );
+            return self.fail(ClientError::PublishViolation(subject));
+        }
+        if self.opts.verbose {
+            self.reply(OK);
+        }
+        let delivered = self.route(subject, reply.map(|r| &r[..]), header_len, message);
+        if !delivered && self.opts.no_responders {
+            if let Some(reply) = reply {
+                self.no_responders(subject, reply);
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers one message to every plain match and to one member of each queue group.
+    /// Returns whether anybody got it.
+    fn route(
+        &mut self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        message: &[u8],
+    ) -> bool {
+        let matches = self.lookup(subject);
+        let mut delivered = false;
+        for sub in &matches.plain {
+            delivered |= self.deliver(sub, subject, reply, header_len, message);
+        }
+        for group in &matches.queues {
+            let n = group.members.len();
+            if n == 0 {
+                continue;
+            }
+            let start = self.next_random() as usize % n;
+            for i in 0..n {
+                let sub = &group.members[(start + i) % n];
+                if self.deliver(sub, subject, reply, header_len, message) {
+                    delivered = true;
+                    break;
+                }
+            }
+        }
+        delivered
+    }
+
+    fn deliver(
+        &mut self,
+        sub: &SubRef,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        message: &[u8],
+    ) -> bool {
+        if sub.closed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let target = &sub.client;
+        if target.cid == self.cid && !self.opts.echo {
+            return false;
+        }
+        let (allowed, last) = sub.take_delivery();
+        if !allowed {
+            return false;
+        }
+        let headers = target.headers.load(Ordering::Relaxed);
+        let queued = target.append(|b| match header_len {
+            Some(h) if headers => {
+                rnats_protocol::encode_hmsg(b, subject, &sub.sid, reply, h, message)
+            }
+            Some(h) => rnats_protocol::encode_msg(
+                b,
+                subject,
+                &sub.sid,
+                reply,
+                &message[h.min(message.len())..],
+            ),
+            None => rnats_protocol::encode_msg(b, subject, &sub.sid, reply, message),
+        });
+        if last {
+            self.account.remove(&sub.0);
+        }
+        match queued {
+            Queued::Wake if target.cid == self.cid => self.wake_self = true,
+            Queued::Wake => self.wake.push(target.clone()),
+            Queued::Queued => {}
+            Queued::Dropped => return false,
+        }
+        true
+    }
+
+    /// A request nobody answered: the publisher's own subscription on the reply subject gets a
+    /// 503 status message, as nats-server does for clients that asked for it.
+    fn no_responders(&mut self, subject: &[u8], reply: &[u8]) {
+        let mut header = Vec::with_capacity(42 + subject.len());
+        header.extend_from_slice(b"NATS/1.0 503\r\nNats-Subject: ");
+        header.extend_from_slice(subject);
+        header.extend_from_slice(b"\r\n\r\n");
+        let matches = self.lookup(reply);
+        let own = matches
+            .plain
+            .iter()
+            .chain(matches.queues.iter().flat_map(|g| g.members.iter()))
+            .find(|s| s.client.cid == self.cid && !s.closed.load(Ordering::Relaxed));
+        if let Some(sub) = own {
+            let (allowed, last) = sub.take_delivery();
+            if allowed {
+                let queued = self.out.append(|b| {
+                    rnats_protocol::encode_hmsg(b, reply, &sub.sid, None, header.len(), &header)
+                });
+                if queued == Queued::Wake {
+                    self.wake_self = true;
+                }
+            }
+            if last {
+                self.account.remove(&sub.0);
+            }
+        }
+    }
+
+    /// The matches for a subject, from the per-connection cache while the account's sublist is
+    /// unchanged. A result is only cached under the generation it was computed at, and the cache
+    /// is emptied whenever the generation moves, so it never serves a stale result.
+    fn lookup(&mut self, subject: &[u8]) -> Arc<Matches<SubRef>> {
+        let generation = self.account.generation();
+        if generation != self.cache_generation {
+            self.cache.clear();
+            self.cache_generation = generation;
+        } else if let Some(m) = self.cache.get(subject) {
+            return m.clone();
+        }
+        let (matches, at) = {
+            let sublist = self.account.read();
+            (Arc::new(sublist.matches(subject)), sublist.generation())
+        };
+        if at == self.cache_generation {
+            if self.cache.len() >= MATCH_CACHE_CAP {
+                self.cache.clear();
+            }
+            self.cache.insert(subject.into(), matches.clone());
+        }
+        matches
+    }
+
+    fn on_sub(
+        &mut self,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        sid: &[u8],
+    ) -> Result<(), CloseReason> {
+        if let Some(existing) = self.subs.get(sid) {
+            if !existing.closed.load(Ordering::Relaxed) {
+                // nats-server keeps the existing subscription for a duplicate sid.
+                if self.opts.verbose {
+                    self.reply(OK);
+                }
+                return Ok(());
+            }
+        }
+        if self.subs.len() >= self.prune_subs_at {
+            self.subs.retain(|_, s| !s.closed.load(Ordering::Relaxed));
+            self.prune_subs_at = (self.subs.len() * 2).max(64);
+        }
+        if self.max_subs > 0 && self.subs.len() >= self.max_subs {
+            self.subs.retain(|_, s| !s.closed.load(Ordering::Relaxed));
+            if self.subs.len() >= self.max_subs {
+                tracing::error!(
+                    "{} - cid:{} - maximum subscriptions exceeded",
+                    self.peer,
+                    self.cid
+                );
+                return self.fail(ClientError::MaxSubscriptionsExceeded);
+            }
+        }
+        // Copies: a subscription outlives the read buffer it was parsed from.
+        let sub = Arc::new(Subscription {
+            client: self.out.clone(),
+            subject: Bytes::copy_from_slice(subject),
+            queue: queue.map(Bytes::copy_from_slice),
+            sid: Bytes::copy_from_slice(sid),
+            max: 0.into(),
+            delivered: 0.into(),
+            closed: false.into(),
+        });
+        if self.account.insert(&sub).is_err() {
+            return self.fail(ClientError::InvalidSubject);
+        }
+        self.subs.insert(sub.sid.clone(), sub);
+        if self.opts.verbose {
+            self.reply(OK);
+        }
+        Ok(())
+    }
+
+    fn on_unsub(&mut self, sid: &[u8], max: Option<u64>) {
+        if let Some(sub) = self.subs.get(sid).cloned() {
+            match max {
+                Some(max) if max > 0 && sub.delivered.load(Ordering::Relaxed) < max => {
+                    sub.max.store(max, Ordering::Relaxed);
+                }
+                _ => {
+                    self.subs.remove(sid);
+                    self.account.remove(&sub);
+                }
+            }
+        }
+        if self.opts.verbose {
+            self.reply(OK);
+        }
+    }
+
+    fn unsubscribe_all(&mut self) {
+        self.account.remove_all(self.subs.values());
+        self.subs.clear();
+    }
+
+    /// Queues bytes for this client; its writer is woken at the end of the batch.
+    fn reply(&mut self, data: &[u8]) {
+        if self.out.append(|b| b.extend_from_slice(data)) == Queued::Wake {
+            self.wake_self = true;
+        }
+    }
+
+    /// Sends the error (if nats-server sends one) and says whether the connection must close.
+    fn fail(&mut self, err: ClientError) -> Result<(), CloseReason> {
+        if let Some(line) = err.wire_line() {
+            self.reply(&line);
+        }
+        match err.closes() {
+            Some(reason) => Err(reason),
+            None => Ok(()),
+        }
+    }
+
+    /// Wakes every writer that got data in this batch, once.
+    fn flush(&mut self) {
+        for target in self.wake.drain(..) {
+            target.wake();
+        }
+        if self.wake_self {
+            self.wake_self = false;
+            self.out.wake();
+        }
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64: queue member choice needs speed and spread, not secrecy.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+}

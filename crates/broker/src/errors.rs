@@ -1,0 +1,113 @@
+//! The one place where broker decisions become nats-server's exact `-ERR` text, and where it is
+//! decided whether the connection closes.
+
+use rnats_protocol::ProtocolError;
+
+use crate::outbound::CloseReason;
+
+/// A reply the server owes the client because of something it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ClientError {
+    Protocol(ProtocolError),
+    InvalidConnect,
+    AuthorizationViolation,
+    AuthenticationTimeout,
+    InvalidClientProtocol,
+    NoRespondersRequiresHeaders,
+    HeadersNotSupported,
+    MaxConnectionsExceeded,
+    MaxSubscriptionsExceeded,
+    InvalidSubject,
+    InvalidPublishSubject,
+    PublishViolation(String),
+    PublishReplyViolation(String),
+    StaleConnection,
+    ClientSentErr,
+}
+
+impl ClientError {
+    /// The text inside `-ERR '…'`, or `None` where nats-server sends no `-ERR`.
+    pub(crate) fn wire_text(&self) -> Option<String> {
+        Some(match self {
+            Self::Protocol(e) => return e.wire_text().map(str::to_owned),
+            Self::InvalidConnect | Self::HeadersNotSupported | Self::ClientSentErr => return None,
+            Self::AuthorizationViolation => "Authorization Violation".into(),
+            Self::AuthenticationTimeout => "Authentication Timeout".into(),
+            Self::InvalidClientProtocol => "invalid client protocol".into(),
+            Self::NoRespondersRequiresHeaders => "no responders requires headers support".into(),
+            Self::MaxConnectionsExceeded => "maximum connections exceeded".into(),
+            Self::MaxSubscriptionsExceeded => "maximum subscriptions exceeded".into(),
+            Self::InvalidSubject => "Invalid Subject".into(),
+            Self::InvalidPublishSubject => "Invalid Publish Subject".into(),
+            Self::PublishViolation(s) => format!("Permissions Violation for Publish to \"{s}\""),
+            Self::PublishReplyViolation(r) => {
+                format!("Permissions Violation for Publish with Reply of \"{r}\"")
+            }
+            Self::StaleConnection => "Stale Connection".into(),
+        })
+    }
+
+    /// `Some(reason)` when the connection must close after the error is sent.
+    pub(crate) fn closes(&self) -> Option<CloseReason> {
+        Some(match self {
+            Self::Protocol(ProtocolError::MaxControlLineExceeded) => {
+                CloseReason::MaxControlLineExceeded
+            }
+            Self::Protocol(ProtocolError::MaxPayloadExceeded { .. }) => {
+                CloseReason::MaxPayloadExceeded
+            }
+            Self::Protocol(_) | Self::InvalidConnect | Self::HeadersNotSupported => {
+                CloseReason::ProtocolViolation
+            }
+            Self::ClientSentErr => CloseReason::ClientClosed,
+            Self::AuthorizationViolation | Self::AuthenticationTimeout => {
+                CloseReason::AuthenticationViolation
+            }
+            Self::InvalidClientProtocol => CloseReason::BadClientProtocolVersion,
+            Self::NoRespondersRequiresHeaders => CloseReason::NoRespondersRequiresHeaders,
+            Self::MaxConnectionsExceeded => CloseReason::MaxConnectionsExceeded,
+            Self::StaleConnection => CloseReason::StaleConnection,
+            Self::MaxSubscriptionsExceeded
+            | Self::InvalidSubject
+            | Self::InvalidPublishSubject
+            | Self::PublishViolation(_)
+            | Self::PublishReplyViolation(_) => return None,
+        })
+    }
+
+    /// The `-ERR` line, when there is one.
+    pub(crate) fn wire_line(&self) -> Option<Vec<u8>> {
+        self.wire_text().map(|t| {
+            let mut line = Vec::with_capacity(t.len() + 9);
+            line.extend_from_slice(b"-ERR '");
+            line.extend_from_slice(t.as_bytes());
+            line.extend_from_slice(b"'\r\n");
+            line
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_texts() {
+        assert_eq!(
+            ClientError::MaxConnectionsExceeded.wire_line().unwrap(),
+            b"-ERR 'maximum connections exceeded'\r\n"
+        );
+        assert_eq!(
+            ClientError::PublishReplyViolation("_R_.x".into())
+                .wire_text()
+                .unwrap(),
+            "Permissions Violation for Publish with Reply of \"_R_.x\""
+        );
+        assert_eq!(ClientError::InvalidConnect.wire_line(), None);
+        assert_eq!(ClientError::InvalidSubject.closes(), None);
+        assert_eq!(
+            ClientError::StaleConnection.closes(),
+            Some(CloseReason::StaleConnection)
+        );
+    }
+}

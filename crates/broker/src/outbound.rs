@@ -1,0 +1,273 @@
+//! The outbound side of a connection: a bounded buffer that publishers append to and one writer
+//! task drains.
+//!
+//! Publishers never wait on a slow reader: when the bytes queued for a client pass `max_pending`
+//! the client is marked closed as a slow consumer and its data is dropped (nats-server closes such
+//! a client without an `-ERR`).
+
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+#[cfg(test)]
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Why a connection is being closed; names follow nats-server's closed states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseReason {
+    ClientClosed,
+    ProtocolViolation,
+    SlowConsumerPendingBytes,
+    SlowConsumerWriteDeadline,
+    StaleConnection,
+    MaxConnectionsExceeded,
+    MaxPayloadExceeded,
+    MaxControlLineExceeded,
+    AuthenticationViolation,
+    BadClientProtocolVersion,
+    NoRespondersRequiresHeaders,
+    ReadError,
+    WriteError,
+    ServerShutdown,
+}
+
+impl CloseReason {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientClosed => "Client Closed",
+            Self::ProtocolViolation => "Protocol Violation",
+            Self::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
+            Self::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
+            Self::StaleConnection => "Stale Connection",
+            Self::MaxConnectionsExceeded => "Maximum Connections Exceeded",
+            Self::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
+            Self::MaxControlLineExceeded => "Maximum Control Line Exceeded",
+            Self::AuthenticationViolation => "Authentication Failure",
+            Self::BadClientProtocolVersion => "Bad Client Protocol Version",
+            Self::NoRespondersRequiresHeaders => "No Responders Requires Headers",
+            Self::ReadError => "Read Error",
+            Self::WriteError => "Write Error",
+            Self::ServerShutdown => "Server Shutdown",
+        }
+    }
+}
+
+struct OutState {
+    buf: BytesMut,
+    /// Set once the connection is closing: nothing more is queued, the writer flushes and stops.
+    closed: Option<CloseReason>,
+    /// A publisher has already put this client on its wake-up list since the writer last ran.
+    wake_queued: bool,
+}
+
+/// Per-client outbound queue, shared by every publisher that delivers to the client.
+pub(crate) struct Outbound {
+    pub(crate) cid: u64,
+    /// Whether the client negotiated headers (HMSG); otherwise headers are stripped.
+    pub(crate) headers: AtomicBool,
+    max_pending: usize,
+    state: Mutex<OutState>,
+    notify: Notify,
+    /// Cancelled when the connection must stop reading (slow consumer, write failure, kill).
+    pub(crate) kill: CancellationToken,
+}
+
+/// What happened to an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Queued {
+    /// Appended; the caller must wake the writer after its batch.
+    Wake,
+    /// Appended; somebody else will wake the writer.
+    Queued,
+    /// Not appended: the client is closed (or was just closed as a slow consumer).
+    Dropped,
+}
+
+impl Outbound {
+    pub(crate) fn new(cid: u64, max_pending: usize, kill: CancellationToken) -> Self {
+        Self {
+            cid,
+            headers: AtomicBool::new(false),
+            max_pending,
+            state: Mutex::new(OutState {
+                buf: BytesMut::new(),
+                closed: None,
+                wake_queued: false,
+            }),
+            notify: Notify::new(),
+            kill,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, OutState> {
+        // A panic while holding this lock cannot leave the buffer half-written in a way that
+        // matters more than losing the connection, so a poisoned lock is simply taken over.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends with `write` under the lock. Enforces `max_pending`: past it the client is closed
+    /// as a slow consumer and the data is dropped.
+    pub(crate) fn append(&self, write: impl FnOnce(&mut BytesMut)) -> Queued {
+        let mut st = self.lock();
+        if st.closed.is_some() {
+            return Queued::Dropped;
+        }
+        write(&mut st.buf);
+        if st.buf.len() > self.max_pending {
+            st.closed = Some(CloseReason::SlowConsumerPendingBytes);
+            st.buf.clear();
+            drop(st);
+            tracing::info!(
+                cid = self.cid,
+                "Slow Consumer Detected: MaxPending of {} Exceeded",
+                self.max_pending
+            );
+            self.kill.cancel();
+            self.notify.notify_one();
+            return Queued::Dropped;
+        }
+        if st.wake_queued {
+            Queued::Queued
+        } else {
+            st.wake_queued = true;
+            Queued::Wake
+        }
+    }
+
+    /// Appends bytes from the connection's own task and wakes the writer at once.
+    pub(crate) fn send_now(&self, data: &[u8]) {
+        if self.append(|b| b.extend_from_slice(data)) == Queued::Wake {
+            self.wake();
+        }
+    }
+
+    /// Wakes the writer.
+    pub(crate) fn wake(&self) {
+        self.notify.notify_one();
+    }
+
+    /// Marks the connection closed: the writer flushes what is queued, then shuts the socket.
+    /// Returns the reason that stands (the first one given).
+    pub(crate) fn close(&self, reason: CloseReason) -> CloseReason {
+        let mut st = self.lock();
+        let reason = *st.closed.get_or_insert(reason);
+        drop(st);
+        self.notify.notify_one();
+        reason
+    }
+
+    pub(crate) fn close_reason(&self) -> Option<CloseReason> {
+        self.lock().closed
+    }
+
+    /// Bytes queued and not yet handed to the socket.
+    #[cfg(test)]
+    pub(crate) fn pending(&self) -> usize {
+        self.lock().buf.len()
+    }
+
+    /// The writer task: drains the buffer into `wr` until the connection is closed.
+    pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
+        &self,
+        mut wr: W,
+        write_deadline: Duration,
+    ) {
+        loop {
+            self.notify.notified().await;
+            loop {
+                let (data, closed) = {
+                    let mut st = self.lock();
+                    st.wake_queued = false;
+                    (st.buf.split(), st.closed)
+                };
+                if data.is_empty() {
+                    if closed.is_some() {
+                        let _ = tokio::time::timeout(write_deadline, wr.shutdown()).await;
+                        self.kill.cancel();
+                        return;
+                    }
+                    break;
+                }
+                match tokio::time::timeout(write_deadline, wr.write_all(&data)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => {
+                        self.close(CloseReason::WriteError);
+                        self.kill.cancel();
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::info!(
+                            cid = self.cid,
+                            "Slow Consumer Detected: WriteDeadline of {:?} exceeded",
+                            write_deadline
+                        );
+                        self.close(CloseReason::SlowConsumerWriteDeadline);
+                        self.kill.cancel();
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_consumer_closes_and_drops() {
+        let out = Outbound::new(1, 10, CancellationToken::new());
+        assert_eq!(out.append(|b| b.extend_from_slice(b"12345")), Queued::Wake);
+        assert_eq!(
+            out.append(|b| b.extend_from_slice(b"12345")),
+            Queued::Queued
+        );
+        assert_eq!(out.pending(), 10);
+        assert_eq!(out.append(|b| b.extend_from_slice(b"1")), Queued::Dropped);
+        assert_eq!(
+            out.close_reason(),
+            Some(CloseReason::SlowConsumerPendingBytes)
+        );
+        assert!(out.kill.is_cancelled());
+        assert_eq!(out.pending(), 0);
+        assert_eq!(out.append(|b| b.extend_from_slice(b"x")), Queued::Dropped);
+        assert!(!out.headers.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn first_close_reason_stands() {
+        let out = Outbound::new(1, 10, CancellationToken::new());
+        assert_eq!(
+            out.close(CloseReason::StaleConnection),
+            CloseReason::StaleConnection
+        );
+        assert_eq!(
+            out.close(CloseReason::ClientClosed),
+            CloseReason::StaleConnection
+        );
+        assert!(out.close_reason().is_some());
+    }
+
+    #[tokio::test]
+    async fn writer_flushes_then_shuts_down() {
+        let out = std::sync::Arc::new(Outbound::new(1, 1 << 20, CancellationToken::new()));
+        let (client, server) = tokio::io::duplex(1024);
+        let w = out.clone();
+        let task = tokio::spawn(async move { w.run_writer(server, Duration::from_secs(5)).await });
+        out.send_now(b"PING\r\n");
+        out.send_now(b"PONG\r\n");
+        out.close(CloseReason::ClientClosed);
+        task.await.unwrap();
+        let mut got = Vec::new();
+        let mut client = client;
+        tokio::io::AsyncReadExt::read_to_end(&mut client, &mut got)
+            .await
+            .unwrap();
+        assert_eq!(got, b"PING\r\nPONG\r\n");
+    }
+}

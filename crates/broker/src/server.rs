@@ -1,0 +1,296 @@
+//! The listener, the registry of live clients, shutdown and lame-duck mode.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rnats_config::ServerConfig;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::account::Account;
+use crate::info::{COMPAT_VERSION, Info};
+use crate::outbound::{CloseReason, Outbound};
+
+/// Errors that stop the server from starting or running.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The client listener could not be opened.
+    #[error("Error listening on port: {addr}, \"{source}\"")]
+    Listen {
+        /// The address asked for.
+        addr: String,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+}
+
+/// State shared by the listener and every connection.
+pub(crate) struct Shared {
+    config: ServerConfig,
+    info: Info,
+    pub(crate) global_account: Arc<Account>,
+    pub(crate) client_count: AtomicUsize,
+    next_cid: AtomicU64,
+    clients: Mutex<HashMap<u64, Arc<Outbound>>>,
+    /// Stops everything: connections close, `run` returns.
+    pub(crate) shutdown: CancellationToken,
+    /// Stops accepting new connections (shutdown or lame duck).
+    stop_accept: CancellationToken,
+    lame_duck: AtomicBool,
+    tracker: TaskTracker,
+}
+
+impl Shared {
+    pub(crate) fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// INFO for one client (or, with `cid` 0, the server-wide async INFO).
+    pub(crate) fn client_info(&self, cid: u64, peer: SocketAddr, connect_info: bool) -> Info {
+        let mut info = self.info.clone();
+        info.client_id = cid;
+        info.client_ip = peer.ip().to_string();
+        info.connect_info = connect_info;
+        info.ldm = self.lame_duck.load(Ordering::Relaxed);
+        info
+    }
+
+    pub(crate) fn register(&self, cid: u64, out: Arc<Outbound>) {
+        self.clients_lock().insert(cid, out);
+    }
+
+    pub(crate) fn unregister(&self, cid: u64) {
+        self.clients_lock().remove(&cid);
+    }
+
+    fn clients_lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Outbound>>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn snapshot_clients(&self) -> Vec<Arc<Outbound>> {
+        self.clients_lock().values().cloned().collect()
+    }
+}
+
+/// A NATS server: bind it, then `run` it. Tests embed it on port 0.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), rnats_broker::ServerError> {
+/// let mut config = rnats_broker::ServerConfig::default();
+/// config.host = "127.0.0.1".into();
+/// config.port = 0; // any free port
+/// let server = rnats_broker::Server::bind(config).await?;
+/// println!("nats://{}", server.local_addr());
+/// let handle = server.handle();
+/// tokio::spawn(server.run());
+/// handle.shutdown();
+/// # Ok(()) }
+/// ```
+pub struct Server {
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+}
+
+/// A cheap handle to control a running server from elsewhere (signals, tests).
+#[derive(Clone)]
+pub struct ServerHandle {
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+}
+
+impl Server {
+    /// Opens the client listener. Port 0 picks a free port; see [`Server::local_addr`].
+    pub async fn bind(config: ServerConfig) -> Result<Self, ServerError> {
+        let addr = join_host_port(&config.host, config.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| ServerError::Listen {
+                addr: addr.clone(),
+                source,
+            })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| ServerError::Listen { addr, source })?;
+        let server_id = nkeys::KeyPair::new_server().public_key();
+        let info = Info {
+            server_name: config
+                .server_name
+                .clone()
+                .unwrap_or_else(|| server_id.clone()),
+            server_id,
+            version: COMPAT_VERSION,
+            proto: 1,
+            host: config.host.clone(),
+            port: local_addr.port(),
+            headers: !config.no_header_support,
+            auth_required: false,
+            max_payload: config.max_payload,
+            nonce: None,
+            client_id: 0,
+            client_ip: String::new(),
+            connect_info: false,
+            remote_account: None,
+            ldm: false,
+        };
+        let shared = Arc::new(Shared {
+            config,
+            info,
+            global_account: Arc::new(Account::new("$G")),
+            client_count: AtomicUsize::new(0),
+            next_cid: AtomicU64::new(1),
+            clients: Mutex::new(HashMap::new()),
+            shutdown: CancellationToken::new(),
+            stop_accept: CancellationToken::new(),
+            lame_duck: AtomicBool::new(false),
+            tracker: TaskTracker::new(),
+        });
+        Ok(Self {
+            shared,
+            listener,
+            local_addr,
+        })
+    }
+
+    /// The address the client listener is bound to (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The server's id (its public NKey), as sent in INFO.
+    pub fn server_id(&self) -> &str {
+        &self.shared.info.server_id
+    }
+
+    /// A handle for shutdown and lame-duck mode.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            shared: self.shared.clone(),
+            local_addr: self.local_addr,
+        }
+    }
+
+    /// Accepts clients until shutdown, then waits for every connection to finish.
+    pub async fn run(self) -> Result<(), ServerError> {
+        let Self {
+            shared,
+            listener,
+            local_addr,
+        } = self;
+        tracing::info!(
+            "Listening for client connections on {}",
+            join_host_port(&shared.config.host, local_addr.port())
+        );
+        tracing::info!("Server is ready");
+        loop {
+            tokio::select! {
+                biased;
+                () = shared.stop_accept.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let cid = shared.next_cid.fetch_add(1, Ordering::Relaxed);
+                        shared.tracker.spawn(crate::client::serve(shared.clone(), stream, peer, cid));
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::error!("Temporary Client Accept Error ({e}), sleeping 10ms");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                },
+            }
+        }
+        drop(listener);
+        shared.shutdown.cancelled().await;
+        shared.tracker.close();
+        shared.tracker.wait().await;
+        tracing::info!("Server Exiting..");
+        Ok(())
+    }
+}
+
+impl ServerHandle {
+    /// The address clients connect to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting, closes every client (flushing what is queued) and lets `run` return.
+    pub fn shutdown(&self) {
+        self.shared.stop_accept.cancel();
+        self.shared.shutdown.cancel();
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shared.shutdown.is_cancelled()
+    }
+
+    /// Number of client connections open now.
+    pub fn client_count(&self) -> usize {
+        self.shared.client_count.load(Ordering::Acquire)
+    }
+
+    /// Subscriptions in the global account.
+    pub fn subscription_count(&self) -> usize {
+        self.shared.global_account.subscription_count()
+    }
+
+    /// Lame-duck mode, as nats-server: stop accepting, tell clients (INFO with `ldm`), wait the
+    /// grace period, close the clients spread over the lame-duck duration, then shut down.
+    pub fn lame_duck(&self) {
+        if self.shared.lame_duck.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let shared = self.shared.clone();
+        let handle = self.clone();
+        tokio::spawn(async move {
+            tracing::info!("Entering lame duck mode, stop accepting new clients");
+            shared.stop_accept.cancel();
+            let clients = shared.snapshot_clients();
+            let mut info = shared.info.clone();
+            info.ldm = true;
+            for out in &clients {
+                let mut info = info.clone();
+                info.client_id = out.cid;
+                out.send_now(&info.to_line());
+            }
+            let config = &shared.config;
+            let grace = config.lame_duck_grace_period;
+            let duration = config.lame_duck_duration.saturating_sub(grace);
+            tokio::select! {
+                () = tokio::time::sleep(grace) => {}
+                () = shared.shutdown.cancelled() => return,
+            }
+            let clients = shared.snapshot_clients();
+            let n = clients.len().max(1);
+            let batch = n.div_ceil(10).max(1);
+            let pause = duration / u32::try_from(n.div_ceil(batch)).unwrap_or(u32::MAX).max(1);
+            tracing::info!("Closing existing clients");
+            for chunk in clients.chunks(batch) {
+                for out in chunk {
+                    out.close(CloseReason::ServerShutdown);
+                    out.kill.cancel();
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = shared.shutdown.cancelled() => return,
+                }
+            }
+            handle.shutdown();
+        });
+    }
+}
+
+/// `host:port`, bracketing IPv6 literals.
+fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}

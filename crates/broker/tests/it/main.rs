@@ -1,0 +1,59 @@
+//! rnats-broker end to end: one test binary (the rustls-test layout), with modules per concern.
+
+mod clients;
+mod differential;
+mod limits;
+mod raw;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rnats_broker::{Server, ServerConfig, ServerHandle};
+
+/// A broker embedded on a free loopback port; shut down on drop.
+pub(crate) struct TestServer {
+    pub(crate) handle: ServerHandle,
+    pub(crate) addr: SocketAddr,
+}
+
+impl TestServer {
+    pub(crate) async fn start() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    pub(crate) async fn with(adjust: impl FnOnce(&mut ServerConfig)) -> Self {
+        let mut config = ServerConfig::default();
+        config.host = "127.0.0.1".into();
+        config.port = 0;
+        adjust(&mut config);
+        let server = Server::bind(config).await.expect("bind");
+        let addr = server.local_addr();
+        let handle = server.handle();
+        tokio::spawn(server.run());
+        Self { handle, addr }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("nats://{}", self.addr)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
+
+/// Polls `cond` until it holds; for state that has no protocol round trip to wait on (a
+/// connection count on the server side). Fails the test after five seconds.
+pub(crate) async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

@@ -1,0 +1,73 @@
+//! Repository checks: every crate has a README and a crate-level example; libraries do not print;
+//! the protocol crate stays sans-IO.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+const LIBRARY_CRATES: &[&str] = &["protocol", "sublist", "config-parser", "broker"];
+
+/// Returns one line per problem.
+pub(crate) fn check(root: &Path) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for krate in LIBRARY_CRATES {
+        let dir = root.join("crates").join(krate);
+        if !dir.join("README.md").exists() {
+            problems.push(format!("crates/{krate}: no README.md"));
+        }
+        let lib = std::fs::read_to_string(dir.join("src/lib.rs"))?;
+        if !lib.contains("```") {
+            problems.push(format!("crates/{krate}/src/lib.rs: no crate-level example"));
+        }
+        for file in rust_files(&dir.join("src"))? {
+            let text = std::fs::read_to_string(&file)?;
+            for (i, line) in text.lines().enumerate() {
+                let code = line.trim_start();
+                if code.starts_with("//") {
+                    continue;
+                }
+                if code.contains("println!(")
+                    || code.contains("eprintln!(")
+                    || code.contains("dbg!(")
+                {
+                    problems.push(format!(
+                        "{}:{}: printing in a library",
+                        file.display(),
+                        i + 1
+                    ));
+                }
+            }
+        }
+    }
+    let manifest = std::fs::read_to_string(root.join("crates/protocol/Cargo.toml"))?;
+    let deps = manifest
+        .split("[dev-dependencies]")
+        .next()
+        .unwrap_or_default();
+    if deps.lines().any(|l| l.trim_start().starts_with("tokio")) {
+        problems.push("crates/protocol depends on tokio: it must stay sans-IO".to_owned());
+    }
+    Ok(problems)
+}
+
+fn rust_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            out.extend(rust_files(&path)?);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn repository_is_tidy() {
+        let problems = super::check(&crate::project_root()).unwrap();
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+}

@@ -1,0 +1,132 @@
+//! The `rnats-server` binary driven the way client test harnesses drive `nats-server`.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use rnats_test_support::{ExternalServer, RawClient, scratch_dir};
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rnats-server"))
+}
+
+#[tokio::test]
+async fn harness_flags_log_pid_and_ports_files() {
+    let dir = scratch_dir("bin");
+    let log = dir.join("server.log");
+    let pid = dir.join("server.pid");
+    let mut server = ExternalServer::spawn(
+        &bin(),
+        &[
+            "-l",
+            log.to_str().unwrap(),
+            "-P",
+            pid.to_str().unwrap(),
+            "-n",
+            "alpha",
+        ],
+    )
+    .expect("rnats-server starts");
+
+    // The pid file holds digits only, no newline.
+    let pid_text = std::fs::read_to_string(&pid).unwrap();
+    assert_eq!(pid_text, server.pid().to_string());
+
+    // INFO carries the real port and the name given with -n.
+    let mut c = RawClient::connect(server.addr()).await;
+    let info = c.info_json();
+    assert_eq!(info["port"], server.addr().port().to_string());
+    assert_eq!(info["server_name"], "\"alpha\"");
+    c.send(b"CONNECT {\"verbose\":false}\r\nSUB x 1\r\nPUB x 2\r\nok\r\n")
+        .await;
+    assert_eq!(c.ping_pong().await, b"MSG x 1 2\r\nok\r\n");
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let wanted = format!(
+        "Listening for client connections on 127.0.0.1:{}",
+        server.addr().port()
+    );
+    assert!(text.contains(&wanted), "log lacks {wanted:?}:\n{text}");
+    assert!(text.contains("[INF] Server is ready"), "{text}");
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!("[{}] ", server.pid())),
+        "nats-server line format: {first}"
+    );
+
+    // --signal quit=PIDFILE stops it gracefully.
+    let status = Command::new(bin())
+        .args(["--signal", &format!("quit={}", pid.display())])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        server
+            .wait_exit(Duration::from_secs(10))
+            .is_some_and(|s| s.success())
+    );
+    assert_eq!(c.read_to_close().await, b"");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("Trapped \"interrupt\" signal"), "{text}");
+    assert!(text.contains("Server Exiting.."), "{text}");
+}
+
+#[tokio::test]
+async fn lame_duck_by_signal() {
+    let server = ExternalServer::spawn(&bin(), &[]).expect("rnats-server starts");
+    let mut c = RawClient::connect(server.addr()).await;
+    c.send(b"CONNECT {\"verbose\":false}\r\n").await;
+    assert_eq!(c.ping_pong().await, b"");
+    let status = Command::new(bin())
+        .args(["--signal", &format!("ldm={}", server.pid())])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let line = c.read_line().await;
+    assert!(line.contains("\"ldm\":true"), "{line}");
+}
+
+#[test]
+fn jetstream_refuses_to_start() {
+    let out = Command::new(bin())
+        .args(["-js", "-p", "-1", "--store_dir", "/tmp/x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("JetStream is not supported"), "{err}");
+}
+
+#[test]
+fn unsupported_security_flags_refuse_to_start() {
+    let out = Command::new(bin())
+        .args(["--tls", "-p", "-1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TLS is not supported yet"));
+}
+
+#[test]
+fn version_help_and_unknown_flag() {
+    let out = Command::new(bin()).arg("-v").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nats-server v2.15.1 compatible"));
+    let out = Command::new(bin()).arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--ports_file_dir"));
+    let out = Command::new(bin()).arg("--bogus").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("flag provided but not defined: -bogus"));
+}
+
+#[test]
+fn port_in_use_fails_to_start() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let out = Command::new(bin())
+        .args(["-a", "127.0.0.1", "-p", &port])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Error listening on port"));
+}

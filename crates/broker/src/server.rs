@@ -27,6 +27,9 @@ pub enum ServerError {
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// The configuration is inconsistent (nats-server refuses the same).
+    #[error("{0}")]
+    Config(String),
 }
 
 /// State shared by the listener and every connection.
@@ -107,6 +110,12 @@ pub struct ServerHandle {
 impl Server {
     /// Opens the client listener. Port 0 picks a free port; see [`Server::local_addr`].
     pub async fn bind(config: ServerConfig) -> Result<Self, ServerError> {
+        if u64::from(config.max_payload) > config.max_pending {
+            return Err(ServerError::Config(format!(
+                "max_payload ({}) cannot be higher than max_pending ({})",
+                config.max_payload, config.max_pending
+            )));
+        }
         let addr = join_host_port(&config.host, config.port);
         let listener = TcpListener::bind(&addr)
             .await

@@ -1,3 +1,64 @@
-//! placeholder: the config-parser crate is being written.
+//! The nats-server configuration language (and TOML), parsed into a typed, checked
+//! [`ServerConfig`]; every error names `file:line:col`.
+//!
+//! ```
+//! use rnats_config::{load_str, parse_str, ValueKind};
+//!
+//! let src = r#"
+//!     listen: 127.0.0.1:4222     # unquoted host:port is a string
+//!     max_payload: 2MB           # sizes: 2 * 1024 * 1024
+//!     ping_interval: "2m"        # durations are strings (an unquoted 2m is 2,000,000!)
+//!     PASS = "s3cret"
+//!     authorization {
+//!       users = [ { user: alice, password: $PASS, permissions: { publish: "orders.>" } } ]
+//!     }
+//! "#;
+//! let loaded = load_str(src, None)?;
+//! assert_eq!(loaded.config.port, 4222);
+//! assert_eq!(loaded.config.max_payload, 2 * 1024 * 1024);
+//! let auth = loaded.config.authorization.as_ref().expect("authorization");
+//! assert_eq!(auth.users[0].password.as_deref(), Some("s3cret"));
+//!
+//! // The raw tree keeps positions for every value.
+//! let tree = parse_str("a: [1, 2k]", None)?;
+//! let a = tree.get("a").expect("a");
+//! assert!(matches!(&a.kind, ValueKind::Array(v) if v.len() == 2));
+//! assert_eq!((a.pos.line, a.pos.column), (1, 4));
+//!
+//! // Errors carry their position.
+//! let err = load_str("authorization {\n  tokn: x\n}", None).unwrap_err();
+//! assert_eq!(err.to_string(), "2:3: unknown field \"tokn\"");
+//! # Ok::<(), rnats_config::ConfigError>(())
+//! ```
+//!
+//! Layers, each usable on its own:
+//! * [`parse_str`] / [`parse_file`]: text to a [`Value`] tree (includes and variables resolved);
+//! * [`from_value`]: a serde `Deserializer` over the tree for any type;
+//! * [`load_str`] / [`load_file`] / [`load_value`]: the tree to a checked [`ServerConfig`] plus
+//!   warnings.
+#![warn(missing_docs)]
+
+mod auth;
+mod de;
+mod error;
+mod load;
+mod nkey;
+mod parse;
+mod raw;
 mod server_config;
+mod tls;
+mod units;
+mod value;
+
+pub use auth::{
+    AccountConfig, AuthorizationConfig, ExportConfig, ExportKind, ImportConfig, LatencyConfig,
+    LatencySampling, PermissionsConfig, ResponsePermission, ResponseType, SubjectPermission,
+    UserConfig,
+};
+pub use de::from_value;
+pub use error::{ConfigError, ErrorKind};
+pub use load::{Loaded, load_file, load_str, load_value};
+pub use parse::{parse_file, parse_str};
 pub use server_config::ServerConfig;
+pub use tls::{CertKeyPair, HandshakeFirst, TlsConfig};
+pub use value::{Key, Pos, Value, ValueKind};

@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::auth::{AccountConfig, AuthorizationConfig};
+use crate::tls::TlsConfig;
+
 /// Everything the broker needs to run, with nats-server's defaults.
 ///
 /// Built from a configuration file by [`crate::load_file`] (or by hand, in tests and embedders),
@@ -50,6 +53,16 @@ pub struct ServerConfig {
     pub pid_file: Option<PathBuf>,
     /// `ports_file_dir`: write a `<exe>_<pid>.ports` file here.
     pub ports_file_dir: Option<PathBuf>,
+    /// `authorization { … }`: token, single user or users of the global account.
+    pub authorization: Option<AuthorizationConfig>,
+    /// `accounts { … }`, in file order.
+    pub accounts: Vec<AccountConfig>,
+    /// `no_auth_user`: the user (or NKey) a client without credentials becomes.
+    pub no_auth_user: Option<String>,
+    /// `system_account` (alias `system`).
+    pub system_account: Option<String>,
+    /// `tls { … }` for the client listener.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +88,11 @@ impl Default for ServerConfig {
             log_file: None,
             pid_file: None,
             ports_file_dir: None,
+            authorization: None,
+            accounts: Vec::new(),
+            no_auth_user: None,
+            system_account: None,
+            tls: None,
         }
     }
 }

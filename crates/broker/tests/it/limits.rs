@@ -98,7 +98,11 @@ async fn answered_pings_keep_connection() {
 
 #[tokio::test]
 async fn slow_consumer_is_closed_and_publisher_never_blocks() {
-    let s = TestServer::with(|c| c.max_pending = 64 * 1024).await;
+    let s = TestServer::with(|c| {
+        c.max_pending = 64 * 1024;
+        c.max_payload = 8 * 1024;
+    })
+    .await;
     // A subscriber that never reads: its socket buffers fill, then its pending bytes pass 64 KiB.
     let slow = tokio::net::TcpStream::connect(s.addr).await.unwrap();
     let (_slow_rd, mut slow_wr) = slow.into_split();
@@ -171,4 +175,47 @@ async fn shutdown_closes_clients() {
     assert_eq!(c.ping_pong().await, b"");
     s.handle.shutdown();
     assert_eq!(c.read_to_close().await, b"");
+}
+
+#[tokio::test]
+async fn max_payload_above_max_pending_is_refused() {
+    let mut config = rnats_broker::ServerConfig::default();
+    config.host = "127.0.0.1".into();
+    config.port = 0;
+    config.max_payload = 2000;
+    config.max_pending = 1000;
+    let err = rnats_broker::Server::bind(config).await.err().expect("refused");
+    assert_eq!(err.to_string(), "max_payload (2000) cannot be higher than max_pending (1000)");
+}
+
+#[tokio::test]
+async fn write_deadline_closes_a_client_that_stops_reading() {
+    let s = TestServer::with(|c| {
+        c.write_deadline = Duration::from_millis(100);
+        c.max_pending = 512 * 1024 * 1024;
+    })
+    .await;
+    let slow = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let (_slow_rd, mut slow_wr) = slow.into_split();
+    tokio::io::AsyncWriteExt::write_all(&mut slow_wr, b"CONNECT {\"verbose\":false}\r\nSUB data 1\r\n")
+        .await
+        .unwrap();
+    eventually("subscription of the slow client", || s.handle.subscription_count() == 1).await;
+    let mut publisher = RawClient::connect(s.addr).await;
+    publisher.send(QUIET).await;
+    let mut chunk = Vec::new();
+    for _ in 0..16 {
+        chunk.extend_from_slice(b"PUB data 65536\r\n");
+        chunk.extend(std::iter::repeat_n(b'x', 65536));
+        chunk.extend_from_slice(b"\r\n");
+    }
+    // Keep publishing until the server gives up on the stalled writer (bounded: 256 MiB).
+    for _ in 0..256 {
+        publisher.send(&chunk).await;
+        assert_eq!(publisher.ping_pong().await, b"");
+        if s.handle.subscription_count() == 0 {
+            return;
+        }
+    }
+    panic!("the stalled client was never closed");
 }

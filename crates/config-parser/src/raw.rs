@@ -1,0 +1,1154 @@
+//! The file's shape as serde sees it, then checked and turned into the public types.
+//!
+//! The raw structs mirror nats-server's keys (aliases included) and keep positions
+//! ([`Spanned`]) where a later check may need to point at a value.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::auth::{
+    AccountConfig, AuthorizationConfig, ExportConfig, ExportKind, ImportConfig, LatencyConfig,
+    LatencySampling, PermissionsConfig, ResponsePermission, ResponseType, SubjectPermission,
+    UserConfig,
+};
+use crate::de::Spanned;
+use crate::error::{ConfigError, ErrorKind};
+use crate::nkey::{NkeyRole, is_valid_public};
+use crate::tls::{CertKeyPair, HandshakeFirst, TlsConfig};
+use crate::units::{go_format, non_negative, parse_go_duration, parse_zulu};
+use crate::value::Pos;
+
+// ----- small value shapes -----
+
+/// A scalar of any type, for options that accept several (`timeout: 2` or `timeout: "2s"`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Scalar {
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Bool(bool),
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number, string or boolean")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                i64::try_from(v)
+                    .map(Scalar::Int)
+                    .map_err(|_| E::custom("integer out of range"))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar::Float(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Str(v.to_owned()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar::Bool(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A string or a list of strings.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct StringList(pub(crate) Vec<String>);
+
+impl<'de> Deserialize<'de> for StringList {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StringList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<StringList, E> {
+                Ok(StringList(vec![v.to_owned()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StringList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    out.push(s);
+                }
+                Ok(StringList(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn invalid(pos: &Pos, msg: impl Into<String>) -> ConfigError {
+    ConfigError::new(ErrorKind::Invalid, pos, msg)
+}
+
+fn unsupported(pos: &Pos, what: &str) -> ConfigError {
+    ConfigError::new(
+        ErrorKind::Unsupported,
+        pos,
+        format!("\"{what}\" is not supported yet by rnats"),
+    )
+}
+
+/// A duration given as a Go duration string, or (with a warning) a number of seconds.
+pub(crate) fn duration_or_seconds(
+    key: &str,
+    v: &Spanned<Scalar>,
+    warnings: &mut Vec<String>,
+) -> Result<Duration, ConfigError> {
+    match &v.value {
+        Scalar::Str(s) => {
+            let nanos = parse_go_duration(s).map_err(|m| invalid(&v.pos, m))?;
+            non_negative(nanos)
+                .ok_or_else(|| invalid(&v.pos, format!("{key} must not be negative")))
+        }
+        Scalar::Int(secs) => {
+            warnings.push(format!(
+                "{}: invalid use of field \"{key}\": {key} should be converted to a duration",
+                v.pos
+            ));
+            u64::try_from(*secs)
+                .map(Duration::from_secs)
+                .map_err(|_| invalid(&v.pos, format!("{key} must not be negative")))
+        }
+        _ => Err(invalid(
+            &v.pos,
+            format!("{key} must be a duration such as \"2m\" or a number of seconds"),
+        )),
+    }
+}
+
+/// A duration that must be a string (`lame_duck_duration`, `expires`, …).
+pub(crate) fn duration_string(key: &str, v: &Spanned<Scalar>) -> Result<i128, ConfigError> {
+    match &v.value {
+        Scalar::Str(s) => parse_go_duration(s).map_err(|m| invalid(&v.pos, m)),
+        _ => Err(invalid(
+            &v.pos,
+            format!("{key} must be a duration string such as \"30s\""),
+        )),
+    }
+}
+
+/// Seconds as a float or integer, or a duration string (`authorization.timeout`, `tls.timeout`).
+fn seconds_or_duration(key: &str, v: &Spanned<Scalar>) -> Result<Duration, ConfigError> {
+    let secs = match &v.value {
+        Scalar::Int(i) => *i as f64,
+        Scalar::Float(x) => *x,
+        Scalar::Str(s) => {
+            let nanos = parse_go_duration(s).map_err(|m| invalid(&v.pos, m))?;
+            return non_negative(nanos)
+                .ok_or_else(|| invalid(&v.pos, format!("{key} must not be negative")));
+        }
+        Scalar::Bool(_) => {
+            return Err(invalid(
+                &v.pos,
+                format!("{key} must be a number of seconds"),
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| {
+        invalid(
+            &v.pos,
+            format!("{key} must be a non-negative number of seconds"),
+        )
+    })
+}
+
+// ----- subjects -----
+
+/// nats-server's subject check for permissions: non-empty tokens, no white space, `>` only last.
+fn valid_subject(s: &str) -> bool {
+    if s.is_empty() || s.chars().any(char::is_whitespace) {
+        return false;
+    }
+    let tokens: Vec<&str> = s.split('.').collect();
+    tokens
+        .iter()
+        .enumerate()
+        .all(|(i, t)| !t.is_empty() && (*t != ">" || i == tokens.len() - 1))
+}
+
+fn check_publish_subjects(list: &[String], pos: &Pos) -> Result<(), ConfigError> {
+    for s in list {
+        if !valid_subject(s) {
+            return Err(invalid(
+                pos,
+                format!("subject \"{s}\" is not a valid subject"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Subscribe entries may name a queue: `"subject queue"`.
+fn check_subscribe_subjects(list: &[String], pos: &Pos) -> Result<(), ConfigError> {
+    for s in list {
+        let parts: Vec<&str> = s.split_whitespace().collect();
+        let ok = match parts.as_slice() {
+            [subject] => valid_subject(subject),
+            [subject, queue] => valid_subject(subject) && !queue.is_empty(),
+            _ => false,
+        };
+        if !ok {
+            return Err(invalid(
+                pos,
+                format!("subject \"{s}\" is not a valid subject"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+// ----- permissions -----
+
+/// `publish`/`subscribe`: a subject, a list (allow list), or `{allow, deny}`.
+#[derive(Debug, Default)]
+pub(crate) struct RawSubjectPermission {
+    allow: Vec<String>,
+    deny: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for RawSubjectPermission {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawSubjectPermission;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a subject, a list of subjects, or a map with allow and deny")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawSubjectPermission {
+                    allow: vec![v.to_owned()],
+                    deny: Vec::new(),
+                })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                let StringList(allow) =
+                    StringList::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(RawSubjectPermission {
+                    allow,
+                    deny: Vec::new(),
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = RawSubjectPermission::default();
+                while let Some(k) = map.next_key::<String>()? {
+                    match k.to_ascii_lowercase().as_str() {
+                        "allow" => out.allow = map.next_value::<StringList>()?.0,
+                        "deny" => out.deny = map.next_value::<StringList>()?.0,
+                        _ => {
+                            return Err(de::Error::custom(format!(
+                                "Unknown field name \"{k}\" parsing subject permissions, only 'allow' or 'deny' are permitted"
+                            )));
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `allow_responses`: `true`/`false` or `{max, expires}`.
+#[derive(Debug)]
+pub(crate) enum RawResponses {
+    Flag(bool),
+    Limits {
+        max: Option<i64>,
+        expires: Option<Spanned<Scalar>>,
+    },
+}
+
+impl<'de> Deserialize<'de> for RawResponses {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawResponses;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a boolean or a map with max and expires")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(RawResponses::Flag(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut max = None;
+                let mut expires = None;
+                while let Some(k) = map.next_key::<String>()? {
+                    match k.to_ascii_lowercase().as_str() {
+                        "max" | "max_msgs" | "max_messages" | "max_responses" => {
+                            max = Some(map.next_value::<i64>()?);
+                        }
+                        "expires" | "expiration" | "ttl" => expires = Some(map.next_value()?),
+                        _ => {
+                            return Err(de::Error::custom(format!(
+                                "unknown field \"{k}\" in allow_responses, expected max or expires"
+                            )));
+                        }
+                    }
+                }
+                Ok(RawResponses::Limits { max, expires })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPermissions {
+    #[serde(alias = "pub", alias = "import")]
+    publish: Option<Spanned<RawSubjectPermission>>,
+    #[serde(alias = "sub", alias = "export")]
+    subscribe: Option<Spanned<RawSubjectPermission>>,
+    #[serde(alias = "publish_allow_responses")]
+    allow_responses: Option<Spanned<RawResponses>>,
+}
+
+impl RawPermissions {
+    fn build(self) -> Result<PermissionsConfig, ConfigError> {
+        let publish = match self.publish {
+            Some(p) => {
+                check_publish_subjects(&p.value.allow, &p.pos)?;
+                check_publish_subjects(&p.value.deny, &p.pos)?;
+                Some(SubjectPermission::new(p.value.allow, p.value.deny))
+            }
+            None => None,
+        };
+        let subscribe = match self.subscribe {
+            Some(p) => {
+                check_subscribe_subjects(&p.value.allow, &p.pos)?;
+                check_subscribe_subjects(&p.value.deny, &p.pos)?;
+                Some(SubjectPermission::new(p.value.allow, p.value.deny))
+            }
+            None => None,
+        };
+        let allow_responses = match self.allow_responses {
+            None
+            | Some(Spanned {
+                value: RawResponses::Flag(false),
+                ..
+            }) => None,
+            Some(Spanned {
+                value: RawResponses::Flag(true),
+                ..
+            }) => Some(ResponsePermission::default()),
+            Some(Spanned {
+                value: RawResponses::Limits { max, expires },
+                ..
+            }) => {
+                let mut rp = ResponsePermission::default();
+                match max {
+                    Some(n) if n < 0 => rp.max_msgs = None,
+                    Some(n) if n > 0 => rp.max_msgs = u64::try_from(n).ok(),
+                    _ => {}
+                }
+                if let Some(e) = expires {
+                    let nanos = duration_string("expires", &e)?;
+                    if nanos < 0 {
+                        rp.expires = None;
+                    } else if nanos > 0 {
+                        rp.expires = non_negative(nanos);
+                    }
+                }
+                Some(rp)
+            }
+        };
+        Ok(PermissionsConfig {
+            publish,
+            subscribe,
+            allow_responses,
+        })
+    }
+}
+
+// ----- users -----
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUser {
+    #[serde(alias = "username")]
+    user: Option<String>,
+    #[serde(alias = "pass")]
+    password: Option<String>,
+    nkey: Option<Spanned<String>>,
+    #[serde(alias = "permission", alias = "authorization")]
+    permissions: Option<RawPermissions>,
+    #[serde(alias = "connection_types", alias = "clients")]
+    allowed_connection_types: Option<Spanned<StringList>>,
+    account: Option<Spanned<String>>,
+    connection_deadline: Option<Spanned<Scalar>>,
+    proxy_required: Option<bool>,
+}
+
+const CONNECTION_TYPES: &[&str] = &[
+    "STANDARD",
+    "WEBSOCKET",
+    "LEAFNODE",
+    "LEAFNODE_WS",
+    "MQTT",
+    "MQTT_WS",
+    "IN_PROCESS",
+];
+
+fn build_user(
+    raw: Spanned<RawUser>,
+    account: Option<&str>,
+) -> Result<(UserConfig, Pos, Option<Pos>), ConfigError> {
+    let pos = raw.pos;
+    let r = raw.value;
+    if let Some(nkey) = &r.nkey {
+        if r.user.is_some() || r.password.is_some() {
+            return Err(invalid(
+                &pos,
+                "Nkey users do not take usernames or passwords",
+            ));
+        }
+        if !is_valid_public(&nkey.value, NkeyRole::User) {
+            return Err(invalid(&nkey.pos, "Not a valid public nkey for a user"));
+        }
+    } else if r.user.is_none() {
+        return Err(invalid(&pos, "User entry requires a user"));
+    }
+    let mut types = Vec::new();
+    if let Some(t) = r.allowed_connection_types {
+        let upper: Vec<String> = t.value.0.iter().map(|s| s.to_ascii_uppercase()).collect();
+        let bad: Vec<String> = upper
+            .iter()
+            .filter(|s| !CONNECTION_TYPES.contains(&s.as_str()))
+            .map(|s| format!("\"{s}\""))
+            .collect();
+        if !bad.is_empty() {
+            return Err(invalid(
+                &t.pos,
+                format!("invalid connection types [{}]", bad.join(" ")),
+            ));
+        }
+        types = upper;
+    }
+    let deadline = match r.connection_deadline {
+        Some(d) => match &d.value {
+            Scalar::Str(s) => Some(parse_zulu(s).map_err(|m| invalid(&d.pos, m))?),
+            _ => {
+                return Err(invalid(
+                    &d.pos,
+                    "connection_deadline must be a UTC timestamp such as 2026-12-31T23:59:59Z",
+                ));
+            }
+        },
+        None => None,
+    };
+    let account_pos = r.account.as_ref().map(|a| a.pos.clone());
+    let account = match (account, r.account) {
+        (Some(a), Some(explicit)) if explicit.value != a => {
+            return Err(invalid(
+                &explicit.pos,
+                format!(
+                    "user in account \"{a}\" names another account \"{}\"",
+                    explicit.value
+                ),
+            ));
+        }
+        (Some(a), _) => Some(a.to_owned()),
+        (None, explicit) => explicit.map(|e| e.value),
+    };
+    let user = UserConfig {
+        user: r.user,
+        password: r.password,
+        nkey: r.nkey.map(|n| n.value),
+        permissions: r.permissions.map(RawPermissions::build).transpose()?,
+        allowed_connection_types: types,
+        account,
+        connection_deadline: deadline,
+        proxy_required: r.proxy_required.unwrap_or(false),
+    };
+    Ok((user, pos, account_pos))
+}
+
+// ----- authorization -----
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAuthorization {
+    token: Option<String>,
+    #[serde(alias = "username")]
+    user: Option<String>,
+    #[serde(alias = "pass")]
+    password: Option<String>,
+    users: Option<Vec<Spanned<RawUser>>>,
+    timeout: Option<Spanned<Scalar>>,
+    #[serde(alias = "default_permission", alias = "permissions")]
+    default_permissions: Option<RawPermissions>,
+    proxy_required: Option<bool>,
+    auth_callout: Option<Spanned<IgnoredAny>>,
+}
+
+/// Users whose `account` must be checked against the defined accounts.
+pub(crate) struct UserAccountRef {
+    pub(crate) account: String,
+    pub(crate) pos: Pos,
+}
+
+impl RawAuthorization {
+    pub(crate) fn build(
+        self,
+        pos: &Pos,
+        warnings: &mut Vec<String>,
+        users_pos: &mut Vec<(UserConfig, Pos)>,
+        account_refs: &mut Vec<UserAccountRef>,
+    ) -> Result<AuthorizationConfig, ConfigError> {
+        if let Some(c) = &self.auth_callout {
+            return Err(unsupported(&c.pos, "auth_callout"));
+        }
+        if self.proxy_required == Some(true) {
+            warnings.push(format!(
+                "{pos}: \"proxy_required\" in authorization is not supported yet by rnats and is ignored"
+            ));
+        }
+        let single = self.user.is_some() || self.password.is_some();
+        if single && self.token.is_some() {
+            return Err(invalid(pos, "Cannot have a user/pass and token"));
+        }
+        let mut users = Vec::new();
+        for u in self.users.unwrap_or_default() {
+            let (user, upos, apos) = build_user(u, None)?;
+            if let (Some(a), Some(apos)) = (&user.account, apos) {
+                account_refs.push(UserAccountRef {
+                    account: a.clone(),
+                    pos: apos,
+                });
+            }
+            users_pos.push((user.clone(), upos));
+            users.push(user);
+        }
+        if !users.is_empty() && single {
+            return Err(invalid(
+                pos,
+                "Can not have a single user/pass and a users array",
+            ));
+        }
+        if !users.is_empty() && self.token.is_some() {
+            return Err(invalid(pos, "Can not have a token and a users array"));
+        }
+        let timeout = match &self.timeout {
+            Some(t) => {
+                let d = seconds_or_duration("timeout", t)?;
+                if d > Duration::from_secs(60) {
+                    let secs = d.as_secs_f64();
+                    warnings.push(format!(
+                        "{}: invalid use of field \"timeout\": timeout of {} ({secs:.6} seconds) is high, consider keeping it under 60 seconds. possibly caused by unquoted duration; use '1m' instead of 1m, for example",
+                        t.pos,
+                        match &t.value {
+                            Scalar::Str(s) => s.clone(),
+                            _ => format!("{secs}"),
+                        }
+                    ));
+                }
+                Some(d)
+            }
+            None => None,
+        };
+        Ok(AuthorizationConfig {
+            token: self.token,
+            user: self.user,
+            password: self.password,
+            users,
+            timeout,
+            default_permissions: self
+                .default_permissions
+                .map(RawPermissions::build)
+                .transpose()?,
+        })
+    }
+}
+
+// ----- accounts -----
+
+/// `accounts { NAME { … } }` or `accounts [NAME, …]`, in file order.
+#[derive(Debug, Default)]
+pub(crate) struct RawAccounts(Vec<(String, Option<Spanned<RawAccount>>)>);
+
+impl<'de> Deserialize<'de> for RawAccounts {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawAccounts;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of accounts or a list of account names")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    out.push((name, None));
+                }
+                Ok(RawAccounts(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    out.push((name, Some(map.next_value()?)));
+                }
+                Ok(RawAccounts(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// An account's `jetstream`: a boolean, `enabled`/`disabled`, or a map of limits.
+#[derive(Debug)]
+pub(crate) struct RawJetStream(bool);
+
+impl<'de> Deserialize<'de> for RawJetStream {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawJetStream;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a boolean, \"enabled\", \"disabled\" or a map of limits")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(RawJetStream(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                match v.to_ascii_lowercase().as_str() {
+                    "enabled" | "enable" => Ok(RawJetStream(true)),
+                    "disabled" | "disable" => Ok(RawJetStream(false)),
+                    _ => Err(E::custom(format!(
+                        "expected enabled or disabled, got \"{v}\""
+                    ))),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(RawJetStream(true))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAccount {
+    users: Option<Vec<Spanned<RawUser>>>,
+    exports: Option<Vec<Spanned<RawExport>>>,
+    imports: Option<Vec<Spanned<RawImport>>>,
+    jetstream: Option<Spanned<RawJetStream>>,
+    #[serde(alias = "default_permission")]
+    default_permissions: Option<RawPermissions>,
+    signing_keys: Option<Vec<Spanned<String>>>,
+    nkey: Option<Spanned<String>>,
+    mappings: Option<Spanned<IgnoredAny>>,
+    maps: Option<Spanned<IgnoredAny>>,
+    limits: Option<Spanned<IgnoredAny>>,
+    msg_trace: Option<Spanned<IgnoredAny>>,
+    trace_dest: Option<Spanned<IgnoredAny>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExport {
+    stream: Option<String>,
+    service: Option<String>,
+    accounts: Option<Vec<String>>,
+    #[serde(alias = "response")]
+    response_type: Option<Spanned<String>>,
+    #[serde(
+        alias = "response_threshold",
+        alias = "response_max_time",
+        alias = "response_time"
+    )]
+    threshold: Option<Spanned<Scalar>>,
+    account_token_position: Option<u32>,
+    latency: Option<Spanned<RawLatency>>,
+    allow_trace: Option<bool>,
+}
+
+/// `latency`: a subject, or `{subject, sampling}`.
+#[derive(Debug)]
+pub(crate) struct RawLatency {
+    subject: Option<String>,
+    sampling: Option<Scalar>,
+}
+
+impl<'de> Deserialize<'de> for RawLatency {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawLatency;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a subject or a map with subject and sampling")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawLatency {
+                    subject: Some(v.to_owned()),
+                    sampling: None,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = RawLatency {
+                    subject: None,
+                    sampling: None,
+                };
+                while let Some(k) = map.next_key::<String>()? {
+                    match k.to_ascii_lowercase().as_str() {
+                        "subject" | "results" => out.subject = Some(map.next_value()?),
+                        "sampling" | "sample" => out.sampling = Some(map.next_value()?),
+                        _ => {
+                            return Err(de::Error::custom(format!(
+                                "unknown field \"{k}\" in latency, expected subject or sampling"
+                            )));
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawImportSource {
+    account: String,
+    subject: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawImport {
+    stream: Option<RawImportSource>,
+    service: Option<RawImportSource>,
+    to: Option<String>,
+    prefix: Option<String>,
+    share: Option<bool>,
+    allow_trace: Option<bool>,
+}
+
+fn build_export(raw: Spanned<RawExport>) -> Result<ExportConfig, ConfigError> {
+    let pos = raw.pos;
+    let r = raw.value;
+    let (kind, subject) = match (r.stream, r.service) {
+        (Some(s), None) => (ExportKind::Stream, s),
+        (None, Some(s)) => (ExportKind::Service, s),
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                &pos,
+                "export can not be both a stream and a service",
+            ));
+        }
+        (None, None) => return Err(invalid(&pos, "export needs a stream or a service subject")),
+    };
+    if !valid_subject(&subject) {
+        return Err(invalid(
+            &pos,
+            format!("subject \"{subject}\" is not a valid subject"),
+        ));
+    }
+    let response_type = match &r.response_type {
+        None => ResponseType::Singleton,
+        Some(rt) => {
+            if kind == ExportKind::Stream {
+                return Err(invalid(
+                    &rt.pos,
+                    "response_type is only for service exports",
+                ));
+            }
+            match rt.value.to_ascii_lowercase().as_str() {
+                "single" | "singleton" => ResponseType::Singleton,
+                "stream" => ResponseType::Stream,
+                "chunk" | "chunked" => ResponseType::Chunked,
+                other => {
+                    return Err(invalid(
+                        &rt.pos,
+                        format!("unknown response type: \"{other}\""),
+                    ));
+                }
+            }
+        }
+    };
+    let response_threshold = match &r.threshold {
+        Some(t) => {
+            let nanos = duration_string("threshold", t)?;
+            Some(
+                non_negative(nanos)
+                    .ok_or_else(|| invalid(&t.pos, "threshold must not be negative"))?,
+            )
+        }
+        None => None,
+    };
+    let latency = match r.latency {
+        Some(l) => {
+            let subject = l
+                .value
+                .subject
+                .ok_or_else(|| invalid(&l.pos, "latency needs a subject"))?;
+            let sampling = match l.value.sampling {
+                None => LatencySampling::Percent(100),
+                Some(Scalar::Int(n)) if (1..=100).contains(&n) => {
+                    LatencySampling::Percent(u8::try_from(n).unwrap_or(100))
+                }
+                Some(Scalar::Str(s)) if s.eq_ignore_ascii_case("headers") => {
+                    LatencySampling::Headers
+                }
+                Some(Scalar::Str(s)) => {
+                    let n: Option<u8> = s.strip_suffix('%').and_then(|p| p.trim().parse().ok());
+                    match n {
+                        Some(n @ 1..=100) => LatencySampling::Percent(n),
+                        _ => {
+                            return Err(invalid(
+                                &l.pos,
+                                format!(
+                                    "sampling value \"{s}\" must be 1-100, \"n%\" or \"headers\""
+                                ),
+                            ));
+                        }
+                    }
+                }
+                Some(_) => {
+                    return Err(invalid(
+                        &l.pos,
+                        "sampling must be 1-100, \"n%\" or \"headers\"",
+                    ));
+                }
+            };
+            Some(LatencyConfig { subject, sampling })
+        }
+        None => None,
+    };
+    Ok(ExportConfig {
+        kind,
+        subject,
+        accounts: r.accounts.unwrap_or_default(),
+        response_type,
+        response_threshold,
+        account_token_position: r.account_token_position,
+        latency,
+        allow_trace: r.allow_trace.unwrap_or(false),
+    })
+}
+
+fn build_import(raw: Spanned<RawImport>) -> Result<ImportConfig, ConfigError> {
+    let pos = raw.pos;
+    let r = raw.value;
+    let (kind, src) = match (r.stream, r.service) {
+        (Some(s), None) => (ExportKind::Stream, s),
+        (None, Some(s)) => (ExportKind::Service, s),
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                &pos,
+                "import can not be both a stream and a service",
+            ));
+        }
+        (None, None) => return Err(invalid(&pos, "import needs a stream or a service")),
+    };
+    if r.to.is_some() && r.prefix.is_some() {
+        return Err(invalid(&pos, "import can not have both 'to' and 'prefix'"));
+    }
+    if kind == ExportKind::Service && r.prefix.is_some() {
+        return Err(invalid(&pos, "'prefix' is only for stream imports"));
+    }
+    if let Some(p) = &r.prefix
+        && (p.contains('*') || p.contains('>'))
+    {
+        return Err(invalid(
+            &pos,
+            format!("prefix \"{p}\" can not contain wildcards"),
+        ));
+    }
+    Ok(ImportConfig {
+        kind,
+        account: src.account,
+        subject: src.subject,
+        to: r.to,
+        prefix: r.prefix,
+        share: r.share.unwrap_or(false),
+        allow_trace: r.allow_trace.unwrap_or(false),
+    })
+}
+
+impl RawAccounts {
+    pub(crate) fn build(
+        self,
+        users_pos: &mut Vec<(UserConfig, Pos)>,
+        accounts_pos: &Pos,
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<AccountConfig>, ConfigError> {
+        let mut out: Vec<AccountConfig> = Vec::new();
+        for (name, raw) in self.0 {
+            let pos = raw.as_ref().map_or(accounts_pos, |r| &r.pos).clone();
+            if name == "$G" {
+                return Err(invalid(&pos, "\"$G\" is a Reserved Account"));
+            }
+            if out.iter().any(|a| a.name == name) {
+                return Err(invalid(&pos, format!("Duplicate Account Entry: {name}")));
+            }
+            let mut acc = AccountConfig {
+                name: name.clone(),
+                ..AccountConfig::default()
+            };
+            if let Some(raw) = raw {
+                let r = raw.value;
+                for (key, v) in [
+                    ("mappings", &r.mappings),
+                    ("maps", &r.maps),
+                    ("limits", &r.limits),
+                    ("msg_trace", &r.msg_trace),
+                    ("trace_dest", &r.trace_dest),
+                ] {
+                    if let Some(v) = v {
+                        return Err(unsupported(&v.pos, key));
+                    }
+                }
+                for u in r.users.unwrap_or_default() {
+                    let (user, upos, _) = build_user(u, Some(&name))?;
+                    users_pos.push((user.clone(), upos));
+                    acc.users.push(user);
+                }
+                for e in r.exports.unwrap_or_default() {
+                    acc.exports.push(build_export(e)?);
+                }
+                for i in r.imports.unwrap_or_default() {
+                    acc.imports.push(build_import(i)?);
+                }
+                if let Some(js) = r.jetstream {
+                    acc.jetstream = js.value.0;
+                    if acc.jetstream {
+                        warnings.push(format!(
+                            "{}: JetStream is not supported yet by rnats; \"jetstream\" of account \"{name}\" is ignored",
+                            js.pos
+                        ));
+                    }
+                }
+                acc.default_permissions = r
+                    .default_permissions
+                    .map(RawPermissions::build)
+                    .transpose()?;
+                for k in r.signing_keys.unwrap_or_default() {
+                    if !is_valid_public(&k.value, NkeyRole::Account) {
+                        return Err(invalid(
+                            &k.pos,
+                            format!("Not a valid public nkey for an account: \"{}\"", k.value),
+                        ));
+                    }
+                    acc.signing_keys.push(k.value);
+                }
+                if let Some(k) = r.nkey {
+                    if !is_valid_public(&k.value, NkeyRole::Account) {
+                        return Err(invalid(
+                            &k.pos,
+                            format!("Not a valid public nkey for an account: \"{}\"", k.value),
+                        ));
+                    }
+                    acc.nkey = Some(k.value);
+                }
+            }
+            out.push(acc);
+        }
+        Ok(out)
+    }
+}
+
+// ----- tls -----
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCertPair {
+    cert_file: String,
+    key_file: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTls {
+    cert_file: Option<String>,
+    key_file: Option<String>,
+    #[serde(alias = "certificates")]
+    certs: Option<Vec<RawCertPair>>,
+    ca_file: Option<String>,
+    verify: Option<bool>,
+    verify_and_map: Option<bool>,
+    verify_cert_and_check_known_urls: Option<Spanned<bool>>,
+    insecure: Option<Spanned<bool>>,
+    timeout: Option<Spanned<Scalar>>,
+    pinned_certs: Option<Vec<Spanned<String>>>,
+    cipher_suites: Option<Spanned<Vec<String>>>,
+    curve_preferences: Option<Vec<String>>,
+    min_version: Option<Spanned<Scalar>>,
+    #[serde(alias = "first", alias = "immediate")]
+    handshake_first: Option<Spanned<Scalar>>,
+    connection_rate_limit: Option<u64>,
+    allow_insecure_cipher_suites: Option<bool>,
+    ocsp_peer: Option<Spanned<IgnoredAny>>,
+    cert_store: Option<Spanned<IgnoredAny>>,
+    cert_match_by: Option<Spanned<IgnoredAny>>,
+    cert_match: Option<Spanned<IgnoredAny>>,
+    ca_certs_match: Option<Spanned<IgnoredAny>>,
+    cert_match_skip_invalid: Option<Spanned<IgnoredAny>>,
+}
+
+fn tls_err(pos: &Pos, msg: impl fmt::Display) -> ConfigError {
+    invalid(pos, format!("error parsing tls config: {msg}"))
+}
+
+impl RawTls {
+    pub(crate) fn build(self, pos: &Pos) -> Result<TlsConfig, ConfigError> {
+        for (key, v) in [
+            ("ocsp_peer", &self.ocsp_peer),
+            ("cert_store", &self.cert_store),
+            ("cert_match_by", &self.cert_match_by),
+            ("cert_match", &self.cert_match),
+            ("ca_certs_match", &self.ca_certs_match),
+            ("cert_match_skip_invalid", &self.cert_match_skip_invalid),
+        ] {
+            if let Some(v) = v {
+                return Err(unsupported(&v.pos, &format!("tls.{key}")));
+            }
+        }
+        if let Some(v) = &self.verify_cert_and_check_known_urls
+            && v.value
+        {
+            return Err(tls_err(
+                &v.pos,
+                "verify_cert_and_check_known_urls not supported in this context",
+            ));
+        }
+        if let Some(v) = &self.insecure
+            && v.value
+        {
+            return Err(tls_err(
+                &v.pos,
+                "insecure is only for connections the server makes",
+            ));
+        }
+        match (&self.cert_file, &self.key_file) {
+            (Some(_), None) => return Err(tls_err(pos, "missing 'key_file' in TLS configuration")),
+            (None, Some(_)) => {
+                return Err(tls_err(pos, "missing 'cert_file' in TLS configuration"));
+            }
+            _ => {}
+        }
+        if self.cert_file.is_some() && self.certs.as_ref().is_some_and(|c| !c.is_empty()) {
+            return Err(tls_err(pos, "cert_file and certs can not both be set"));
+        }
+        let mut pinned = Vec::new();
+        for p in self.pinned_certs.unwrap_or_default() {
+            let hex = p.value.to_ascii_lowercase();
+            if hex.len() != 64 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return Err(invalid(
+                    &p.pos,
+                    format!(
+                        "error parsing tls config, 'pinned_certs' key {} does not look like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo",
+                        p.value
+                    ),
+                ));
+            }
+            pinned.push(hex);
+        }
+        let cipher_suites = match self.cipher_suites {
+            Some(c) if c.value.is_empty() => {
+                return Err(tls_err(&c.pos, "cipher_suites can not be empty"));
+            }
+            Some(c) => c.value,
+            None => Vec::new(),
+        };
+        let min_version = match &self.min_version {
+            Some(v) => {
+                let text = match &v.value {
+                    Scalar::Str(s) => s.clone(),
+                    Scalar::Float(x) => format!("{x}"),
+                    Scalar::Int(i) => format!("{i}"),
+                    Scalar::Bool(_) => String::new(),
+                };
+                match text.as_str() {
+                    "1.2" | "1.3" => Some(text),
+                    "1.0" | "1.1" | "1" => {
+                        return Err(tls_err(
+                            &v.pos,
+                            format!("unsupported TLS version: TLS {text}"),
+                        ));
+                    }
+                    _ => return Err(tls_err(&v.pos, format!("unknown version: {text}"))),
+                }
+            }
+            None => None,
+        };
+        let handshake_first = match &self.handshake_first {
+            None => HandshakeFirst::Off,
+            Some(h) => {
+                match &h.value {
+                    Scalar::Bool(true) => HandshakeFirst::On,
+                    Scalar::Bool(false) => HandshakeFirst::Off,
+                    Scalar::Str(s) if s.eq_ignore_ascii_case("auto") => {
+                        HandshakeFirst::Fallback(Duration::from_millis(50))
+                    }
+                    Scalar::Str(s) => {
+                        let nanos = parse_go_duration(s).map_err(|m| {
+                        tls_err(&h.pos, format!("handshake_first: expected true, false, \"auto\" or a duration: {m}"))
+                    })?;
+                        match non_negative(nanos) {
+                            Some(d) if !d.is_zero() => HandshakeFirst::Fallback(d),
+                            _ => HandshakeFirst::On,
+                        }
+                    }
+                    _ => {
+                        return Err(tls_err(
+                            &h.pos,
+                            "handshake_first: expected true, false, \"auto\" or a duration",
+                        ));
+                    }
+                }
+            }
+        };
+        let verify_and_map = self.verify_and_map.unwrap_or(false);
+        Ok(TlsConfig {
+            cert_file: self.cert_file.map(PathBuf::from),
+            key_file: self.key_file.map(PathBuf::from),
+            certs: self
+                .certs
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| CertKeyPair {
+                    cert_file: c.cert_file.into(),
+                    key_file: c.key_file.into(),
+                })
+                .collect(),
+            ca_file: self.ca_file.map(PathBuf::from),
+            verify: self.verify.unwrap_or(false) || verify_and_map,
+            verify_and_map,
+            timeout: self
+                .timeout
+                .as_ref()
+                .map(|t| seconds_or_duration("timeout", t))
+                .transpose()?,
+            pinned_certs: pinned,
+            cipher_suites,
+            curve_preferences: self.curve_preferences.unwrap_or_default(),
+            min_version,
+            handshake_first,
+            connection_rate_limit: self.connection_rate_limit,
+            dangerous_allow_insecure_cipher_suites: self
+                .allow_insecure_cipher_suites
+                .unwrap_or(false),
+        })
+    }
+}
+
+/// Formats a duration for messages, as Go would.
+pub(crate) fn show(d: Duration) -> String {
+    go_format(d)
+}

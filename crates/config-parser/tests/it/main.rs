@@ -1,0 +1,5 @@
+//! Integration tests of rnats-config through its public API (one test binary).
+
+mod fixtures;
+mod loading;
+mod roundtrip;

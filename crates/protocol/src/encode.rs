@@ -1,0 +1,206 @@
+//! Encoders for the operations the server sends to a client.
+//!
+//! Each encoder appends one complete operation to a caller-supplied
+//! [`BytesMut`], reserving the exact space first. Numbers are written with a
+//! small local routine instead of `format!`, so nothing here allocates apart
+//! from growing `dst`.
+
+use bytes::{BufMut, BytesMut};
+
+/// `PING\r\n`
+pub const PING: &[u8] = b"PING\r\n";
+/// `PONG\r\n`
+pub const PONG: &[u8] = b"PONG\r\n";
+/// `+OK\r\n`, sent to verbose clients.
+pub const OK: &[u8] = b"+OK\r\n";
+
+const CRLF: &[u8] = b"\r\n";
+
+/// Appends `MSG <subject> <sid> [reply] <len>\r\n<payload>\r\n`.
+pub fn encode_msg(
+    dst: &mut BytesMut,
+    subject: &[u8],
+    sid: &[u8],
+    reply: Option<&[u8]>,
+    payload: &[u8],
+) {
+    let len = Decimal::new(payload.len() as u64);
+    let len = len.as_bytes();
+    dst.reserve(
+        b"MSG ".len()
+            + subject.len()
+            + 1
+            + sid.len()
+            + 1
+            + reply.map_or(0, |r| r.len() + 1)
+            + len.len()
+            + CRLF.len()
+            + payload.len()
+            + CRLF.len(),
+    );
+    dst.put_slice(b"MSG ");
+    dst.put_slice(subject);
+    dst.put_u8(b' ');
+    dst.put_slice(sid);
+    dst.put_u8(b' ');
+    if let Some(reply) = reply {
+        dst.put_slice(reply);
+        dst.put_u8(b' ');
+    }
+    dst.put_slice(len);
+    dst.put_slice(CRLF);
+    dst.put_slice(payload);
+    dst.put_slice(CRLF);
+}
+
+/// Appends `HMSG <subject> <sid> [reply] <hdr_len> <total_len>\r\n<message>\r\n`.
+///
+/// `message` is the header block followed by the body; `header_len` is the
+/// length of the header block and must not exceed `message.len()`.
+pub fn encode_hmsg(
+    dst: &mut BytesMut,
+    subject: &[u8],
+    sid: &[u8],
+    reply: Option<&[u8]>,
+    header_len: usize,
+    message: &[u8],
+) {
+    debug_assert!(header_len <= message.len(), "header_len exceeds message");
+    let hdr = Decimal::new(header_len as u64);
+    let hdr = hdr.as_bytes();
+    let total = Decimal::new(message.len() as u64);
+    let total = total.as_bytes();
+    dst.reserve(
+        b"HMSG ".len()
+            + subject.len()
+            + 1
+            + sid.len()
+            + 1
+            + reply.map_or(0, |r| r.len() + 1)
+            + hdr.len()
+            + 1
+            + total.len()
+            + CRLF.len()
+            + message.len()
+            + CRLF.len(),
+    );
+    dst.put_slice(b"HMSG ");
+    dst.put_slice(subject);
+    dst.put_u8(b' ');
+    dst.put_slice(sid);
+    dst.put_u8(b' ');
+    if let Some(reply) = reply {
+        dst.put_slice(reply);
+        dst.put_u8(b' ');
+    }
+    dst.put_slice(hdr);
+    dst.put_u8(b' ');
+    dst.put_slice(total);
+    dst.put_slice(CRLF);
+    dst.put_slice(message);
+    dst.put_slice(CRLF);
+}
+
+/// Appends `INFO <json>\r\n`.
+pub fn encode_info(dst: &mut BytesMut, json: &[u8]) {
+    dst.reserve(b"INFO ".len() + json.len() + CRLF.len());
+    dst.put_slice(b"INFO ");
+    dst.put_slice(json);
+    dst.put_slice(CRLF);
+}
+
+/// Appends `-ERR '<text>'\r\n`.
+pub fn encode_err(dst: &mut BytesMut, text: &str) {
+    dst.reserve(b"-ERR '".len() + text.len() + b"'\r\n".len());
+    dst.put_slice(b"-ERR '");
+    dst.put_slice(text.as_bytes());
+    dst.put_slice(b"'\r\n");
+}
+
+/// A `u64` written in decimal into a stack buffer (the local itoa).
+struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    fn new(mut n: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            // `n % 10` is below 10, so the cast cannot truncate.
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Self { digits, start }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.digits[self.start..]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_writes_every_width() {
+        for n in [0u64, 7, 10, 99, 100, 12345, 1 << 32, u64::MAX] {
+            assert_eq!(Decimal::new(n).as_bytes(), n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn msg_without_reply() {
+        let mut dst = BytesMut::new();
+        encode_msg(&mut dst, b"foo.bar", b"9", None, b"hello");
+        assert_eq!(&dst[..], b"MSG foo.bar 9 5\r\nhello\r\n");
+    }
+
+    #[test]
+    fn msg_with_reply_and_empty_payload() {
+        let mut dst = BytesMut::from(&b"PONG\r\n"[..]);
+        encode_msg(&mut dst, b"a", b"1", Some(b"_INBOX.x"), b"");
+        assert_eq!(&dst[..], b"PONG\r\nMSG a 1 _INBOX.x 0\r\n\r\n");
+    }
+
+    #[test]
+    fn hmsg_with_and_without_reply() {
+        let msg = b"NATS/1.0\r\nA: b\r\n\r\nbody";
+        let mut dst = BytesMut::new();
+        encode_hmsg(&mut dst, b"s", b"22", None, 18, msg);
+        assert_eq!(
+            &dst[..],
+            b"HMSG s 22 18 22\r\nNATS/1.0\r\nA: b\r\n\r\nbody\r\n"
+        );
+        dst.clear();
+        encode_hmsg(&mut dst, b"s", b"22", Some(b"r"), 18, msg);
+        assert_eq!(
+            &dst[..],
+            b"HMSG s 22 r 18 22\r\nNATS/1.0\r\nA: b\r\n\r\nbody\r\n"
+        );
+    }
+
+    #[test]
+    fn info_and_err() {
+        let mut dst = BytesMut::new();
+        encode_info(&mut dst, br#"{"proto":1}"#);
+        encode_err(&mut dst, "Unknown Protocol Operation");
+        assert_eq!(
+            &dst[..],
+            b"INFO {\"proto\":1}\r\n-ERR 'Unknown Protocol Operation'\r\n"
+        );
+    }
+
+    #[test]
+    fn encoders_reserve_exactly() {
+        let mut dst = BytesMut::new();
+        encode_msg(&mut dst, b"foo", b"1", Some(b"bar"), &[0u8; 100]);
+        assert_eq!(dst.len(), "MSG foo 1 bar 100\r\n".len() + 100 + 2);
+    }
+}

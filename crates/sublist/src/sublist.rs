@@ -1,0 +1,1023 @@
+//! The subject trie.
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::hash::TokenHashBuilder;
+use crate::subject::{Subject, SubjectError, validate_subject};
+
+/// Source of generation numbers, shared by every index in the process.
+///
+/// Drawing from one counter makes a generation name one state of one index: a cache filled from
+/// one `Sublist` can never mistake another `Sublist` for it (a clone shares the number only until
+/// either side changes, and until then their contents are equal).
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// A generation number never handed out before (0 is never returned).
+pub(crate) fn next_generation() -> u64 {
+    NEXT_GENERATION.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A subject trie mapping subscriptions (a subject with `*`/`>` wildcards, an optional queue
+/// group, and a value `T`) to the published subjects they match.
+///
+/// Each node holds a map from literal token to child plus separate `*` and `>` children, so a
+/// match costs one map lookup per token and level, independent of how many subscriptions exist.
+///
+/// There is no lock inside: wrap it in whatever the caller prefers (`RwLock`, copy-on-write
+/// behind an `ArcSwap`, one per thread).
+///
+/// The same `(subject, queue, value)` may be inserted more than once; each copy is a separate
+/// entry and [`remove`](Self::remove) takes one away. Entries in a node keep no particular order.
+pub struct Sublist<T> {
+    root: Node<T>,
+    hasher: TokenHashBuilder,
+    len: usize,
+    nodes: usize,
+    generation: u64,
+}
+
+/// One entry reported by [`Sublist::for_each_match`].
+#[derive(Debug)]
+pub enum Match<'a, T> {
+    /// A subscription without a queue group: deliver to it.
+    Plain(&'a T),
+    /// The members of queue group `group` found in one trie node: deliver to one of them.
+    Queue {
+        /// The queue group's name.
+        group: &'a [u8],
+        /// The group's members in this node (never empty).
+        members: &'a [T],
+    },
+}
+
+// Manual impls: deriving would demand `T: Clone`/`T: Copy` for what are only references.
+impl<T> Clone for Match<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Match<'_, T> {}
+
+/// Everything a published subject matched, owned (see [`Sublist::matches`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matches<T> {
+    /// Subscriptions without a queue group, one entry per subscription.
+    pub plain: Vec<T>,
+    /// One entry per distinct queue group name, with every matching member of that group.
+    pub queues: Vec<QueueMatch<T>>,
+}
+
+/// The matching members of one queue group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMatch<T> {
+    /// The queue group's name.
+    pub group: Box<[u8]>,
+    /// Every matching member, across all subscriptions of the group (never empty).
+    pub members: Vec<T>,
+}
+
+impl<T> Matches<T> {
+    /// Whether nothing matched.
+    pub fn is_empty(&self) -> bool {
+        self.plain.is_empty() && self.queues.iter().all(|q| q.members.is_empty())
+    }
+
+    /// The total number of entries: plain subscriptions plus all queue members.
+    pub fn len(&self) -> usize {
+        self.plain.len() + self.queues.iter().map(|q| q.members.len()).sum::<usize>()
+    }
+
+    /// Adds one node's members of `group`, merging with an earlier entry of the same name.
+    pub(crate) fn add_queue_members(&mut self, group: &[u8], members: &[T])
+    where
+        T: Clone,
+    {
+        // Results rarely hold more than a handful of groups: a scan beats a map here.
+        match self.queues.iter_mut().find(|q| *q.group == *group) {
+            Some(q) => q.members.extend_from_slice(members),
+            None => self.queues.push(QueueMatch {
+                group: group.into(),
+                members: members.to_vec(),
+            }),
+        }
+    }
+}
+
+impl<T> Default for Matches<T> {
+    fn default() -> Self {
+        Self {
+            plain: Vec::new(),
+            queues: Vec::new(),
+        }
+    }
+}
+
+impl<T> Sublist<T> {
+    /// An empty sublist. Allocates nothing.
+    pub fn new() -> Self {
+        let hasher = TokenHashBuilder::random();
+        Self {
+            root: Node::new(),
+            hasher,
+            len: 0,
+            nodes: 0,
+            generation: next_generation(),
+        }
+    }
+
+    /// Adds a subscription to `subject` (wildcards allowed), in queue group `queue` if given.
+    ///
+    /// The subject is validated with [`validate_subject`]; on error nothing changes. The queue
+    /// name is taken as is (the protocol parser has already split it on whitespace).
+    pub fn insert(
+        &mut self,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        value: T,
+    ) -> Result<(), SubjectError> {
+        validate_subject(subject)?;
+        self.insert_valid(subject, queue, value);
+        Ok(())
+    }
+
+    /// Adds a subscription to an already validated subject; cannot fail.
+    pub fn insert_subject(&mut self, subject: &Subject, queue: Option<&[u8]>, value: T) {
+        self.insert_valid(subject.as_bytes(), queue, value);
+    }
+
+    fn insert_valid(&mut self, subject: &[u8], queue: Option<&[u8]>, value: T) {
+        let mut created = 0;
+        self.root
+            .insert(subject, queue, value, &self.hasher, &mut created);
+        self.nodes += created;
+        self.len += 1;
+        self.generation = next_generation();
+    }
+
+    /// Removes one entry equal to `value` subscribed to exactly `subject` in exactly `queue`.
+    ///
+    /// Returns whether one was found. Nodes left empty are freed, so memory does not grow under
+    /// subscribe/unsubscribe churn.
+    pub fn remove(&mut self, subject: &[u8], queue: Option<&[u8]>, value: &T) -> bool
+    where
+        T: PartialEq,
+    {
+        let mut pruned = 0;
+        if !self.root.remove(subject, queue, value, &mut pruned) {
+            return false;
+        }
+        self.nodes -= pruned;
+        self.len -= 1;
+        self.generation = next_generation();
+        true
+    }
+
+    /// Calls `f` for every subscription matching the published subject `subject`; allocates
+    /// nothing.
+    ///
+    /// `subject` is not checked for wildcards: a `*` or `>` token in it is an ordinary token that
+    /// only wildcard subscriptions match, as in nats-server (publishing to `foo.*` reaches
+    /// `foo.*` and `foo.>`, never `foo.bar`). An empty subject, or one with an empty token,
+    /// matches nothing.
+    ///
+    /// Queue groups are reported per trie node: if members of group `g` subscribed to both
+    /// `foo.*` and `foo.>`, `f` sees two `Match::Queue` for `g`, and the caller must treat them
+    /// as one group when picking a member. [`matches`](Self::matches) merges them.
+    pub fn for_each_match<'a, F>(&'a self, subject: &[u8], mut f: F)
+    where
+        F: FnMut(Match<'a, T>),
+    {
+        visit(&self.root, subject, &mut |subs: &'a Subs<T>| {
+            for value in subs.plain.as_slice() {
+                f(Match::Plain(value));
+            }
+            for group in &subs.queues {
+                f(Match::Queue {
+                    group: &group.name,
+                    members: &group.members,
+                });
+            }
+        });
+    }
+
+    /// Every subscription matching `subject`, cloned, with queue members merged by group name
+    /// (one [`QueueMatch`] per name). Same subject rules as [`for_each_match`](Self::for_each_match).
+    pub fn matches(&self, subject: &[u8]) -> Matches<T>
+    where
+        T: Clone,
+    {
+        let mut out = Matches::default();
+        visit(&self.root, subject, &mut |subs: &Subs<T>| {
+            out.plain.extend_from_slice(subs.plain.as_slice());
+            for group in &subs.queues {
+                out.add_queue_members(&group.name, &group.members);
+            }
+        });
+        out
+    }
+
+    /// A number that changes on every successful [`insert`](Self::insert) and
+    /// [`remove`](Self::remove), for invalidating caches of match results.
+    ///
+    /// Numbers come from one process-wide counter, so two sublists never report the same
+    /// generation unless one is an unmodified clone of the other.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The number of subscriptions (entries) held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no subscription is held.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The number of trie nodes below the root, for tests and memory diagnostics. Zero when the
+    /// sublist is empty.
+    pub fn node_count(&self) -> usize {
+        self.nodes
+    }
+}
+
+impl<T> Default for Sublist<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Clone> Clone for Sublist<T> {
+    /// A deep copy with the same generation (the contents are equal until either changes).
+    fn clone(&self) -> Self {
+        Self {
+            root: self.root.clone(),
+            hasher: self.hasher.clone(),
+            len: self.len,
+            nodes: self.nodes,
+            generation: self.generation,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sublist<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sublist")
+            .field("len", &self.len)
+            .field("nodes", &self.nodes)
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The longest token stored inline; keeps `Token` at 24 bytes.
+const INLINE_TOKEN: usize = 22;
+
+/// One literal token as a map key, stored inline when short (nearly always) so that a lookup
+/// compares bytes without following a pointer.
+#[derive(Clone)]
+enum Token {
+    Inline { len: u8, bytes: [u8; INLINE_TOKEN] },
+    Heap(Box<[u8]>),
+}
+
+impl Token {
+    fn new(token: &[u8]) -> Self {
+        match u8::try_from(token.len()) {
+            Ok(len) if token.len() <= INLINE_TOKEN => {
+                let mut bytes = [0; INLINE_TOKEN];
+                bytes[..token.len()].copy_from_slice(token);
+                Self::Inline { len, bytes }
+            }
+            _ => Self::Heap(token.into()),
+        }
+    }
+
+    #[inline]
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Self::Heap(bytes) => bytes,
+        }
+    }
+}
+
+// Borrow<[u8]> requires Hash and Eq to agree with `[u8]`'s: all three go through `as_bytes`.
+impl Borrow<[u8]> for Token {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl Hash for Token {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl PartialEq for Token {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Token {}
+
+type TokenMap<T> = HashMap<Token, Node<T>, TokenHashBuilder>;
+
+/// The literal children of a node: a short vector scanned in order while there are few (most
+/// nodes of a large trie have one child), a hash map beyond that.
+#[derive(Clone)]
+enum Children<T> {
+    Few(Vec<(Token, Node<T>)>),
+    Many(TokenMap<T>),
+}
+
+impl<T> Children<T> {
+    /// Above this many children a node switches to a map.
+    const FEW_MAX: usize = 8;
+    /// At or below this many children a map switches back (hysteresis against flapping).
+    const MANY_MIN: usize = 4;
+
+    #[inline]
+    fn get(&self, token: &[u8]) -> Option<&Node<T>> {
+        match self {
+            Self::Few(few) => few
+                .iter()
+                .find(|(t, _)| t.as_bytes() == token)
+                .map(|(_, node)| node),
+            Self::Many(map) => map.get(token),
+        }
+    }
+
+    fn get_mut(&mut self, token: &[u8]) -> Option<&mut Node<T>> {
+        match self {
+            Self::Few(few) => few
+                .iter_mut()
+                .find(|(t, _)| t.as_bytes() == token)
+                .map(|(_, node)| node),
+            Self::Many(map) => map.get_mut(token),
+        }
+    }
+
+    fn get_or_insert(
+        &mut self,
+        token: &[u8],
+        hasher: &TokenHashBuilder,
+        created: &mut usize,
+    ) -> &mut Node<T> {
+        if let Self::Few(few) = self
+            && few.len() >= Self::FEW_MAX
+            && !few.iter().any(|(t, _)| t.as_bytes() == token)
+        {
+            let map = std::mem::take(few).into_iter();
+            let mut many = HashMap::with_capacity_and_hasher(map.len() + 1, hasher.clone());
+            many.extend(map);
+            *self = Self::Many(many);
+        }
+        match self {
+            Self::Few(few) => {
+                let at = match few.iter().position(|(t, _)| t.as_bytes() == token) {
+                    Some(at) => at,
+                    None => {
+                        *created += 1;
+                        // Exact growth: most nodes keep one or two children for life.
+                        few.reserve_exact(1);
+                        few.push((Token::new(token), Node::new()));
+                        few.len() - 1
+                    }
+                };
+                &mut few[at].1
+            }
+            Self::Many(map) => map.entry(Token::new(token)).or_insert_with(|| {
+                *created += 1;
+                Node::new()
+            }),
+        }
+    }
+
+    fn remove(&mut self, token: &[u8]) {
+        match self {
+            Self::Few(few) => {
+                if let Some(at) = few.iter().position(|(t, _)| t.as_bytes() == token) {
+                    few.swap_remove(at);
+                    if few.is_empty() || few.capacity() > few.len() + 2 {
+                        few.shrink_to_fit();
+                    }
+                }
+            }
+            Self::Many(map) => {
+                map.remove(token);
+                if map.len() <= Self::MANY_MIN {
+                    let mut few = Vec::with_capacity(map.len());
+                    few.extend(map.drain());
+                    *self = Self::Few(few);
+                } else if map.len() * 4 < map.capacity() {
+                    map.shrink_to(map.len() * 2);
+                }
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Self::Few(few) => few.is_empty(),
+            Self::Many(map) => map.is_empty(),
+        }
+    }
+
+    #[cfg(test)]
+    fn allocated(&self) -> usize {
+        match self {
+            Self::Few(few) => few.capacity(),
+            Self::Many(map) => map.capacity(),
+        }
+    }
+}
+
+/// The position after some tokens: subscriptions ending here, and the ways to go on.
+#[derive(Clone)]
+struct Node<T> {
+    literal: Children<T>,
+    /// The `*` child.
+    pwc: Option<Box<Self>>,
+    /// Subscriptions ending in `>` here; `>` is last, so it has no children.
+    fwc: Option<Box<Subs<T>>>,
+    subs: Subs<T>,
+}
+
+/// The subscriptions that end at one node.
+#[derive(Clone)]
+struct Subs<T> {
+    plain: Plain<T>,
+    queues: Vec<QueueGroup<T>>,
+}
+
+/// The plain subscriptions of a node. Most nodes of a large trie hold exactly one, kept inline
+/// to save a dependent memory access on every match that reaches it.
+#[derive(Clone)]
+enum Plain<T> {
+    None,
+    One(T),
+    /// Two or more.
+    Many(Vec<T>),
+}
+
+impl<T> Plain<T> {
+    #[inline]
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Self::None => &[],
+            Self::One(value) => std::slice::from_ref(value),
+            Self::Many(values) => values,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, Self::None)
+    }
+
+    fn push(&mut self, value: T) {
+        *self = match std::mem::replace(self, Self::None) {
+            Self::None => Self::One(value),
+            Self::One(first) => Self::Many(vec![first, value]),
+            Self::Many(mut values) => {
+                values.push(value);
+                Self::Many(values)
+            }
+        };
+    }
+
+    fn remove(&mut self, value: &T) -> bool
+    where
+        T: PartialEq,
+    {
+        match self {
+            Self::None => false,
+            Self::One(only) => {
+                if only != value {
+                    return false;
+                }
+                *self = Self::None;
+                true
+            }
+            Self::Many(values) => {
+                if !swap_remove_equal(values, value) {
+                    return false;
+                }
+                if values.len() == 1
+                    && let Some(last) = values.pop()
+                {
+                    *self = Self::One(last);
+                }
+                true
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+struct QueueGroup<T> {
+    name: Box<[u8]>,
+    members: Vec<T>,
+}
+
+impl<T> Node<T> {
+    fn new() -> Self {
+        Self {
+            literal: Children::Few(Vec::new()),
+            pwc: None,
+            fwc: None,
+            subs: Subs::default(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.subs.is_empty() && self.literal.is_empty() && self.pwc.is_none() && self.fwc.is_none()
+    }
+
+    /// Inserts below this node along the (validated) `rest`, counting new nodes in `created`.
+    ///
+    /// Recursive (depth = number of tokens) so that the "get or insert" of a child never has to
+    /// carry a conditional borrow across loop iterations.
+    fn insert(
+        &mut self,
+        rest: &[u8],
+        queue: Option<&[u8]>,
+        value: T,
+        hasher: &TokenHashBuilder,
+        created: &mut usize,
+    ) {
+        let (token, next) = split_token(rest);
+        if token == b">" {
+            // Validation guarantees `next` is None.
+            let subs = self.fwc.get_or_insert_with(|| {
+                *created += 1;
+                Box::default()
+            });
+            subs.add(queue, value);
+            return;
+        }
+        let child: &mut Self = if token == b"*" {
+            self.pwc.get_or_insert_with(|| {
+                *created += 1;
+                Box::new(Self::new())
+            })
+        } else {
+            self.literal.get_or_insert(token, hasher, created)
+        };
+        match next {
+            None => child.subs.add(queue, value),
+            Some(next) => child.insert(next, queue, value, hasher, created),
+        }
+    }
+
+    /// Removes one entry along `rest`, freeing children left empty and counting them in `pruned`.
+    fn remove(&mut self, rest: &[u8], queue: Option<&[u8]>, value: &T, pruned: &mut usize) -> bool
+    where
+        T: PartialEq,
+    {
+        let (token, next) = split_token(rest);
+        match token {
+            b">" => {
+                let Some(subs) = self.fwc.as_deref_mut() else {
+                    return false;
+                };
+                if next.is_some() || !subs.remove(queue, value) {
+                    return false;
+                }
+                if subs.is_empty() {
+                    self.fwc = None;
+                    *pruned += 1;
+                }
+            }
+            b"*" => {
+                let Some(child) = self.pwc.as_deref_mut() else {
+                    return false;
+                };
+                if !child.remove_at(next, queue, value, pruned) {
+                    return false;
+                }
+                if child.is_empty() {
+                    self.pwc = None;
+                    *pruned += 1;
+                }
+            }
+            _ => {
+                let Some(child) = self.literal.get_mut(token) else {
+                    return false;
+                };
+                if !child.remove_at(next, queue, value, pruned) {
+                    return false;
+                }
+                if child.is_empty() {
+                    self.literal.remove(token);
+                    *pruned += 1;
+                }
+            }
+        }
+        true
+    }
+
+    fn remove_at(
+        &mut self,
+        next: Option<&[u8]>,
+        queue: Option<&[u8]>,
+        value: &T,
+        pruned: &mut usize,
+    ) -> bool
+    where
+        T: PartialEq,
+    {
+        match next {
+            None => self.subs.remove(queue, value),
+            Some(next) => self.remove(next, queue, value, pruned),
+        }
+    }
+}
+
+impl<T> Subs<T> {
+    fn is_empty(&self) -> bool {
+        self.plain.is_empty() && self.queues.is_empty()
+    }
+
+    fn add(&mut self, queue: Option<&[u8]>, value: T) {
+        let Some(queue) = queue else {
+            self.plain.push(value);
+            return;
+        };
+        match self.queues.iter_mut().find(|g| *g.name == *queue) {
+            Some(group) => group.members.push(value),
+            None => self.queues.push(QueueGroup {
+                name: queue.into(),
+                members: vec![value],
+            }),
+        }
+    }
+
+    fn remove(&mut self, queue: Option<&[u8]>, value: &T) -> bool
+    where
+        T: PartialEq,
+    {
+        let Some(queue) = queue else {
+            return self.plain.remove(value);
+        };
+        let Some(at) = self.queues.iter().position(|g| *g.name == *queue) else {
+            return false;
+        };
+        let group = &mut self.queues[at];
+        if !swap_remove_equal(&mut group.members, value) {
+            return false;
+        }
+        if group.members.is_empty() {
+            self.queues.swap_remove(at);
+            shrink_vec(&mut self.queues);
+        }
+        true
+    }
+}
+
+impl<T> Default for Subs<T> {
+    fn default() -> Self {
+        Self {
+            plain: Plain::None,
+            queues: Vec::new(),
+        }
+    }
+}
+
+/// Removes one element equal to `value`, not keeping order.
+fn swap_remove_equal<T: PartialEq>(values: &mut Vec<T>, value: &T) -> bool {
+    let Some(at) = values.iter().position(|v| v == value) else {
+        return false;
+    };
+    values.swap_remove(at);
+    shrink_vec(values);
+    true
+}
+
+/// Gives memory back once a collection has shrunk to a quarter of its capacity, so a burst of
+/// subscriptions on one node does not pin its peak allocation forever.
+fn shrink_vec<T>(values: &mut Vec<T>) {
+    if values.capacity() > 16 && values.len() * 4 < values.capacity() {
+        values.shrink_to(values.len() * 2);
+    }
+}
+
+/// Splits off the first token: `(token, Some(rest after the dot))` or `(token, None)` if last.
+#[inline]
+fn split_token(subject: &[u8]) -> (&[u8], Option<&[u8]>) {
+    match subject.iter().position(|&b| b == b'.') {
+        Some(dot) => (&subject[..dot], Some(&subject[dot + 1..])),
+        None => (subject, None),
+    }
+}
+
+/// Whether every `.`-separated token of `subject` is non-empty.
+#[inline]
+fn no_empty_tokens(subject: &[u8]) -> bool {
+    let mut previous_was_dot = true;
+    for &b in subject {
+        let dot = b == b'.';
+        if dot && previous_was_dot {
+            return false;
+        }
+        previous_was_dot = dot;
+    }
+    !previous_was_dot
+}
+
+/// Calls `f` with the subscriptions of every node matching `subject`.
+///
+/// Only follows literal children by loop and recurses for `*` children, so the stack depth is
+/// bounded by the `*` nodes on one path. Tokens are checked for emptiness as they are split, and
+/// the rest of the subject before a `>` node is reported: nothing is ever reported for a subject
+/// with an empty token.
+fn visit<'a, T, F>(root: &'a Node<T>, subject: &[u8], f: &mut F)
+where
+    F: FnMut(&'a Subs<T>),
+{
+    let mut node = root;
+    let mut rest = subject;
+    loop {
+        let (token, next) = split_token(rest);
+        if token.is_empty() {
+            return;
+        }
+        if let Some(fwc) = &node.fwc
+            && next.is_none_or(no_empty_tokens)
+        {
+            f(fwc);
+        }
+        let Some(next) = next else {
+            if let Some(pwc) = &node.pwc {
+                f(&pwc.subs);
+            }
+            if let Some(child) = node.literal.get(token) {
+                f(&child.subs);
+            }
+            return;
+        };
+        if let Some(pwc) = &node.pwc {
+            visit(pwc, next, f);
+        }
+        match node.literal.get(token) {
+            Some(child) => {
+                node = child;
+                rest = next;
+            }
+            None => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain_sorted(m: &Matches<u32>) -> Vec<u32> {
+        let mut v = m.plain.clone();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn literal_and_wildcard_matching() {
+        let mut s = Sublist::new();
+        s.insert(b"foo.bar", None, 1).unwrap();
+        s.insert(b"foo.*", None, 2).unwrap();
+        s.insert(b"foo.>", None, 3).unwrap();
+        s.insert(b">", None, 4).unwrap();
+        s.insert(b"*.bar", None, 5).unwrap();
+        s.insert(b"foo.bar.baz", None, 6).unwrap();
+        s.insert(b"foo*.bar", None, 7).unwrap();
+
+        assert_eq!(plain_sorted(&s.matches(b"foo.bar")), [1, 2, 3, 4, 5]);
+        assert_eq!(plain_sorted(&s.matches(b"foo.baz")), [2, 3, 4]);
+        assert_eq!(plain_sorted(&s.matches(b"foo.bar.baz")), [3, 4, 6]);
+        assert_eq!(plain_sorted(&s.matches(b"foo")), [4]);
+        assert_eq!(plain_sorted(&s.matches(b"foo*.bar")), [4, 5, 7]);
+        assert_eq!(plain_sorted(&s.matches(b"fooa.bar")), [4, 5]);
+    }
+
+    #[test]
+    fn published_wildcards_are_literal_tokens() {
+        let mut s = Sublist::new();
+        s.insert(b"foo.bar", None, 1).unwrap();
+        s.insert(b"foo.*", None, 2).unwrap();
+        s.insert(b"foo.>", None, 3).unwrap();
+        assert_eq!(plain_sorted(&s.matches(b"foo.*")), [2, 3]);
+        assert_eq!(plain_sorted(&s.matches(b"foo.>")), [2, 3]);
+        assert_eq!(plain_sorted(&s.matches(b"foo.>.x")), [3]);
+    }
+
+    #[test]
+    fn empty_tokens_match_nothing() {
+        let mut s = Sublist::new();
+        s.insert(b">", None, 1).unwrap();
+        s.insert(b"foo.>", None, 2).unwrap();
+        s.insert(b"*.*", None, 3).unwrap();
+        s.insert(b"foo.*.baz", None, 4).unwrap();
+        for subject in [
+            &b""[..],
+            b".",
+            b"..",
+            b".foo",
+            b"foo.",
+            b"foo..",
+            b"foo..bar",
+            b"foo.bar.",
+            b"foo.bar..baz",
+        ] {
+            assert!(s.matches(subject).is_empty(), "{subject:?}");
+            let mut seen = 0;
+            s.for_each_match(subject, |_| seen += 1);
+            assert_eq!(seen, 0, "{subject:?}");
+        }
+    }
+
+    #[test]
+    fn insert_rejects_invalid_subjects_without_change() {
+        let mut s = Sublist::new();
+        let g = s.generation();
+        assert_eq!(
+            s.insert(b"foo..bar", None, 1),
+            Err(SubjectError::EmptyToken)
+        );
+        assert_eq!(
+            s.insert(b"foo.>.bar", None, 1),
+            Err(SubjectError::FullWildcardNotLast)
+        );
+        assert_eq!(s.insert(b"", None, 1), Err(SubjectError::Empty));
+        assert_eq!(s.generation(), g);
+        assert_eq!((s.len(), s.node_count()), (0, 0));
+    }
+
+    #[test]
+    fn queue_groups_merge_across_nodes() {
+        let mut s = Sublist::new();
+        s.insert(b"foo.bar", Some(b"workers"), 1).unwrap();
+        s.insert(b"foo.*", Some(b"workers"), 2).unwrap();
+        s.insert(b"foo.>", Some(b"workers"), 3).unwrap();
+        s.insert(b"foo.>", Some(b"audit"), 4).unwrap();
+        s.insert(b"foo.bar", None, 5).unwrap();
+
+        let m = s.matches(b"foo.bar");
+        assert_eq!(m.plain, [5]);
+        assert_eq!(m.len(), 5);
+        let mut groups: Vec<(Vec<u8>, Vec<u32>)> = m
+            .queues
+            .iter()
+            .map(|q| {
+                let mut members = q.members.clone();
+                members.sort_unstable();
+                (q.group.to_vec(), members)
+            })
+            .collect();
+        groups.sort();
+        assert_eq!(
+            groups,
+            [
+                (b"audit".to_vec(), vec![4]),
+                (b"workers".to_vec(), vec![1, 2, 3])
+            ]
+        );
+
+        // for_each_match reports the group once per node.
+        let mut workers = 0;
+        s.for_each_match(b"foo.bar", |m| {
+            if let Match::Queue {
+                group: b"workers",
+                members,
+            } = m
+            {
+                assert_eq!(members.len(), 1);
+                workers += 1;
+            }
+        });
+        assert_eq!(workers, 3);
+    }
+
+    #[test]
+    fn removal_prunes_every_node() {
+        let mut s = Sublist::new();
+        let subjects: &[&[u8]] = &[
+            b"foo.bar",
+            b"foo.bar.baz",
+            b"foo.*",
+            b"foo.*.baz",
+            b"foo.>",
+            b">",
+            b"*",
+            b"a.b.c.d.e.f",
+        ];
+        for (i, subject) in subjects.iter().enumerate() {
+            s.insert(subject, None, i).unwrap();
+            s.insert(subject, Some(b"q"), i).unwrap();
+        }
+        assert_eq!(s.len(), 16);
+        assert!(s.node_count() > 0);
+        for (i, subject) in subjects.iter().enumerate() {
+            assert!(s.remove(subject, None, &i));
+            assert!(!s.remove(subject, None, &i), "removed twice");
+            assert!(s.remove(subject, Some(b"q"), &i));
+        }
+        assert_eq!((s.len(), s.node_count()), (0, 0));
+        assert!(s.is_empty());
+        assert!(s.root.is_empty());
+        assert!(s.matches(b"foo.bar").is_empty());
+    }
+
+    #[test]
+    fn remove_needs_exact_subject_queue_and_value() {
+        let mut s = Sublist::new();
+        s.insert(b"foo.*", Some(b"q"), 1).unwrap();
+        s.insert(b"foo.*", Some(b"q"), 1).unwrap();
+        let g = s.generation();
+        assert!(!s.remove(b"foo.bar", Some(b"q"), &1));
+        assert!(!s.remove(b"foo.*", None, &1));
+        assert!(!s.remove(b"foo.*", Some(b"r"), &1));
+        assert!(!s.remove(b"foo.*", Some(b"q"), &2));
+        assert!(!s.remove(b"foo.>", Some(b"q"), &1));
+        assert!(!s.remove(b"foo.*.>", Some(b"q"), &1));
+        assert!(!s.remove(b"foo..", Some(b"q"), &1));
+        assert_eq!(s.generation(), g, "failed removes keep the generation");
+        assert!(s.remove(b"foo.*", Some(b"q"), &1));
+        assert_eq!(s.matches(b"foo.x").queues[0].members, [1]);
+        assert!(s.remove(b"foo.*", Some(b"q"), &1));
+        assert_eq!(s.node_count(), 0);
+    }
+
+    #[test]
+    fn churn_does_not_grow_nodes() {
+        let mut s = Sublist::new();
+        for round in 0..3 {
+            for i in 0..2_000u32 {
+                let subject = format!("orders.r{}.{i}.created", i % 7);
+                s.insert(subject.as_bytes(), None, i).unwrap();
+            }
+            assert_eq!(s.len(), 2_000, "round {round}");
+            for i in 0..2_000u32 {
+                let subject = format!("orders.r{}.{i}.created", i % 7);
+                assert!(s.remove(subject.as_bytes(), None, &i));
+            }
+            assert_eq!(s.node_count(), 0, "round {round}");
+            assert_eq!(s.root.literal.allocated(), 0);
+        }
+    }
+
+    #[test]
+    fn generation_changes_on_every_change() {
+        let mut a = Sublist::new();
+        let b: Sublist<u32> = Sublist::new();
+        assert_ne!(a.generation(), b.generation());
+        let mut seen = vec![a.generation()];
+        a.insert(b"foo", None, 1).unwrap();
+        seen.push(a.generation());
+        a.insert(b"foo", None, 1).unwrap();
+        seen.push(a.generation());
+        assert!(a.remove(b"foo", None, &1));
+        seen.push(a.generation());
+        assert!(!a.remove(b"bar", None, &1));
+        assert_eq!(a.generation(), *seen.last().unwrap());
+        let before = seen.len();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), before);
+
+        let c = a.clone();
+        assert_eq!(c.generation(), a.generation());
+        assert_eq!(c.matches(b"foo").plain, [1]);
+    }
+
+    #[test]
+    fn for_each_match_can_keep_references() {
+        let mut s = Sublist::new();
+        s.insert(b"a.*", None, String::from("x")).unwrap();
+        let mut found: Vec<&String> = Vec::new();
+        s.for_each_match(b"a.b", |m| {
+            if let Match::Plain(v) = m {
+                found.push(v);
+            }
+        });
+        assert_eq!(found, ["x"]);
+    }
+
+    #[test]
+    fn splitting_helpers() {
+        assert_eq!(split_token(b"a.b.c"), (&b"a"[..], Some(&b"b.c"[..])));
+        assert_eq!(split_token(b"abc"), (&b"abc"[..], None));
+        assert_eq!(split_token(b"a."), (&b"a"[..], Some(&b""[..])));
+        assert!(no_empty_tokens(b"a.b"));
+        assert!(!no_empty_tokens(b""));
+        assert!(!no_empty_tokens(b"a..b"));
+        assert!(!no_empty_tokens(b"a.b."));
+        assert!(!no_empty_tokens(b".a"));
+    }
+}

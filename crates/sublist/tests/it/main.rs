@@ -1,0 +1,3 @@
+//! Integration tests of rnats-sublist through its public API (one binary, submodules).
+
+mod oracle;

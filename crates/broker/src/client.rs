@@ -12,9 +12,8 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use rnats_protocol::{ClientOp, ClientParser, ConnectOptions, Limits, OK, PING, PONG};
 use rnats_sublist::{Matches, validate_literal_subject};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedReadHalf;
 
 use crate::account::{Account, SubRef, Subscription};
 use crate::errors::ClientError;
@@ -33,51 +32,71 @@ const MATCH_CACHE_CAP: usize = 1024;
 const RESERVED_REPLY_PREFIXES: [&[u8]; 3] = [b"_R_.", b"$JS.ACK.", b"_GR_."];
 
 /// Runs one accepted connection to its end.
-pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, cid: u64) {
-    let _ = stream.set_nodelay(true);
+pub(crate) async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketAddr, cid: u64) {
+    let _ = tcp.set_nodelay(true);
+    let config = shared.config();
+    // nats-server sends INFO first and only then checks the connection limit.
+    let info = shared.client_info(cid, peer, false).to_line();
+    if write_direct(&mut tcp, &info, config.write_deadline).await.is_err() {
+        return;
+    }
+    let count = shared.client_count.fetch_add(1, Ordering::AcqRel) + 1;
+    let _count_guard = CountGuard(&shared);
+    if count > config.max_connections {
+        tracing::error!("{peer} - cid:{cid} - maximum connections exceeded");
+        let line = ClientError::MaxConnectionsExceeded.wire_line().unwrap_or_default();
+        let _ = write_direct(&mut tcp, &line, config.write_deadline).await;
+        let _ = tcp.shutdown().await;
+        let (mut rd, _wr) = tcp.into_split();
+        linger(&mut rd).await;
+        return;
+    }
+    let (rd, wr) = tcp.into_split();
+    run_connection(shared.clone(), rd, wr, peer, cid).await;
+}
+
+/// One write straight to the socket, before the writer task exists (INFO, early errors).
+async fn write_direct(tcp: &mut TcpStream, data: &[u8], deadline: std::time::Duration) -> std::io::Result<()> {
+    match tokio::time::timeout(deadline, tcp.write_all(data)).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+    }
+}
+
+/// The connection after INFO (and, later, the TLS handshake): a writer task and the reader loop.
+async fn run_connection<R, W>(shared: Arc<Shared>, mut rd: R, wr: W, peer: SocketAddr, cid: u64)
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let config = shared.config();
     let out = Arc::new(Outbound::new(
         cid,
         usize::try_from(config.max_pending).unwrap_or(usize::MAX),
         tokio_util::sync::CancellationToken::new(),
     ));
-    let (mut rd, wr) = stream.into_split();
     let writer = {
         let out = out.clone();
         let deadline = config.write_deadline;
         tokio::spawn(async move { out.run_writer(wr, deadline).await })
     };
-
-    // nats-server sends INFO first and only then checks the connection limit.
-    out.send_now(&shared.client_info(cid, peer, false).to_line());
-    let count = shared.client_count.fetch_add(1, Ordering::AcqRel) + 1;
-    let _count_guard = CountGuard(&shared);
-    let reason = if count > config.max_connections {
-        tracing::error!("{peer} - cid:{cid} - maximum connections exceeded");
-        send_error(&out, &ClientError::MaxConnectionsExceeded)
-    } else {
-        shared.register(cid, out.clone());
-        tracing::debug!("{peer} - cid:{cid} - Client connection created");
-        let mut client = Client::new(shared.clone(), out.clone(), peer, cid);
-        let reason = client.run(&mut rd).await;
-        client.unsubscribe_all();
-        shared.unregister(cid);
-        reason
-    };
+    shared.register(cid, out.clone());
+    tracing::debug!("{peer} - cid:{cid} - Client connection created");
+    let mut client = Client::new(shared.clone(), out.clone(), peer, cid);
+    let reason = client.run(&mut rd).await;
+    client.unsubscribe_all();
+    shared.unregister(cid);
     let reason = out.close(reason);
     let _ = writer.await;
     if reason != CloseReason::ClientClosed && reason != CloseReason::ReadError {
         linger(&mut rd).await;
     }
-    tracing::debug!(
-        "{peer} - cid:{cid} - Client connection closed: {}",
-        reason.as_str()
-    );
+    tracing::debug!("{peer} - cid:{cid} - Client connection closed: {}", reason.as_str());
 }
 
 /// Reads and discards what the peer still sends for a moment, so that closing the socket with
 /// unread input (which makes the kernel send a RST) does not destroy the `-ERR` just written.
-async fn linger(rd: &mut OwnedReadHalf) {
+async fn linger<R: AsyncRead + Unpin>(rd: &mut R) {
     let mut sink = [0u8; 4096];
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(100);
     let mut budget = 256 * 1024usize;
@@ -87,14 +106,6 @@ async fn linger(rd: &mut OwnedReadHalf) {
             _ => return,
         }
     }
-}
-
-/// Queues an error line and says how the connection ends.
-fn send_error(out: &Outbound, err: &ClientError) -> CloseReason {
-    if let Some(line) = err.wire_line() {
-        out.send_now(&line);
-    }
-    err.closes().unwrap_or(CloseReason::ProtocolViolation)
 }
 
 struct CountGuard<'a>(&'a Shared);
@@ -191,7 +202,7 @@ impl Client {
         }
     }
 
-    async fn run(&mut self, rd: &mut OwnedReadHalf) -> CloseReason {
+    async fn run<R: AsyncRead + Unpin>(&mut self, rd: &mut R) -> CloseReason {
         let mut buf = BytesMut::with_capacity(READ_BUF_MIN);
         let mut target = READ_BUF_MIN;
         let shutdown = self.shared.shutdown.clone();

@@ -57,6 +57,7 @@ fn run(args: Vec<String>) -> Result<ExitCode> {
     if !cli.unsupported.is_empty() {
         bail!("not supported by rnats yet: {}", cli.unsupported.join(", "));
     }
+    refuse_unenforced(&config)?;
     if cli.jetstream {
         bail!("JetStream is not supported by rnats yet: start without -js/--jetstream");
     }
@@ -83,6 +84,25 @@ fn run(args: Vec<String>) -> Result<ExitCode> {
         .build()
         .context("could not start the runtime")?;
     runtime.block_on(serve(config, cli))
+}
+
+/// A security section rnats reads but does not enforce yet must not leave the server open:
+/// refuse to start rather than run half-configured.
+fn refuse_unenforced(config: &ServerConfig) -> Result<()> {
+    let mut sections = Vec::new();
+    if config.authorization.is_some() || config.no_auth_user.is_some() {
+        sections.push("authorization");
+    }
+    if !config.accounts.is_empty() {
+        sections.push("accounts");
+    }
+    if config.tls.is_some() {
+        sections.push("tls");
+    }
+    if sections.is_empty() {
+        return Ok(());
+    }
+    bail!("{} configured but not enforced by this rnats build yet: refusing to start", sections.join(", "))
 }
 
 /// The configuration file (if any), then the command line on top, as nats-server does.

@@ -11,13 +11,13 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use rnats_protocol::{ClientOp, ClientParser, ConnectOptions, Limits, OK, PING, PONG};
-use rnats_sublist::{Matches, validate_literal_subject};
+use rnats_sublist::{MatchCache, Matches, validate_literal_subject};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::account::{Account, SubRef, Subscription};
 use crate::errors::ClientError;
-use crate::outbound::{CloseReason, Outbound, Queued};
+use crate::outbound::{Append, CloseReason, Outbound};
 use crate::server::Shared;
 use crate::timers::{ConnTimers, TimerAction};
 
@@ -37,14 +37,19 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketA
     let config = shared.config();
     // nats-server sends INFO first and only then checks the connection limit.
     let info = shared.client_info(cid, peer, false).to_line();
-    if write_direct(&mut tcp, &info, config.write_deadline).await.is_err() {
+    if write_direct(&mut tcp, &info, config.write_deadline)
+        .await
+        .is_err()
+    {
         return;
     }
     let count = shared.client_count.fetch_add(1, Ordering::AcqRel) + 1;
     let _count_guard = CountGuard(&shared);
     if count > config.max_connections {
         tracing::error!("{peer} - cid:{cid} - maximum connections exceeded");
-        let line = ClientError::MaxConnectionsExceeded.wire_line().unwrap_or_default();
+        let line = ClientError::MaxConnectionsExceeded
+            .wire_line()
+            .unwrap_or_default();
         let _ = write_direct(&mut tcp, &line, config.write_deadline).await;
         let _ = tcp.shutdown().await;
         let (mut rd, _wr) = tcp.into_split();
@@ -56,7 +61,11 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketA
 }
 
 /// One write straight to the socket, before the writer task exists (INFO, early errors).
-async fn write_direct(tcp: &mut TcpStream, data: &[u8], deadline: std::time::Duration) -> std::io::Result<()> {
+async fn write_direct(
+    tcp: &mut TcpStream,
+    data: &[u8],
+    deadline: std::time::Duration,
+) -> std::io::Result<()> {
     match tokio::time::timeout(deadline, tcp.write_all(data)).await {
         Ok(r) => r,
         Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
@@ -91,7 +100,10 @@ where
     if reason != CloseReason::ClientClosed && reason != CloseReason::ReadError {
         linger(&mut rd).await;
     }
-    tracing::debug!("{peer} - cid:{cid} - Client connection closed: {}", reason.as_str());
+    tracing::debug!(
+        "{peer} - cid:{cid} - Client connection closed: {}",
+        reason.as_str()
+    );
 }
 
 /// Reads and discards what the peer still sends for a moment, so that closing the socket with
@@ -156,8 +168,7 @@ struct Client {
     /// Prune auto-unsubscribed entries from `subs` when it reaches this size.
     prune_subs_at: usize,
     timers: ConnTimers,
-    cache: FastMap<Box<[u8]>, Arc<Matches<SubRef>>>,
-    cache_generation: u64,
+    cache: MatchCache<SubRef>,
     /// Other clients that got data in this batch and whose writers must be woken.
     wake: Vec<Arc<Outbound>>,
     wake_self: bool,
@@ -194,8 +205,7 @@ impl Client {
             subs: FastMap::default(),
             prune_subs_at: 64,
             timers,
-            cache: FastMap::default(),
-            cache_generation: u64::MAX,
+            cache: MatchCache::new(MATCH_CACHE_CAP),
             wake: Vec::new(),
             wake_self: false,
             rng,
@@ -408,16 +418,16 @@ impl Client {
         if self.opts.pedantic && validate_literal_subject(subject).is_err() {
             self.fail(ClientError::InvalidPublishSubject)?;
         }
-        if let Some(reply) = reply {
-            if RESERVED_REPLY_PREFIXES.iter().any(|p| reply.starts_with(p)) {
-                let reply = String::from_utf8_lossy(reply).into_owned();
-                tracing::error!(
-                    "{} - cid:{} - Publish Violation - Reply {reply:?}",
-                    self.peer,
-                    self.cid
-                );
-                return self.fail(ClientError::PublishReplyViolation(reply));
-            }
+        if let Some(reply) = reply
+            && RESERVED_REPLY_PREFIXES.iter().any(|p| reply.starts_with(p))
+        {
+            let reply = String::from_utf8_lossy(reply).into_owned();
+            tracing::error!(
+                "{} - cid:{} - Publish Violation - Reply {reply:?}",
+                self.peer,
+                self.cid
+            );
+            return self.fail(ClientError::PublishReplyViolation(reply));
         }
         if subject.starts_with(b"_GR_.") {
             let subject = String::from_utf8_lossy(subject).into_owned();
@@ -432,10 +442,11 @@ impl Client {
             self.reply(OK);
         }
         let delivered = self.route(subject, reply.map(|r| &r[..]), header_len, message);
-        if !delivered && self.opts.no_responders {
-            if let Some(reply) = reply {
-                self.no_responders(subject, reply);
-            }
+        if !delivered
+            && self.opts.no_responders
+            && let Some(reply) = reply
+        {
+            self.no_responders(subject, reply);
         }
         Ok(())
     }
@@ -508,10 +519,10 @@ impl Client {
             self.account.remove(&sub.0);
         }
         match queued {
-            Queued::Wake if target.cid == self.cid => self.wake_self = true,
-            Queued::Wake => self.wake.push(target.clone()),
-            Queued::Queued => {}
-            Queued::Dropped => return false,
+            Append::Wake if target.cid == self.cid => self.wake_self = true,
+            Append::Wake => self.wake.push(target.clone()),
+            Append::Queued => {}
+            Append::Dropped => return false,
         }
         true
     }
@@ -535,7 +546,7 @@ impl Client {
                 let queued = self.out.append(|b| {
                     rnats_protocol::encode_hmsg(b, reply, &sub.sid, None, header.len(), &header)
                 });
-                if queued == Queued::Wake {
+                if queued == Append::Wake {
                     self.wake_self = true;
                 }
             }
@@ -546,26 +557,17 @@ impl Client {
     }
 
     /// The matches for a subject, from the per-connection cache while the account's sublist is
-    /// unchanged. A result is only cached under the generation it was computed at, and the cache
-    /// is emptied whenever the generation moves, so it never serves a stale result.
+    /// unchanged. The generation is read without the lock; a result is stored only under the
+    /// generation it was computed at, so the cache never serves a stale result.
     fn lookup(&mut self, subject: &[u8]) -> Arc<Matches<SubRef>> {
-        let generation = self.account.generation();
-        if generation != self.cache_generation {
-            self.cache.clear();
-            self.cache_generation = generation;
-        } else if let Some(m) = self.cache.get(subject) {
-            return m.clone();
+        if let Some(found) = self.cache.lookup(self.account.generation(), subject) {
+            return found;
         }
         let (matches, at) = {
             let sublist = self.account.read();
             (Arc::new(sublist.matches(subject)), sublist.generation())
         };
-        if at == self.cache_generation {
-            if self.cache.len() >= MATCH_CACHE_CAP {
-                self.cache.clear();
-            }
-            self.cache.insert(subject.into(), matches.clone());
-        }
+        self.cache.store(at, subject, matches.clone());
         matches
     }
 
@@ -575,14 +577,14 @@ impl Client {
         queue: Option<&[u8]>,
         sid: &[u8],
     ) -> Result<(), CloseReason> {
-        if let Some(existing) = self.subs.get(sid) {
-            if !existing.closed.load(Ordering::Relaxed) {
-                // nats-server keeps the existing subscription for a duplicate sid.
-                if self.opts.verbose {
-                    self.reply(OK);
-                }
-                return Ok(());
+        if let Some(existing) = self.subs.get(sid)
+            && !existing.closed.load(Ordering::Relaxed)
+        {
+            // nats-server keeps the existing subscription for a duplicate sid.
+            if self.opts.verbose {
+                self.reply(OK);
             }
+            return Ok(());
         }
         if self.subs.len() >= self.prune_subs_at {
             self.subs.retain(|_, s| !s.closed.load(Ordering::Relaxed));
@@ -643,7 +645,7 @@ impl Client {
 
     /// Queues bytes for this client; its writer is woken at the end of the batch.
     fn reply(&mut self, data: &[u8]) {
-        if self.out.append(|b| b.extend_from_slice(data)) == Queued::Wake {
+        if self.out.append(|b| b.extend_from_slice(data)) == Append::Wake {
             self.wake_self = true;
         }
     }

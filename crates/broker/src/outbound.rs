@@ -78,7 +78,7 @@ pub(crate) struct Outbound {
 
 /// What happened to an append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Queued {
+pub(crate) enum Append {
     /// Appended; the caller must wake the writer after its batch.
     Wake,
     /// Appended; somebody else will wake the writer.
@@ -111,10 +111,10 @@ impl Outbound {
 
     /// Appends with `write` under the lock. Enforces `max_pending`: past it the client is closed
     /// as a slow consumer and the data is dropped.
-    pub(crate) fn append(&self, write: impl FnOnce(&mut BytesMut)) -> Queued {
+    pub(crate) fn append(&self, write: impl FnOnce(&mut BytesMut)) -> Append {
         let mut st = self.lock();
         if st.closed.is_some() {
-            return Queued::Dropped;
+            return Append::Dropped;
         }
         write(&mut st.buf);
         if st.buf.len() > self.max_pending {
@@ -128,19 +128,19 @@ impl Outbound {
             );
             self.kill.cancel();
             self.notify.notify_one();
-            return Queued::Dropped;
+            return Append::Dropped;
         }
         if st.wake_queued {
-            Queued::Queued
+            Append::Queued
         } else {
             st.wake_queued = true;
-            Queued::Wake
+            Append::Wake
         }
     }
 
     /// Appends bytes from the connection's own task and wakes the writer at once.
     pub(crate) fn send_now(&self, data: &[u8]) {
-        if self.append(|b| b.extend_from_slice(data)) == Queued::Wake {
+        if self.append(|b| b.extend_from_slice(data)) == Append::Wake {
             self.wake();
         }
     }
@@ -222,20 +222,20 @@ mod tests {
     #[test]
     fn slow_consumer_closes_and_drops() {
         let out = Outbound::new(1, 10, CancellationToken::new());
-        assert_eq!(out.append(|b| b.extend_from_slice(b"12345")), Queued::Wake);
+        assert_eq!(out.append(|b| b.extend_from_slice(b"12345")), Append::Wake);
         assert_eq!(
             out.append(|b| b.extend_from_slice(b"12345")),
-            Queued::Queued
+            Append::Queued
         );
         assert_eq!(out.pending(), 10);
-        assert_eq!(out.append(|b| b.extend_from_slice(b"1")), Queued::Dropped);
+        assert_eq!(out.append(|b| b.extend_from_slice(b"1")), Append::Dropped);
         assert_eq!(
             out.close_reason(),
             Some(CloseReason::SlowConsumerPendingBytes)
         );
         assert!(out.kill.is_cancelled());
         assert_eq!(out.pending(), 0);
-        assert_eq!(out.append(|b| b.extend_from_slice(b"x")), Queued::Dropped);
+        assert_eq!(out.append(|b| b.extend_from_slice(b"x")), Append::Dropped);
         assert!(!out.headers.load(Ordering::Relaxed));
     }
 

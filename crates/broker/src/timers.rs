@@ -62,11 +62,11 @@ impl ConnTimers {
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant) -> TimerAction {
-        if let Some(deadline) = self.auth_deadline {
-            if now >= deadline {
-                self.auth_deadline = None;
-                return TimerAction::AuthTimeout;
-            }
+        if let Some(deadline) = self.auth_deadline
+            && now >= deadline
+        {
+            self.auth_deadline = None;
+            return TimerAction::AuthTimeout;
         }
         if now < self.next_ping {
             return TimerAction::Nothing;

@@ -102,7 +102,10 @@ fn refuse_unenforced(config: &ServerConfig) -> Result<()> {
     if sections.is_empty() {
         return Ok(());
     }
-    bail!("{} configured but not enforced by this rnats build yet: refusing to start", sections.join(", "))
+    bail!(
+        "{} configured but not enforced by this rnats build yet: refusing to start",
+        sections.join(", ")
+    )
 }
 
 /// The configuration file (if any), then the command line on top, as nats-server does.

@@ -70,10 +70,10 @@ fn find_running() -> Result<Vec<i32>> {
         if pid == me {
             continue;
         }
-        if let Ok(comm) = std::fs::read_to_string(entry.path().join("comm")) {
-            if comm.trim_end() == "rnats-server" {
-                pids.push(pid);
-            }
+        if let Ok(comm) = std::fs::read_to_string(entry.path().join("comm"))
+            && comm.trim_end() == "rnats-server"
+        {
+            pids.push(pid);
         }
     }
     match pids.len() {

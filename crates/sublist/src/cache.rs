@@ -41,20 +41,36 @@ impl<T> MatchCache<T> {
         T: Clone,
     {
         let generation = sublist.generation();
+        if let Some(found) = self.lookup(generation, subject) {
+            return found;
+        }
+        let computed = Arc::new(sublist.matches(subject));
+        self.store(generation, subject, Arc::clone(&computed));
+        computed
+    }
+
+    /// The cached result for `subject` if the cache holds results of `generation`. Seeing another
+    /// generation empties the cache first. For callers that keep the sublist behind a lock and
+    /// publish its generation outside it, so that a hit needs no lock at all.
+    pub fn lookup(&mut self, generation: u64, subject: &[u8]) -> Option<Arc<Matches<T>>> {
         if generation != self.generation {
             self.entries.clear();
             self.generation = generation;
-        } else if let Some(found) = self.entries.get(subject) {
-            return Arc::clone(found);
+            return None;
         }
-        let computed = Arc::new(sublist.matches(subject));
-        if self.capacity > 0 {
-            if self.entries.len() >= self.capacity {
-                self.evict();
-            }
-            self.entries.insert(subject.into(), Arc::clone(&computed));
+        self.entries.get(subject).map(Arc::clone)
+    }
+
+    /// Stores a result computed at `generation`. It is dropped when the cache has moved to
+    /// another generation meanwhile, so a stale result is never stored.
+    pub fn store(&mut self, generation: u64, subject: &[u8], matches: Arc<Matches<T>>) {
+        if generation != self.generation || self.capacity == 0 {
+            return;
         }
-        computed
+        if self.entries.len() >= self.capacity {
+            self.evict();
+        }
+        self.entries.insert(subject.into(), matches);
     }
 
     fn evict(&mut self) {
@@ -158,5 +174,22 @@ mod tests {
         cache.clear();
         assert!(cache.is_empty());
         assert_eq!(cache.get(&s, b"a").plain, [0]);
+    }
+
+    #[test]
+    fn store_under_an_old_generation_is_dropped() {
+        let mut sl = Sublist::new();
+        sl.insert(b"a", None, 1u32).unwrap();
+        let mut cache = MatchCache::new(8);
+        let g1 = sl.generation();
+        assert!(cache.lookup(g1, b"a").is_none());
+        let computed = Arc::new(sl.matches(b"a"));
+        sl.insert(b"a", None, 2).unwrap();
+        // The cache already moved on to the new generation: the old result must not be stored.
+        assert!(cache.lookup(sl.generation(), b"a").is_none());
+        cache.store(g1, b"a", computed);
+        assert!(cache.lookup(sl.generation(), b"a").is_none());
+        cache.store(sl.generation(), b"a", Arc::new(sl.matches(b"a")));
+        assert_eq!(cache.lookup(sl.generation(), b"a").unwrap().plain.len(), 2);
     }
 }

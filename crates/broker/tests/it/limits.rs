@@ -184,8 +184,14 @@ async fn max_payload_above_max_pending_is_refused() {
     config.port = 0;
     config.max_payload = 2000;
     config.max_pending = 1000;
-    let err = rnats_broker::Server::bind(config).await.err().expect("refused");
-    assert_eq!(err.to_string(), "max_payload (2000) cannot be higher than max_pending (1000)");
+    let err = rnats_broker::Server::bind(config)
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(
+        err.to_string(),
+        "max_payload (2000) cannot be higher than max_pending (1000)"
+    );
 }
 
 #[tokio::test]
@@ -197,10 +203,16 @@ async fn write_deadline_closes_a_client_that_stops_reading() {
     .await;
     let slow = tokio::net::TcpStream::connect(s.addr).await.unwrap();
     let (_slow_rd, mut slow_wr) = slow.into_split();
-    tokio::io::AsyncWriteExt::write_all(&mut slow_wr, b"CONNECT {\"verbose\":false}\r\nSUB data 1\r\n")
-        .await
-        .unwrap();
-    eventually("subscription of the slow client", || s.handle.subscription_count() == 1).await;
+    tokio::io::AsyncWriteExt::write_all(
+        &mut slow_wr,
+        b"CONNECT {\"verbose\":false}\r\nSUB data 1\r\n",
+    )
+    .await
+    .unwrap();
+    eventually("subscription of the slow client", || {
+        s.handle.subscription_count() == 1
+    })
+    .await;
     let mut publisher = RawClient::connect(s.addr).await;
     publisher.send(QUIET).await;
     let mut chunk = Vec::new();

@@ -136,16 +136,29 @@ fn config_file_check_and_flags_over_file() {
     let dir = scratch_dir("conf");
     let good = dir.join("good.conf");
     std::fs::write(&good, "port: 4999\nmax_payload: 2KB\n").unwrap();
-    let out = Command::new(bin()).args(["-t", "-c", good.to_str().unwrap()]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(bin())
+        .args(["-t", "-c", good.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("is valid"));
 
     let bad = dir.join("bad.conf");
     std::fs::write(&bad, "port: 4999\n  tokn: x\n").unwrap();
-    let out = Command::new(bin()).args(["-t", "-c", bad.to_str().unwrap()]).output().unwrap();
+    let out = Command::new(bin())
+        .args(["-t", "-c", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("{}:2:3: unknown field \"tokn\"", bad.display())), "{err}");
+    assert!(
+        err.contains(&format!("{}:2:3: unknown field \"tokn\"", bad.display())),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -166,7 +179,10 @@ fn unenforced_security_sections_refuse_to_start() {
     let dir = scratch_dir("conf");
     let conf = dir.join("auth.conf");
     std::fs::write(&conf, "authorization { token: \"s3cret\" }\n").unwrap();
-    let out = Command::new(bin()).args(["-p", "-1", "-c", conf.to_str().unwrap()]).output().unwrap();
+    let out = Command::new(bin())
+        .args(["-p", "-1", "-c", conf.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to start"));
 }

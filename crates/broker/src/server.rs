@@ -1,9 +1,9 @@
-//! The listener, the registry of live clients, shutdown and lame-duck mode.
+//! The listener, the registry of live clients, reload, shutdown and lame-duck mode.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use rnats_config::ServerConfig;
@@ -15,7 +15,7 @@ use crate::account::Account;
 use crate::info::{COMPAT_VERSION, Info};
 use crate::outbound::{CloseReason, Outbound};
 
-/// Errors that stop the server from starting or running.
+/// Errors that stop the server from starting, or a reload from taking effect.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServerError {
@@ -30,12 +30,28 @@ pub enum ServerError {
     /// The configuration is inconsistent (nats-server refuses the same).
     #[error("{0}")]
     Config(String),
+    /// A reload asked for a change that needs a restart; nothing was changed.
+    #[error("config reload not supported for {field}: old={old}, new={new}")]
+    ReloadNotSupported {
+        /// nats-server's name for the option.
+        field: &'static str,
+        /// The running value.
+        old: String,
+        /// The value in the new file.
+        new: String,
+    },
+}
+
+/// What a connection reads when it starts; swapped whole on reload.
+struct Live {
+    config: Arc<ServerConfig>,
+    info: Info,
 }
 
 /// State shared by the listener and every connection.
 pub(crate) struct Shared {
-    config: ServerConfig,
-    info: Info,
+    live: RwLock<Arc<Live>>,
+    server_id: String,
     pub(crate) global_account: Arc<Account>,
     pub(crate) client_count: AtomicUsize,
     next_cid: AtomicU64,
@@ -49,13 +65,18 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn config(&self) -> &ServerConfig {
-        &self.config
+    /// The configuration new connections start with.
+    pub(crate) fn config(&self) -> Arc<ServerConfig> {
+        self.live().config.clone()
     }
 
-    /// INFO for one client (or, with `cid` 0, the server-wide async INFO).
+    fn live(&self) -> Arc<Live> {
+        self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// INFO for one client.
     pub(crate) fn client_info(&self, cid: u64, peer: SocketAddr, connect_info: bool) -> Info {
-        let mut info = self.info.clone();
+        let mut info = self.live().info.clone();
         info.client_id = cid;
         info.client_ip = peer.ip().to_string();
         info.connect_info = connect_info;
@@ -110,12 +131,7 @@ pub struct ServerHandle {
 impl Server {
     /// Opens the client listener. Port 0 picks a free port; see [`Server::local_addr`].
     pub async fn bind(config: ServerConfig) -> Result<Self, ServerError> {
-        if u64::from(config.max_payload) > config.max_pending {
-            return Err(ServerError::Config(format!(
-                "max_payload ({}) cannot be higher than max_pending ({})",
-                config.max_payload, config.max_pending
-            )));
-        }
+        check_limits(&config)?;
         let addr = join_host_port(&config.host, config.port);
         let listener = TcpListener::bind(&addr)
             .await
@@ -127,29 +143,13 @@ impl Server {
             .local_addr()
             .map_err(|source| ServerError::Listen { addr, source })?;
         let server_id = nkeys::KeyPair::new_server().public_key();
-        let info = Info {
-            server_name: config
-                .server_name
-                .clone()
-                .unwrap_or_else(|| server_id.clone()),
-            server_id,
-            version: COMPAT_VERSION,
-            proto: 1,
-            host: config.host.clone(),
-            port: local_addr.port(),
-            headers: !config.no_header_support,
-            auth_required: false,
-            max_payload: config.max_payload,
-            nonce: None,
-            client_id: 0,
-            client_ip: String::new(),
-            connect_info: false,
-            remote_account: None,
-            ldm: false,
-        };
+        let info = base_info(&config, &server_id, local_addr.port());
         let shared = Arc::new(Shared {
-            config,
-            info,
+            live: RwLock::new(Arc::new(Live {
+                config: Arc::new(config),
+                info,
+            })),
+            server_id,
             global_account: Arc::new(Account::new("$G")),
             client_count: AtomicUsize::new(0),
             next_cid: AtomicU64::new(1),
@@ -173,10 +173,10 @@ impl Server {
 
     /// The server's id (its public NKey), as sent in INFO.
     pub fn server_id(&self) -> &str {
-        &self.shared.info.server_id
+        &self.shared.server_id
     }
 
-    /// A handle for shutdown and lame-duck mode.
+    /// A handle for reload, shutdown and lame-duck mode.
     pub fn handle(&self) -> ServerHandle {
         ServerHandle {
             shared: self.shared.clone(),
@@ -191,9 +191,10 @@ impl Server {
             listener,
             local_addr,
         } = self;
+        let host = shared.config().host.clone();
         tracing::info!(
             "Listening for client connections on {}",
-            join_host_port(&shared.config.host, local_addr.port())
+            join_host_port(&host, local_addr.port())
         );
         tracing::info!("Server is ready");
         loop {
@@ -249,6 +250,41 @@ impl ServerHandle {
         self.shared.global_account.subscription_count()
     }
 
+    /// The configuration in force for new connections.
+    pub fn config(&self) -> Arc<ServerConfig> {
+        self.shared.config()
+    }
+
+    /// Applies a new configuration: new connections get it at once. Options that need a restart
+    /// (the listen address) are refused and nothing changes. Returns one line per changed option
+    /// in nats-server's `Reloaded: …` form (without the prefix).
+    pub fn reload(&self, config: ServerConfig) -> Result<Vec<String>, ServerError> {
+        let old = self.shared.config();
+        if old.host != config.host {
+            return Err(ServerError::ReloadNotSupported {
+                field: "Host",
+                old: old.host.clone(),
+                new: config.host,
+            });
+        }
+        if old.port != config.port {
+            return Err(ServerError::ReloadNotSupported {
+                field: "Port",
+                old: old.port.to_string(),
+                new: config.port.to_string(),
+            });
+        }
+        check_limits(&config)?;
+        let changes = describe_changes(&old, &config);
+        let info = base_info(&config, &self.shared.server_id, self.local_addr.port());
+        let live = Arc::new(Live {
+            config: Arc::new(config),
+            info,
+        });
+        *self.shared.live.write().unwrap_or_else(|e| e.into_inner()) = live;
+        Ok(changes)
+    }
+
     /// Lame-duck mode, as nats-server: stop accepting, tell clients (INFO with `ldm`), wait the
     /// grace period, close the clients spread over the lame-duck duration, then shut down.
     pub fn lame_duck(&self) {
@@ -260,25 +296,26 @@ impl ServerHandle {
         tokio::spawn(async move {
             tracing::info!("Entering lame duck mode, stop accepting new clients");
             shared.stop_accept.cancel();
-            let clients = shared.snapshot_clients();
-            let mut info = shared.info.clone();
+            let live = shared.live();
+            let mut info = live.info.clone();
             info.ldm = true;
-            for out in &clients {
+            for out in shared.snapshot_clients() {
                 let mut info = info.clone();
                 info.client_id = out.cid;
                 out.send_now(&info.to_line());
             }
-            let config = &shared.config;
-            let grace = config.lame_duck_grace_period;
-            let duration = config.lame_duck_duration.saturating_sub(grace);
+            let grace = live.config.lame_duck_grace_period;
+            let duration = live.config.lame_duck_duration.saturating_sub(grace);
             tokio::select! {
                 () = tokio::time::sleep(grace) => {}
                 () = shared.shutdown.cancelled() => return,
             }
             let clients = shared.snapshot_clients();
-            let n = clients.len().max(1);
-            let batch = n.div_ceil(10).max(1);
-            let pause = duration / u32::try_from(n.div_ceil(batch)).unwrap_or(u32::MAX).max(1);
+            let batch = clients.len().div_ceil(10).max(1);
+            let rounds = u32::try_from(clients.len().div_ceil(batch))
+                .unwrap_or(u32::MAX)
+                .max(1);
+            let pause = duration / rounds;
             tracing::info!("Closing existing clients");
             for chunk in clients.chunks(batch) {
                 for out in chunk {
@@ -293,6 +330,81 @@ impl ServerHandle {
             handle.shutdown();
         });
     }
+}
+
+/// The INFO fields every client of this configuration gets.
+fn base_info(config: &ServerConfig, server_id: &str, port: u16) -> Info {
+    Info {
+        server_id: server_id.to_owned(),
+        server_name: config
+            .server_name
+            .clone()
+            .unwrap_or_else(|| server_id.to_owned()),
+        version: COMPAT_VERSION,
+        proto: 1,
+        host: config.host.clone(),
+        port,
+        headers: !config.no_header_support,
+        auth_required: false,
+        max_payload: config.max_payload,
+        nonce: None,
+        client_id: 0,
+        client_ip: String::new(),
+        connect_info: false,
+        remote_account: None,
+        ldm: false,
+    }
+}
+
+/// Limits nats-server checks together, at start-up and on reload.
+fn check_limits(config: &ServerConfig) -> Result<(), ServerError> {
+    if u64::from(config.max_payload) > config.max_pending {
+        return Err(ServerError::Config(format!(
+            "max_payload ({}) cannot be higher than max_pending ({})",
+            config.max_payload, config.max_pending
+        )));
+    }
+    Ok(())
+}
+
+/// `name = value` for each reloadable option that changed.
+fn describe_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<String> {
+    let mut changes = Vec::new();
+    macro_rules! diff {
+        ($($field:ident),*) => {$(
+            if old.$field != new.$field {
+                changes.push(format!(concat!(stringify!($field), " = {:?}"), new.$field));
+            }
+        )*};
+    }
+    diff!(
+        server_name,
+        max_payload,
+        max_control_line,
+        max_pending,
+        max_connections,
+        max_subscriptions,
+        ping_interval,
+        ping_max,
+        write_deadline,
+        no_header_support,
+        lame_duck_duration,
+        lame_duck_grace_period,
+        debug,
+        trace,
+        logtime,
+        log_file
+    );
+    if old.authorization != new.authorization || old.no_auth_user != new.no_auth_user {
+        changes.push("authorization users".to_owned());
+    }
+    if old.accounts != new.accounts || old.system_account != new.system_account {
+        changes.push("accounts".to_owned());
+    }
+    if old.tls != new.tls {
+        changes.push("tls".to_owned());
+    }
+    changes
 }
 
 /// `host:port`, bracketing IPv6 literals.

@@ -10,7 +10,10 @@ use anyhow::{Context, Result};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Registry, reload};
 
 struct NatsFormat {
     pid: u32,
@@ -83,25 +86,39 @@ pub(crate) struct LogOptions<'a> {
     pub(crate) trace: bool,
 }
 
-/// Installs the global subscriber. Only rnats' own crates log above warnings.
-pub(crate) fn init(opts: &LogOptions<'_>) -> Result<()> {
-    let level = if opts.trace {
+/// Changes the log level of the running server (on reload).
+pub(crate) struct LogControl {
+    handle: reload::Handle<EnvFilter, Registry>,
+}
+
+impl LogControl {
+    pub(crate) fn set_level(&self, debug: bool, trace: bool) {
+        let _ = self.handle.reload(filter(debug, trace));
+    }
+}
+
+/// Only rnats' own crates log above warnings.
+fn filter(debug: bool, trace: bool) -> EnvFilter {
+    let level = if trace {
         "trace"
-    } else if opts.debug {
+    } else if debug {
         "debug"
     } else {
         "info"
     };
-    let filter = tracing_subscriber::EnvFilter::new(format!(
-        "warn,rnats_broker={level},rnats_server={level},rnats_config={level}"
-    ));
+    EnvFilter::new(format!(
+        "warn,rnats_broker={level},rnats_server={level},rnats_config={level},rnats_auth={level}"
+    ))
+}
+
+/// Installs the global subscriber.
+pub(crate) fn init(opts: &LogOptions<'_>) -> Result<LogControl> {
+    let (filter, handle) = reload::Layer::new(filter(opts.debug, opts.trace));
     let format = NatsFormat {
         pid: std::process::id(),
         logtime: opts.logtime,
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .event_format(format);
+    let registry = tracing_subscriber::registry().with(filter);
     match opts.file {
         Some(path) => {
             let file = OpenOptions::new()
@@ -109,11 +126,19 @@ pub(crate) fn init(opts: &LogOptions<'_>) -> Result<()> {
                 .append(true)
                 .open(path)
                 .with_context(|| format!("error opening log file {}", path.display()))?;
-            builder.with_writer(Mutex::new(file)).init();
+            let layer = tracing_subscriber::fmt::layer()
+                .event_format(format)
+                .with_writer(Mutex::new(file));
+            registry.with(layer).init();
         }
-        None => builder.with_writer(std::io::stderr).init(),
+        None => {
+            let layer = tracing_subscriber::fmt::layer()
+                .event_format(format)
+                .with_writer(std::io::stderr);
+            registry.with(layer).init();
+        }
     }
-    Ok(())
+    Ok(LogControl { handle })
 }
 
 #[cfg(test)]

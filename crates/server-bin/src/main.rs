@@ -61,7 +61,7 @@ fn run(args: Vec<String>) -> Result<ExitCode> {
     if cli.jetstream {
         bail!("JetStream is not supported by rnats yet: start without -js/--jetstream");
     }
-    logging::init(&logging::LogOptions {
+    let log = logging::init(&logging::LogOptions {
         file: config.log_file.as_deref(),
         logtime: config.logtime,
         debug: config.debug,
@@ -83,7 +83,7 @@ fn run(args: Vec<String>) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("could not start the runtime")?;
-    runtime.block_on(serve(config, cli))
+    runtime.block_on(serve(config, cli, log))
 }
 
 /// A security section rnats reads but does not enforce yet must not leave the server open:
@@ -147,7 +147,7 @@ fn load_config(cli: &Cli) -> Result<(ServerConfig, Vec<String>)> {
     Ok((config, warnings))
 }
 
-async fn serve(config: ServerConfig, cli: Cli) -> Result<ExitCode> {
+async fn serve(config: ServerConfig, cli: Cli, log: logging::LogControl) -> Result<ExitCode> {
     let pid_file = config.pid_file.clone();
     let ports_dir = config.ports_file_dir.clone();
     let server = match Server::bind(config).await {
@@ -176,7 +176,7 @@ async fn serve(config: ServerConfig, cli: Cli) -> Result<ExitCode> {
         None => None,
     };
     let handle = server.handle();
-    tokio::spawn(handle_signals(handle));
+    tokio::spawn(handle_signals(handle, cli, log));
     let result = server.run().await;
     if let Some(p) = ports_file {
         let _ = std::fs::remove_file(p);
@@ -198,7 +198,35 @@ fn write_ports_file(dir: &Path, addr: std::net::SocketAddr) -> Result<PathBuf> {
     Ok(path)
 }
 
-async fn handle_signals(handle: rnats_broker::ServerHandle) {
+/// Re-reads the configuration file (flags still win) and applies it; on any error nothing
+/// changes and the server keeps running on what it had.
+fn reload(handle: &rnats_broker::ServerHandle, cli: &Cli, log: &logging::LogControl) {
+    let applied = load_config(cli)
+        .and_then(|(config, warnings)| {
+            refuse_unenforced(&config)?;
+            Ok((config, warnings))
+        })
+        .and_then(|(config, warnings)| {
+            let (debug, trace) = (config.debug, config.trace);
+            let changes = handle.reload(config)?;
+            Ok((changes, warnings, debug, trace))
+        });
+    match applied {
+        Ok((changes, warnings, debug, trace)) => {
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
+            log.set_level(debug, trace);
+            for change in changes {
+                tracing::info!("Reloaded: {change}");
+            }
+            tracing::info!("Reloaded server configuration");
+        }
+        Err(e) => tracing::error!("Failed to reload server configuration: {e:#}"),
+    }
+}
+
+async fn handle_signals(handle: rnats_broker::ServerHandle, cli: Cli, log: logging::LogControl) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
         signal(SignalKind::interrupt()),
@@ -221,7 +249,8 @@ async fn handle_signals(handle: rnats_broker::ServerHandle) {
                 break;
             }
             _ = hup.recv() => {
-                tracing::warn!("Trapped \"hangup\" signal: configuration reload is not supported yet");
+                tracing::info!("Trapped \"hangup\" signal");
+                reload(&handle, &cli, &log);
             }
             _ = usr1.recv() => {
                 tracing::info!("Trapped \"user defined signal 1\" signal: log reopen is not needed, logs are appended");

@@ -231,3 +231,44 @@ async fn write_deadline_closes_a_client_that_stops_reading() {
     }
     panic!("the stalled client was never closed");
 }
+
+#[tokio::test]
+async fn reload_applies_to_new_connections_and_refuses_a_new_port() {
+    let s = TestServer::start().await;
+    let mut before = RawClient::connect(s.addr).await;
+    before.send(QUIET).await;
+    assert!(before.info.contains("\"max_payload\":1048576"));
+
+    let mut config = (*s.handle.config()).clone();
+    config.max_payload = 512;
+    config.server_name = Some("renamed".into());
+    let changes = s.handle.reload(config.clone()).unwrap();
+    assert!(
+        changes.contains(&"max_payload = 512".to_owned()),
+        "{changes:?}"
+    );
+
+    let after = RawClient::connect(s.addr).await;
+    assert!(after.info.contains("\"max_payload\":512"), "{}", after.info);
+    assert!(after.info.contains("\"server_name\":\"renamed\""));
+    // The existing connection is untouched.
+    before.send(b"SUB a 1\r\nPUB a 1\r\nx\r\n").await;
+    assert_eq!(before.ping_pong().await, b"MSG a 1 1\r\nx\r\n");
+
+    let mut moved = config.clone();
+    moved.port = 1;
+    let err = s.handle.reload(moved).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "config reload not supported for Port: old=0, new=1"
+    );
+    let mut bad = config;
+    bad.max_payload = 2_000_000_000;
+    bad.max_pending = 1000;
+    assert!(s.handle.reload(bad).is_err());
+    let still = RawClient::connect(s.addr).await;
+    assert!(
+        still.info.contains("\"max_payload\":512"),
+        "a refused reload changes nothing"
+    );
+}

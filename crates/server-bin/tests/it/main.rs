@@ -186,3 +186,57 @@ fn unenforced_security_sections_refuse_to_start() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to start"));
 }
+
+/// Waits until the log file contains `needle` (a signal has no reply to wait on).
+fn wait_for_log(log: &std::path::Path, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "log never showed {needle:?}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test]
+async fn reload_by_signal_and_bad_file_keeps_old_config() {
+    let dir = scratch_dir("reload");
+    let conf = dir.join("server.conf");
+    let log = dir.join("server.log");
+    std::fs::write(&conf, "max_payload: 1KB\n").unwrap();
+    let server = ExternalServer::spawn(
+        &bin(),
+        &["-c", conf.to_str().unwrap(), "-l", log.to_str().unwrap()],
+    )
+    .unwrap();
+    let signal = |_: ()| {
+        let status = Command::new(bin())
+            .args(["--signal", &format!("reload={}", server.pid())])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+
+    std::fs::write(&conf, "max_payload: 2KB\n").unwrap();
+    signal(());
+    let text = wait_for_log(&log, "Reloaded server configuration");
+    assert!(text.contains("Reloaded: max_payload = 2048"), "{text}");
+    let c = RawClient::connect(server.addr()).await;
+    assert_eq!(c.info_json()["max_payload"], "2048");
+
+    std::fs::write(&conf, "max_payload: 4KB\n  bogus: 1\n").unwrap();
+    signal(());
+    let text = wait_for_log(&log, "Failed to reload server configuration");
+    assert!(text.contains("2:3: unknown field \"bogus\""), "{text}");
+    let c = RawClient::connect(server.addr()).await;
+    assert_eq!(
+        c.info_json()["max_payload"],
+        "2048",
+        "the old configuration stays"
+    );
+}

@@ -3,8 +3,12 @@
 //! - `ci`     — exactly what `.ci/run` runs.
 //! - `tidy`   — the repository checks (also run as tests: `cargo test -p xtask`).
 //! - `fuzz T` — `cargo fuzz run T` for a target in `fuzz/` (needs cargo-fuzz and nightly).
-//! - `bench`  — the criterion suites.
+//! - `certs [DIR]` — throwaway CA, server and client certificates (default `target/certs`).
+//! - `bench`  — rnats against nats-server 2.15.1, written up in `docs/benchmarks.md` (`--quick`,
+//!   `--criterion` for the micro-benchmarks; see `bench.rs`).
 
+mod bench;
+mod certs;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -29,7 +33,8 @@ fn main() -> Result<()> {
             let target = args.get(1).context("usage: cargo xtask fuzz <target>")?;
             run(&root.join("fuzz"), "cargo", &["fuzz", "run", target])
         }
-        Some("bench") => run(&root, "cargo", &["bench", "-p", "rnats-benches"]),
+        Some("bench") => bench::run(&root, &args[1..]),
+        Some("certs") => certs::run(&root, args.get(1).map(String::as_str)),
         _ => bail!("usage: cargo xtask ci | tidy | fuzz <target> | bench"),
     }
 }

@@ -1,12 +1,30 @@
 //! Accounts: isolated subject spaces, each with its own subscription index.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rnats_sublist::{SubjectError, Sublist};
 
+use rnats_config::ResponseType;
+
+use crate::links::Links;
 use crate::outbound::Outbound;
+
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Response routes kept before expired ones are swept, and the most kept at all.
+const RESPONSES_SWEEP_AT: usize = 1024;
+const RESPONSES_MAX: usize = 256 * 1024;
+
+/// Where the answer to an imported service request goes: the importer's reply subject.
+pub(crate) struct ResponseRoute {
+    pub(crate) importer: Arc<Account>,
+    pub(crate) reply: Bytes,
+    single: bool,
+    expires: Instant,
+}
 
 /// One SUB of one client.
 pub(crate) struct Subscription {
@@ -14,6 +32,9 @@ pub(crate) struct Subscription {
     pub(crate) subject: Bytes,
     pub(crate) queue: Option<Bytes>,
     pub(crate) sid: Bytes,
+    /// The owner's permissions when they deny some subjects: messages on those are dropped at
+    /// delivery even if this (broader) subscription was allowed.
+    pub(crate) deliver_filter: Option<Arc<rnats_auth::Permissions>>,
     /// Auto-unsubscribe after this many deliveries (0: never).
     pub(crate) max: AtomicU64,
     pub(crate) delivered: AtomicU64,
@@ -58,6 +79,11 @@ pub(crate) struct Account {
     /// Mirror of the sublist generation, readable without the lock so a connection can check its
     /// match cache for free. Stored while the write lock is still held.
     generation: AtomicU64,
+    /// Routes to other accounts that start here (stream exports, service imports).
+    links: RwLock<Arc<Links>>,
+    has_links: AtomicBool,
+    /// `_R_.…` reply subjects of service requests that came in through an import.
+    responses: Mutex<FastMap<Box<[u8]>, ResponseRoute>>,
 }
 
 impl Account {
@@ -66,7 +92,73 @@ impl Account {
             name: name.into(),
             sublist: RwLock::new(Sublist::new()),
             generation: AtomicU64::new(0),
+            links: RwLock::new(Arc::new(Links::default())),
+            has_links: AtomicBool::new(false),
+            responses: Mutex::new(FastMap::default()),
         }
+    }
+
+    pub(crate) fn set_links(&self, links: Links) {
+        let empty = links.is_empty();
+        *self.links.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(links);
+        self.has_links.store(!empty, Ordering::Release);
+    }
+
+    /// The routes that start here, or `None` (checked without a lock) when there are none.
+    pub(crate) fn links(&self) -> Option<Arc<Links>> {
+        if !self.has_links.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(self.links.read().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    fn responses_lock(&self) -> std::sync::MutexGuard<'_, FastMap<Box<[u8]>, ResponseRoute>> {
+        self.responses.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A fresh `_R_.…` subject in this account whose responses go to `reply` in `importer`.
+    pub(crate) fn register_response(
+        &self,
+        importer: Arc<Account>,
+        reply: &[u8],
+        response: ResponseType,
+        threshold: Duration,
+        now: Instant,
+    ) -> Option<Bytes> {
+        let mut raw = [0u8; 12];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut raw);
+        let mut subject = b"_R_.".to_vec();
+        subject.extend_from_slice(data_encoding::BASE64URL_NOPAD.encode(&raw).as_bytes());
+        let mut responses = self.responses_lock();
+        if responses.len() >= RESPONSES_SWEEP_AT {
+            responses.retain(|_, r| r.expires > now);
+            if responses.len() >= RESPONSES_MAX {
+                return None;
+            }
+        }
+        let route = ResponseRoute {
+            importer,
+            reply: Bytes::copy_from_slice(reply),
+            single: response == ResponseType::Singleton,
+            expires: now + threshold,
+        };
+        responses.insert(subject.clone().into_boxed_slice(), route);
+        Some(Bytes::from(subject))
+    }
+
+    /// The route for a response published here on `subject`; a singleton route is used up.
+    pub(crate) fn take_response(&self, subject: &[u8], now: Instant) -> Option<(Arc<Account>, Bytes)> {
+        let mut responses = self.responses_lock();
+        let route = responses.get(subject)?;
+        if route.expires <= now {
+            responses.remove(subject);
+            return None;
+        }
+        let found = (route.importer.clone(), route.reply.clone());
+        if route.single {
+            responses.remove(subject);
+        }
+        Some(found)
     }
 
     pub(crate) fn generation(&self) -> u64 {

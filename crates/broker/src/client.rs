@@ -7,9 +7,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
+use rnats_auth::{AuthRequest, Authenticator, Authorized, ConnectionType, Permissions, PublishCache};
 use rnats_protocol::{ClientOp, ClientParser, ConnectOptions, Limits, OK, PING, PONG};
 use rnats_sublist::{MatchCache, Matches, validate_literal_subject};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -18,7 +19,7 @@ use tokio::net::TcpStream;
 use crate::account::{Account, SubRef, Subscription};
 use crate::errors::ClientError;
 use crate::outbound::{Append, CloseReason, Outbound};
-use crate::server::Shared;
+use crate::server::{Live, Shared};
 use crate::timers::{ConnTimers, TimerAction};
 
 type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
@@ -34,9 +35,13 @@ const RESERVED_REPLY_PREFIXES: [&[u8]; 3] = [b"_R_.", b"$JS.ACK.", b"_GR_."];
 /// Runs one accepted connection to its end.
 pub(crate) async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketAddr, cid: u64) {
     let _ = tcp.set_nodelay(true);
-    let config = shared.config();
+    let live = shared.live();
+    let config = live.config.clone();
+    let nonce = live.auth.needs_nonce().then(new_nonce);
     // nats-server sends INFO first and only then checks the connection limit.
-    let info = shared.client_info(cid, peer, false).to_line();
+    let mut info = shared.client_info(cid, peer, false);
+    info.nonce.clone_from(&nonce);
+    let info = info.to_line();
     if write_direct(&mut tcp, &info, config.write_deadline)
         .await
         .is_err()
@@ -57,7 +62,14 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketA
         return;
     }
     let (rd, wr) = tcp.into_split();
-    run_connection(shared.clone(), rd, wr, peer, cid).await;
+    run_connection(shared.clone(), live, rd, wr, peer, cid, nonce).await;
+}
+
+/// 11 random bytes, base64url without padding (15 characters), as nats-server's nonce.
+fn new_nonce() -> String {
+    let mut raw = [0u8; 11];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut raw);
+    data_encoding::BASE64URL_NOPAD.encode(&raw)
 }
 
 /// One write straight to the socket, before the writer task exists (INFO, early errors).
@@ -73,12 +85,19 @@ async fn write_direct(
 }
 
 /// The connection after INFO (and, later, the TLS handshake): a writer task and the reader loop.
-async fn run_connection<R, W>(shared: Arc<Shared>, mut rd: R, wr: W, peer: SocketAddr, cid: u64)
-where
+async fn run_connection<R, W>(
+    shared: Arc<Shared>,
+    live: Arc<Live>,
+    mut rd: R,
+    wr: W,
+    peer: SocketAddr,
+    cid: u64,
+    nonce: Option<String>,
+) where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let config = shared.config();
+    let config = live.config.clone();
     let out = Arc::new(Outbound::new(
         cid,
         usize::try_from(config.max_pending).unwrap_or(usize::MAX),
@@ -91,7 +110,7 @@ where
     };
     shared.register(cid, out.clone());
     tracing::debug!("{peer} - cid:{cid} - Client connection created");
-    let mut client = Client::new(shared.clone(), out.clone(), peer, cid);
+    let mut client = Client::new(shared.clone(), live, out.clone(), peer, cid, nonce);
     let reason = client.run(&mut rd).await;
     client.unsubscribe_all();
     shared.unregister(cid);
@@ -118,6 +137,14 @@ async fn linger<R: AsyncRead + Unpin>(rd: &mut R) {
             _ => return,
         }
     }
+}
+
+/// What the authenticator said about one CONNECT.
+enum AuthOutcome {
+    Accepted(Authorized, AuthRequest),
+    Refused(rnats_auth::AuthError, AuthRequest),
+    /// The authenticator itself failed (panicked).
+    Failed,
 }
 
 struct CountGuard<'a>(&'a Shared);
@@ -155,10 +182,24 @@ impl Options {
 
 struct Client {
     shared: Arc<Shared>,
+    /// Configuration and authentication rules; replaced for authentication on reload.
+    live: Arc<Live>,
     out: Arc<Outbound>,
     peer: SocketAddr,
     cid: u64,
+    nonce: Option<String>,
     account: Arc<Account>,
+    /// Whether the client may send anything but CONNECT.
+    authenticated: bool,
+    /// CONNECT options waiting for the authenticator's answer.
+    pending_connect: Option<ConnectOptions>,
+    /// The credentials of the last CONNECT, kept to re-authenticate on reload (as nats-server).
+    credentials: Option<AuthRequest>,
+    /// User name or public key, for logs; never a secret.
+    identity: String,
+    permissions: Option<Arc<Permissions>>,
+    publish_cache: PublishCache,
+    reload: tokio::sync::watch::Receiver<u64>,
     parser: ClientParser,
     opts: Options,
     connected: bool,
@@ -172,32 +213,53 @@ struct Client {
     /// Other clients that got data in this batch and whose writers must be woken.
     wake: Vec<Arc<Outbound>>,
     wake_self: bool,
+    /// Subscriptions that reached their auto-unsubscribe count while routing one message.
+    expired: Vec<SubRef>,
     rng: u64,
 }
 
 impl Client {
-    fn new(shared: Arc<Shared>, out: Arc<Outbound>, peer: SocketAddr, cid: u64) -> Self {
-        let config = shared.config();
+    fn new(
+        shared: Arc<Shared>,
+        live: Arc<Live>,
+        out: Arc<Outbound>,
+        peer: SocketAddr,
+        cid: u64,
+        nonce: Option<String>,
+    ) -> Self {
+        let config = live.config.clone();
         let limits = Limits {
             max_control_line: config.max_control_line as usize,
             max_payload: config.max_payload as usize,
         };
         let rng = (cid ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9) | 1;
         let jitter = (rng >> 11) as f64 / (1u64 << 53) as f64;
+        let auth_timeout = live.auth.auth_required().then(|| live.auth.auth_timeout());
         let timers = ConnTimers::new(
             Instant::now(),
             config.ping_interval,
             config.ping_max,
-            None,
+            auth_timeout,
             jitter,
         );
+        let mut reload = shared.reload_epoch.subscribe();
+        reload.mark_unchanged();
         Self {
             account: shared.global_account.clone(),
+            authenticated: !live.auth_configured,
+            pending_connect: None,
+            credentials: None,
+            identity: String::new(),
+            permissions: None,
+            publish_cache: PublishCache::new(),
+            reload,
             max_subs: config.max_subscriptions as usize,
+            live,
             shared,
             out,
             peer,
             cid,
+            nonce,
             parser: ClientParser::new(limits),
             opts: Options::before_connect(),
             connected: false,
@@ -208,6 +270,7 @@ impl Client {
             cache: MatchCache::new(MATCH_CACHE_CAP),
             wake: Vec::new(),
             wake_self: false,
+            expired: Vec::new(),
             rng,
         }
     }
@@ -233,6 +296,13 @@ impl Client {
                     return self.out.close_reason().unwrap_or(CloseReason::WriteError);
                 }
                 () = shutdown.cancelled() => return CloseReason::ServerShutdown,
+                Ok(()) = self.reload.changed() => {
+                    let result = self.reauthenticate().await;
+                    self.flush();
+                    if let Err(reason) = result {
+                        return reason;
+                    }
+                }
                 read = rd.read_buf(&mut buf) => {
                     let n = match read {
                         Ok(0) => return CloseReason::ClientClosed,
@@ -241,7 +311,7 @@ impl Client {
                     };
                     self.timers.on_input(Instant::now());
                     let filled = buf.capacity() == buf.len();
-                    let result = self.process(&mut buf);
+                    let result = self.process_all(&mut buf).await;
                     self.flush();
                     if let Err(reason) = result {
                         return reason;
@@ -266,6 +336,154 @@ impl Client {
         }
     }
 
+    /// Handles every complete op in `buf`, pausing at a CONNECT that needs the authenticator:
+    /// it runs on a blocking thread (bcrypt and argon2 are slow by design) while this
+    /// connection alone waits; then the rest of the buffer is handled.
+    async fn process_all(&mut self, buf: &mut BytesMut) -> Result<(), CloseReason> {
+        while let Some(request) = self.process(buf)? {
+            self.flush();
+            let outcome = self.authenticate(request).await;
+            self.complete_connect(outcome)?;
+        }
+        Ok(())
+    }
+
+    async fn authenticate(&self, request: AuthRequest) -> AuthOutcome {
+        let auth = self.live.auth.clone();
+        let joined = tokio::task::spawn_blocking(move || match auth.authenticate(&request) {
+            Ok(authorized) => AuthOutcome::Accepted(authorized, request),
+            Err(e) => AuthOutcome::Refused(e, request),
+        })
+        .await;
+        // The authenticator panicked: a refusal, never a success.
+        joined.unwrap_or(AuthOutcome::Failed)
+    }
+
+    fn empty_request(&self) -> AuthRequest {
+        let mut request = AuthRequest::new(self.peer, ConnectionType::Standard);
+        request.nonce.clone_from(&self.nonce);
+        request
+    }
+
+    fn complete_connect(&mut self, outcome: AuthOutcome) -> Result<(), CloseReason> {
+        let opts = self.pending_connect.take().unwrap_or_default();
+        match outcome {
+            AuthOutcome::Accepted(authorized, request) => {
+                self.bind(authorized, Some(request));
+                self.apply_connect(opts)
+            }
+            AuthOutcome::Refused(e, request) => {
+                self.log_auth_failure(&e, &request);
+                self.fail(ClientError::AuthorizationViolation)
+            }
+            AuthOutcome::Failed => {
+                tracing::error!("{} - cid:{} - authentication error: authenticator failed", self.peer, self.cid);
+                self.fail(ClientError::AuthorizationViolation)
+            }
+        }
+    }
+
+    fn log_auth_failure(&self, e: &rnats_auth::AuthError, request: &AuthRequest) {
+        let who = request
+            .user
+            .as_deref()
+            .or(request.nkey.as_deref())
+            .map(|u| format!(" - User \"{u}\""))
+            .unwrap_or_default();
+        tracing::error!("{} - cid:{} - authentication error{who}: {e}", self.peer, self.cid);
+    }
+
+    /// Binds the connection to its account, permissions and expiry.
+    fn bind(&mut self, authorized: Authorized, request: Option<AuthRequest>) {
+        tracing::info!(
+            "{} - cid:{} - authenticated: method={:?} identity={:?} account={:?}",
+            self.peer,
+            self.cid,
+            authorized.method,
+            authorized.identity,
+            authorized.account
+        );
+        if authorized.account != self.account.name {
+            // A second CONNECT into another account: subscriptions do not follow.
+            self.unsubscribe_all();
+            self.account = self.shared.account(&authorized.account);
+        }
+        self.out.replies.configure(authorized.permissions.as_ref().and_then(|p| p.responses()));
+        self.permissions = authorized.permissions;
+        self.publish_cache = PublishCache::new();
+        self.identity = authorized.identity;
+        self.timers.set_expiry(authorized.expires.map(|at| {
+            let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+            Instant::now() + left
+        }));
+        self.credentials = request;
+        self.authenticated = true;
+        self.timers.on_authenticated();
+    }
+
+    /// After a reload: check this connection against the new rules, as nats-server does. A user
+    /// that is gone, or that now lands in another account, is closed; new permissions apply at
+    /// once, and subscriptions they no longer allow are removed with a notice.
+    async fn reauthenticate(&mut self) -> Result<(), CloseReason> {
+        let live = self.shared.live();
+        let old_live = std::mem::replace(&mut self.live, live);
+        if !self.live.auth_configured {
+            self.permissions = None;
+            self.publish_cache = PublishCache::new();
+            self.timers.set_expiry(None);
+            if self.account.name != self.shared.global_account.name {
+                return self.fail(ClientError::AuthorizationViolation);
+            }
+            return Ok(());
+        }
+        if !self.authenticated && !old_live.auth_configured {
+            return Ok(());
+        }
+        let request = self.credentials.clone().unwrap_or_else(|| self.empty_request());
+        match self.authenticate(request).await {
+            AuthOutcome::Accepted(authorized, request) => {
+                if authorized.account != self.account.name {
+                    tracing::info!(
+                        "{} - cid:{} - account changed on reload, closing",
+                        self.peer,
+                        self.cid
+                    );
+                    return self.fail(ClientError::AuthorizationViolation);
+                }
+                self.bind(authorized, Some(request));
+                self.drop_forbidden_subscriptions();
+                Ok(())
+            }
+            AuthOutcome::Refused(e, request) => {
+                self.log_auth_failure(&e, &request);
+                self.fail(ClientError::AuthorizationViolation)
+            }
+            AuthOutcome::Failed => self.fail(ClientError::AuthorizationViolation),
+        }
+    }
+
+    fn drop_forbidden_subscriptions(&mut self) {
+        let Some(perms) = self.permissions.clone() else {
+            return;
+        };
+        let forbidden: Vec<Arc<Subscription>> = self
+            .subs
+            .values()
+            .filter(|s| !s.closed.load(Ordering::Relaxed))
+            .filter(|s| !perms.may_subscribe(&s.subject, s.queue.as_deref()))
+            .cloned()
+            .collect();
+        for sub in forbidden {
+            self.subs.remove(&sub.sid);
+            self.account.remove(&sub);
+            let _ = self.fail(ClientError::SubscriptionRemoved {
+                subject: String::from_utf8_lossy(&sub.subject).into_owned(),
+                queue: sub.queue.as_ref().map(|q| String::from_utf8_lossy(q).into_owned()),
+                sid: String::from_utf8_lossy(&sub.sid).into_owned(),
+            });
+        }
+    }
+
     fn on_timer(&mut self, action: TimerAction) -> Result<(), CloseReason> {
         match action {
             TimerAction::Nothing => Ok(()),
@@ -281,6 +499,10 @@ impl Client {
                 );
                 self.fail(ClientError::StaleConnection)
             }
+            TimerAction::Expired => {
+                tracing::info!("{} - cid:{} - User Authentication Expired", self.peer, self.cid);
+                self.fail(ClientError::UserAuthenticationExpired)
+            }
             TimerAction::AuthTimeout => {
                 tracing::error!("{} - cid:{} - Authentication Timeout", self.peer, self.cid);
                 self.fail(ClientError::AuthenticationTimeout)
@@ -288,25 +510,31 @@ impl Client {
         }
     }
 
-    /// Parses and handles every complete op in `buf`.
-    fn process(&mut self, buf: &mut BytesMut) -> Result<(), CloseReason> {
+    /// Parses and handles complete ops in `buf`. Returns a request when a CONNECT must be
+    /// authenticated before anything after it is handled.
+    fn process(&mut self, buf: &mut BytesMut) -> Result<Option<AuthRequest>, CloseReason> {
         loop {
             match self.parser.parse(buf) {
-                Ok(None) => return Ok(()),
+                Ok(None) => return Ok(None),
+                Ok(Some(ClientOp::Connect(json))) => {
+                    if let Some(request) = self.on_connect(&json)? {
+                        return Ok(Some(request));
+                    }
+                }
                 Ok(Some(op)) => self.handle(op)?,
                 Err(e) => {
-                    tracing::error!(
-                        "{} - cid:{} - Client parser ERROR: {e}",
-                        self.peer,
-                        self.cid
-                    );
-                    return self.fail(ClientError::Protocol(e));
+                    tracing::error!("{} - cid:{} - Client parser ERROR: {e}", self.peer, self.cid);
+                    self.fail(ClientError::Protocol(e))?;
+                    return Err(CloseReason::ProtocolViolation);
                 }
             }
         }
     }
 
     fn handle(&mut self, op: ClientOp) -> Result<(), CloseReason> {
+        if !self.authenticated {
+            self.authenticate_without_connect()?;
+        }
         match op {
             ClientOp::Pub {
                 subject,
@@ -352,7 +580,7 @@ impl Client {
                 self.timers.on_pong();
                 Ok(())
             }
-            ClientOp::Connect(json) => self.on_connect(&json),
+            ClientOp::Connect(_) => Ok(()),
             ClientOp::Info | ClientOp::Ok => Ok(()),
             ClientOp::Err(text) => {
                 tracing::error!(
@@ -366,14 +594,60 @@ impl Client {
         }
     }
 
-    fn on_connect(&mut self, json: &[u8]) -> Result<(), CloseReason> {
+    /// The first op was not CONNECT: refused when authentication is required, otherwise the
+    /// client is the `no_auth_user` (nats-server's telnet-friendly rule).
+    fn authenticate_without_connect(&mut self) -> Result<(), CloseReason> {
+        if self.live.auth.auth_required() {
+            tracing::error!("{} - cid:{} - authentication error: no CONNECT", self.peer, self.cid);
+            return self.fail(ClientError::AuthorizationViolation);
+        }
+        let request = self.empty_request();
+        match self.live.auth.authenticate(&request) {
+            Ok(authorized) => {
+                self.bind(authorized, None);
+                Ok(())
+            }
+            Err(e) => {
+                self.log_auth_failure(&e, &request);
+                self.fail(ClientError::AuthorizationViolation)
+            }
+        }
+    }
+
+    /// CONNECT: parsed here; applied at once when nothing is configured for authentication,
+    /// otherwise handed back as a request for the authenticator.
+    fn on_connect(&mut self, json: &[u8]) -> Result<Option<AuthRequest>, CloseReason> {
         let opts = match ConnectOptions::from_json(json) {
             Ok(opts) => opts,
             Err(e) => {
                 tracing::error!("{} - cid:{} - {e}", self.peer, self.cid);
-                return self.fail(ClientError::InvalidConnect);
+                self.fail(ClientError::InvalidConnect)?;
+                return Err(CloseReason::ProtocolViolation);
             }
         };
+        if !self.live.auth_configured {
+            self.authenticated = true;
+            self.apply_connect(opts)?;
+            return Ok(None);
+        }
+        let request = AuthRequest {
+            user: opts.user.clone(),
+            pass: opts.pass.clone(),
+            token: opts.auth_token.clone(),
+            nkey: opts.nkey.clone(),
+            sig: opts.sig.clone(),
+            jwt: opts.jwt.clone(),
+            nonce: self.nonce.clone(),
+            client_addr: self.peer,
+            connection_type: ConnectionType::Standard,
+            tls: None,
+        };
+        self.pending_connect = Some(opts);
+        Ok(Some(request))
+    }
+
+    /// The CONNECT checks that follow authentication, then the options take effect.
+    fn apply_connect(&mut self, opts: ConnectOptions) -> Result<(), CloseReason> {
         if opts.account.is_some() || opts.new_account.is_some() {
             tracing::error!("{} - cid:{} - authentication error", self.peer, self.cid);
             return self.fail(ClientError::AuthorizationViolation);
@@ -390,7 +664,7 @@ impl Client {
             );
             return self.fail(ClientError::NoRespondersRequiresHeaders);
         }
-        let headers = opts.headers && !self.shared.config().no_header_support;
+        let headers = opts.headers && !self.live.config.no_header_support;
         self.opts = Options {
             verbose: opts.verbose,
             pedantic: opts.pedantic,
@@ -418,6 +692,15 @@ impl Client {
         if self.opts.pedantic && validate_literal_subject(subject).is_err() {
             self.fail(ClientError::InvalidPublishSubject)?;
         }
+        if subject.starts_with(b"_GR_.") {
+            return self.publish_violation(subject);
+        }
+        if let Some(perms) = &self.permissions
+            && !self.publish_cache.may_publish(perms, subject)
+            && !self.out.replies.take(subject, Instant::now())
+        {
+            return self.publish_violation(subject);
+        }
         if let Some(reply) = reply
             && RESERVED_REPLY_PREFIXES.iter().any(|p| reply.starts_with(p))
         {
@@ -428,15 +711,6 @@ impl Client {
                 self.cid
             );
             return self.fail(ClientError::PublishReplyViolation(reply));
-        }
-        if subject.starts_with(b"_GR_.") {
-            let subject = String::from_utf8_lossy(subject).into_owned();
-            tracing::error!(
-                "{} - cid:{} - Publish Violation - Subject {subject:?}",
-                self.peer,
-                self.cid
-            );
-            return self.fail(ClientError::PublishViolation(subject));
         }
         if self.opts.verbose {
             self.reply(OK);
@@ -451,8 +725,19 @@ impl Client {
         Ok(())
     }
 
-    /// Delivers one message to every plain match and to one member of each queue group.
-    /// Returns whether anybody got it.
+    fn publish_violation(&mut self, subject: &[u8]) -> Result<(), CloseReason> {
+        let subject = String::from_utf8_lossy(subject).into_owned();
+        tracing::error!(
+            "{} - cid:{} - Publish Violation - User {:?}, Subject {subject:?}",
+            self.peer,
+            self.cid,
+            self.identity
+        );
+        self.fail(ClientError::PublishViolation(subject))
+    }
+
+    /// Delivers one message in this client's account (through the match cache), then across
+    /// accounts where exports and imports say so. Returns whether anybody got it.
     fn route(
         &mut self,
         subject: &[u8],
@@ -461,6 +746,81 @@ impl Client {
         message: &[u8],
     ) -> bool {
         let matches = self.lookup(subject);
+        let mut delivered = self.deliver_matches(&matches, subject, reply, header_len, message);
+        for sub in self.expired.drain(..) {
+            self.account.remove(&sub.0);
+        }
+        if subject.starts_with(b"_R_.") || self.account.links().is_some() {
+            delivered |= self.route_across(subject, reply, header_len, message);
+        }
+        delivered
+    }
+
+    /// Service responses going back to their importer, stream exports and service imports.
+    fn route_across(
+        &mut self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        message: &[u8],
+    ) -> bool {
+        let mut delivered = false;
+        if subject.starts_with(b"_R_.")
+            && let Some((importer, original)) = self.account.take_response(subject, Instant::now())
+        {
+            delivered |= self.route_in(&importer, &original, None, header_len, message);
+        }
+        let Some(links) = self.account.links() else {
+            return delivered;
+        };
+        for route in links.streams.iter().filter(|r| r.matches(subject)) {
+            let importer = self.shared.account(&route.importer);
+            let mapped = route.map.apply(subject);
+            delivered |= self.route_in(&importer, &mapped, reply, header_len, message);
+        }
+        for route in links.services.iter().filter(|r| r.matches(subject)) {
+            let exporter = self.shared.account(&route.exporter);
+            let mapped = route.map.apply(subject);
+            let reply = reply.and_then(|r| {
+                exporter.register_response(
+                    self.account.clone(),
+                    r,
+                    route.response,
+                    route.threshold,
+                    Instant::now(),
+                )
+            });
+            delivered |= self.route_in(&exporter, &mapped, reply.as_deref(), header_len, message);
+        }
+        delivered
+    }
+
+    /// Delivers in another account (no match cache: cross-account traffic is the rarer path).
+    fn route_in(
+        &mut self,
+        account: &Arc<Account>,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        message: &[u8],
+    ) -> bool {
+        let matches = account.read().matches(subject);
+        let delivered = self.deliver_matches(&matches, subject, reply, header_len, message);
+        for sub in self.expired.drain(..) {
+            account.remove(&sub.0);
+        }
+        delivered
+    }
+
+    /// Every plain match, and one member of each queue group.
+    fn deliver_matches(
+        &mut self,
+        matches: &Matches<SubRef>,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        header_len: Option<usize>,
+        message: &[u8],
+    ) -> bool {
         let mut delivered = false;
         for sub in &matches.plain {
             delivered |= self.deliver(sub, subject, reply, header_len, message);
@@ -497,9 +857,17 @@ impl Client {
         if target.cid == self.cid && !self.opts.echo {
             return false;
         }
+        if let Some(filter) = &sub.deliver_filter
+            && !filter.may_deliver(subject)
+        {
+            return false;
+        }
         let (allowed, last) = sub.take_delivery();
         if !allowed {
             return false;
+        }
+        if let Some(reply) = reply {
+            target.replies.grant(reply, Instant::now());
         }
         let headers = target.headers.load(Ordering::Relaxed);
         let queued = target.append(|b| match header_len {
@@ -516,7 +884,7 @@ impl Client {
             None => rnats_protocol::encode_msg(b, subject, &sub.sid, reply, message),
         });
         if last {
-            self.account.remove(&sub.0);
+            self.expired.push(sub.clone());
         }
         match queued {
             Append::Wake if target.cid == self.cid => self.wake_self = true,
@@ -586,6 +954,19 @@ impl Client {
             }
             return Ok(());
         }
+        if let Some(perms) = &self.permissions
+            && !perms.may_subscribe(subject, queue)
+        {
+            let subject = String::from_utf8_lossy(subject).into_owned();
+            let queue = queue.map(|q| String::from_utf8_lossy(q).into_owned());
+            tracing::error!(
+                "{} - cid:{} - Subscription Violation - User {:?}, Subject {subject:?}",
+                self.peer,
+                self.cid,
+                self.identity
+            );
+            return self.fail(ClientError::SubscriptionViolation { subject, queue });
+        }
         if self.subs.len() >= self.prune_subs_at {
             self.subs.retain(|_, s| !s.closed.load(Ordering::Relaxed));
             self.prune_subs_at = (self.subs.len() * 2).max(64);
@@ -607,6 +988,7 @@ impl Client {
             subject: Bytes::copy_from_slice(subject),
             queue: queue.map(Bytes::copy_from_slice),
             sid: Bytes::copy_from_slice(sid),
+            deliver_filter: self.permissions.clone().filter(|p| p.has_delivery_filter()),
             max: 0.into(),
             delivered: 0.into(),
             closed: false.into(),

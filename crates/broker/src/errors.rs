@@ -21,6 +21,17 @@ pub(crate) enum ClientError {
     InvalidPublishSubject,
     PublishViolation(String),
     PublishReplyViolation(String),
+    SubscriptionViolation {
+        subject: String,
+        queue: Option<String>,
+    },
+    /// A reload took away the right to an existing subscription.
+    SubscriptionRemoved {
+        subject: String,
+        queue: Option<String>,
+        sid: String,
+    },
+    UserAuthenticationExpired,
     StaleConnection,
     ClientSentErr,
 }
@@ -44,6 +55,19 @@ impl ClientError {
                 format!("Permissions Violation for Publish with Reply of \"{r}\"")
             }
             Self::StaleConnection => "Stale Connection".into(),
+            Self::SubscriptionViolation { subject, queue: None } => {
+                format!("Permissions Violation for Subscription to \"{subject}\"")
+            }
+            Self::SubscriptionViolation { subject, queue: Some(q) } => {
+                format!("Permissions Violation for Subscription to \"{subject}\" using queue \"{q}\"")
+            }
+            Self::SubscriptionRemoved { subject, queue: None, sid } => {
+                format!("Permissions Violation for Subscription to \"{subject}\" (sid \"{sid}\")")
+            }
+            Self::SubscriptionRemoved { subject, queue: Some(q), sid } => format!(
+                "Permissions Violation for Subscription to \"{subject}\" using queue \"{q}\" (sid \"{sid}\")"
+            ),
+            Self::UserAuthenticationExpired => "User Authentication Expired".into(),
         })
     }
 
@@ -67,6 +91,8 @@ impl ClientError {
             Self::NoRespondersRequiresHeaders => CloseReason::NoRespondersRequiresHeaders,
             Self::MaxConnectionsExceeded => CloseReason::MaxConnectionsExceeded,
             Self::StaleConnection => CloseReason::StaleConnection,
+            Self::UserAuthenticationExpired => CloseReason::AuthenticationExpired,
+            Self::SubscriptionViolation { .. } | Self::SubscriptionRemoved { .. } => return None,
             Self::MaxSubscriptionsExceeded
             | Self::InvalidSubject
             | Self::InvalidPublishSubject

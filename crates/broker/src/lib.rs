@@ -36,7 +36,9 @@ mod account;
 mod client;
 mod errors;
 mod info;
+mod links;
 mod outbound;
+mod responses;
 mod server;
 mod timers;
 

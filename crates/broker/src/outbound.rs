@@ -16,6 +16,8 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::responses::ReplyGrants;
+
 /// Why a connection is being closed; names follow nats-server's closed states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CloseReason {
@@ -28,6 +30,7 @@ pub(crate) enum CloseReason {
     MaxPayloadExceeded,
     MaxControlLineExceeded,
     AuthenticationViolation,
+    AuthenticationExpired,
     BadClientProtocolVersion,
     NoRespondersRequiresHeaders,
     ReadError,
@@ -47,6 +50,7 @@ impl CloseReason {
             Self::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
             Self::MaxControlLineExceeded => "Maximum Control Line Exceeded",
             Self::AuthenticationViolation => "Authentication Failure",
+            Self::AuthenticationExpired => "Authentication Expired",
             Self::BadClientProtocolVersion => "Bad Client Protocol Version",
             Self::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             Self::ReadError => "Read Error",
@@ -74,6 +78,8 @@ pub(crate) struct Outbound {
     notify: Notify,
     /// Cancelled when the connection must stop reading (slow consumer, write failure, kill).
     pub(crate) kill: CancellationToken,
+    /// Reply subjects this client may publish to under `allow_responses`.
+    pub(crate) replies: ReplyGrants,
 }
 
 /// What happened to an append.
@@ -100,6 +106,7 @@ impl Outbound {
             }),
             notify: Notify::new(),
             kill,
+            replies: ReplyGrants::default(),
         }
     }
 

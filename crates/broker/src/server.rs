@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use rnats_auth::ServerAuth;
 use rnats_config::ServerConfig;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -13,6 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::account::Account;
 use crate::info::{COMPAT_VERSION, Info};
+use crate::links::{self, Links};
 use crate::outbound::{CloseReason, Outbound};
 
 /// Errors that stop the server from starting, or a reload from taking effect.
@@ -43,9 +45,39 @@ pub enum ServerError {
 }
 
 /// What a connection reads when it starts; swapped whole on reload.
-struct Live {
-    config: Arc<ServerConfig>,
+pub(crate) struct Live {
+    pub(crate) config: Arc<ServerConfig>,
     info: Info,
+    pub(crate) auth: Arc<ServerAuth>,
+    /// Whether anything at all is configured for authentication; when not, CONNECT is accepted
+    /// into the global account without asking the authenticator.
+    pub(crate) auth_configured: bool,
+    /// Cross-account routes by the account they start in.
+    links: HashMap<String, Links>,
+    /// For the operator: plaintext passwords, imports that no export allows, ...
+    warnings: Vec<String>,
+}
+
+impl Live {
+    fn new(config: ServerConfig, server_id: &str, port: u16) -> Result<Self, ServerError> {
+        check_limits(&config)?;
+        let auth = ServerAuth::from_config(&config).map_err(|e| ServerError::Config(e.to_string()))?;
+        let auth_configured = config.authorization.is_some()
+            || !config.accounts.is_empty()
+            || config.no_auth_user.is_some();
+        let mut info = base_info(&config, server_id, port);
+        info.auth_required = auth.auth_required();
+        let (links, mut warnings) = links::build(&config.accounts);
+        warnings.splice(0..0, auth.plaintext_password_warnings());
+        Ok(Self {
+            config: Arc::new(config),
+            info,
+            auth: Arc::new(auth),
+            auth_configured,
+            links,
+            warnings,
+        })
+    }
 }
 
 /// State shared by the listener and every connection.
@@ -53,6 +85,10 @@ pub(crate) struct Shared {
     live: RwLock<Arc<Live>>,
     server_id: String,
     pub(crate) global_account: Arc<Account>,
+    /// Every account by name; subscriptions live here, so accounts outlive reloads.
+    accounts: Mutex<HashMap<String, Arc<Account>>>,
+    /// Bumped on every reload: live connections re-authenticate with the new rules.
+    pub(crate) reload_epoch: tokio::sync::watch::Sender<u64>,
     pub(crate) client_count: AtomicUsize,
     next_cid: AtomicU64,
     clients: Mutex<HashMap<u64, Arc<Outbound>>>,
@@ -70,7 +106,32 @@ impl Shared {
         self.live().config.clone()
     }
 
-    fn live(&self) -> Arc<Live> {
+    /// The account of this name, created on first use.
+    pub(crate) fn account(&self, name: &str) -> Arc<Account> {
+        if name == self.global_account.name {
+            return self.global_account.clone();
+        }
+        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        accounts.entry(name.to_owned()).or_insert_with(|| Arc::new(Account::new(name))).clone()
+    }
+
+    /// Points every account at the cross-account routes of `live`.
+    fn apply_links(&self, live: &Live) {
+        let known: Vec<Arc<Account>> = {
+            let accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+            accounts.values().cloned().collect()
+        };
+        for account in known {
+            if !live.links.contains_key(&account.name) {
+                account.set_links(Links::default());
+            }
+        }
+        for (name, links) in &live.links {
+            self.account(name).set_links(links.clone());
+        }
+    }
+
+    pub(crate) fn live(&self) -> Arc<Live> {
         self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -131,7 +192,6 @@ pub struct ServerHandle {
 impl Server {
     /// Opens the client listener. Port 0 picks a free port; see [`Server::local_addr`].
     pub async fn bind(config: ServerConfig) -> Result<Self, ServerError> {
-        check_limits(&config)?;
         let addr = join_host_port(&config.host, config.port);
         let listener = TcpListener::bind(&addr)
             .await
@@ -143,14 +203,13 @@ impl Server {
             .local_addr()
             .map_err(|source| ServerError::Listen { addr, source })?;
         let server_id = nkeys::KeyPair::new_server().public_key();
-        let info = base_info(&config, &server_id, local_addr.port());
+        let live = Live::new(config, &server_id, local_addr.port())?;
         let shared = Arc::new(Shared {
-            live: RwLock::new(Arc::new(Live {
-                config: Arc::new(config),
-                info,
-            })),
+            live: RwLock::new(Arc::new(live)),
             server_id,
             global_account: Arc::new(Account::new("$G")),
+            accounts: Mutex::new(HashMap::new()),
+            reload_epoch: tokio::sync::watch::Sender::new(0),
             client_count: AtomicUsize::new(0),
             next_cid: AtomicU64::new(1),
             clients: Mutex::new(HashMap::new()),
@@ -159,6 +218,7 @@ impl Server {
             lame_duck: AtomicBool::new(false),
             tracker: TaskTracker::new(),
         });
+        shared.apply_links(&shared.live());
         Ok(Self {
             shared,
             listener,
@@ -250,6 +310,12 @@ impl ServerHandle {
         self.shared.global_account.subscription_count()
     }
 
+    /// Warnings for the operator about the configuration in force (plaintext passwords,
+    /// imports no export allows); never contains a secret.
+    pub fn warnings(&self) -> Vec<String> {
+        self.shared.live().warnings.clone()
+    }
+
     /// The configuration in force for new connections.
     pub fn config(&self) -> Arc<ServerConfig> {
         self.shared.config()
@@ -274,14 +340,11 @@ impl ServerHandle {
                 new: config.port.to_string(),
             });
         }
-        check_limits(&config)?;
         let changes = describe_changes(&old, &config);
-        let info = base_info(&config, &self.shared.server_id, self.local_addr.port());
-        let live = Arc::new(Live {
-            config: Arc::new(config),
-            info,
-        });
-        *self.shared.live.write().unwrap_or_else(|e| e.into_inner()) = live;
+        let live = Arc::new(Live::new(config, &self.shared.server_id, self.local_addr.port())?);
+        *self.shared.live.write().unwrap_or_else(|e| e.into_inner()) = live.clone();
+        self.shared.apply_links(&live);
+        self.shared.reload_epoch.send_modify(|epoch| *epoch += 1);
         Ok(changes)
     }
 

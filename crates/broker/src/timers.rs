@@ -18,6 +18,8 @@ pub(crate) enum TimerAction {
     Stale,
     /// The client did not authenticate in time: `-ERR 'Authentication Timeout'` and close.
     AuthTimeout,
+    /// The credentials' validity ended: `-ERR 'User Authentication Expired'` and close.
+    Expired,
 }
 
 #[derive(Debug)]
@@ -30,6 +32,7 @@ pub(crate) struct ConnTimers {
     /// No PONG seen yet: the first PINGs are sent even if the client is busy sending.
     need_rtt: bool,
     auth_deadline: Option<Instant>,
+    expires: Option<Instant>,
 }
 
 impl ConnTimers {
@@ -51,14 +54,20 @@ impl ConnTimers {
             last_in: now,
             need_rtt: true,
             auth_deadline: auth_timeout.map(|d| now + d),
+            expires: None,
         }
     }
 
     pub(crate) fn poll_timeout(&self) -> Instant {
-        match self.auth_deadline {
-            Some(a) => a.min(self.next_ping),
-            None => self.next_ping,
-        }
+        [self.auth_deadline, self.expires]
+            .into_iter()
+            .flatten()
+            .fold(self.next_ping, Instant::min)
+    }
+
+    /// When the connection's credentials stop being valid (`None`: never).
+    pub(crate) fn set_expiry(&mut self, at: Option<Instant>) {
+        self.expires = at;
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant) -> TimerAction {
@@ -67,6 +76,10 @@ impl ConnTimers {
         {
             self.auth_deadline = None;
             return TimerAction::AuthTimeout;
+        }
+        if self.expires.is_some_and(|at| now >= at) {
+            self.expires = None;
+            return TimerAction::Expired;
         }
         if now < self.next_ping {
             return TimerAction::Nothing;
@@ -135,6 +148,16 @@ mod tests {
         let t0 = Instant::now();
         let t = ConnTimers::new(t0, Duration::from_secs(120), 2, None, 1.0);
         assert_eq!(t.poll_timeout(), t0 + Duration::from_millis(2400));
+    }
+
+    #[test]
+    fn expiry_fires() {
+        let t0 = Instant::now();
+        let mut t = ConnTimers::new(t0, Duration::from_secs(120), 2, None, 0.0);
+        t.set_expiry(Some(t0 + 10 * MS));
+        assert_eq!(t.poll_timeout(), t0 + 10 * MS);
+        assert_eq!(t.handle_timeout(t0 + 10 * MS), TimerAction::Expired);
+        assert_eq!(t.poll_timeout(), t0 + 2000 * MS);
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub(crate) struct Cli {
     pub(crate) trace: Option<bool>,
     pub(crate) jetstream: bool,
     pub(crate) store_dir: Option<PathBuf>,
+    pub(crate) user: Option<String>,
+    pub(crate) pass: Option<String>,
+    pub(crate) token: Option<String>,
     pub(crate) help: bool,
     pub(crate) version: bool,
     /// Flags accepted for compatibility that change nothing yet, with a warning each.
@@ -122,10 +125,9 @@ impl Cli {
             "m" | "http_port" | "ms" | "https_port" | "client_advertise" | "log_size_limit"
             | "max_traced_msg_len" | "profile" | "logtime_utc" | "s" | "syslog" | "r"
             | "remote_syslog" => self.ignored.push(format!("-{name}")),
-            "user" | "pass" | "auth" => {
-                self.unsupported
-                    .push(format!("--{name} (authentication is not supported yet)"));
-            }
+            "user" => self.user = Some(value),
+            "pass" => self.pass = Some(value),
+            "auth" => self.token = Some(value),
             "tls" | "tlscert" | "tlskey" | "tlsverify" | "tlscacert" => {
                 self.unsupported
                     .push(format!("--{name} (TLS is not supported yet)"));
@@ -140,7 +142,9 @@ impl Cli {
 
 pub(crate) const USAGE: &str = "\
 Usage: rnats-server [options]
-       rnats-server passwd | nkey ...   (tools, see their --help)
+       rnats-server passwd [--argon2] [--cost N]     hash a password read from the terminal or stdin
+       rnats-server nkey gen user|account|operator|server
+       rnats-server nkey pub <seed>
 
 Server Options:
     -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)
@@ -160,6 +164,11 @@ Logging Options:
     -D, --debug                      Enable debugging output
     -V, --trace                      Trace the raw protocol
     -DV                              Debug and trace
+
+Authorization Options:
+        --user <user>                User required for connections
+        --pass <password>            Password required for connections
+        --auth <token>               Authorization token required for connections
 
 JetStream Options:
     -js, --jetstream                 Enable JetStream functionality (not supported by rnats yet)

@@ -3,6 +3,7 @@
 mod cli;
 mod logging;
 mod signal;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,7 +15,11 @@ use crate::cli::Cli;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(args) {
+    let result = match tools::run(&args) {
+        Some(result) => result.map(|()| ExitCode::SUCCESS),
+        None => run(args),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             #[allow(clippy::print_stderr)] // reason: fatal errors before or outside logging
@@ -45,6 +50,8 @@ fn run(args: Vec<String>) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let (config, warnings) = load_config(&cli)?;
+    // What the authenticator would refuse at start-up, `-t` refuses too.
+    rnats_auth::ServerAuth::from_config(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
     if cli.check_config {
         if let Some(path) = &cli.config {
             eprintln!(
@@ -90,12 +97,6 @@ fn run(args: Vec<String>) -> Result<ExitCode> {
 /// refuse to start rather than run half-configured.
 fn refuse_unenforced(config: &ServerConfig) -> Result<()> {
     let mut sections = Vec::new();
-    if config.authorization.is_some() || config.no_auth_user.is_some() {
-        sections.push("authorization");
-    }
-    if !config.accounts.is_empty() {
-        sections.push("accounts");
-    }
     if config.tls.is_some() {
         sections.push("tls");
     }
@@ -144,6 +145,18 @@ fn load_config(cli: &Cli) -> Result<(ServerConfig, Vec<String>)> {
     if let Some(v) = cli.trace {
         config.trace = v;
     }
+    if cli.user.is_some() || cli.pass.is_some() || cli.token.is_some() {
+        let auth = config.authorization.get_or_insert_default();
+        if let Some(user) = &cli.user {
+            auth.user = Some(user.clone());
+        }
+        if let Some(pass) = &cli.pass {
+            auth.password = Some(pass.clone());
+        }
+        if let Some(token) = &cli.token {
+            auth.token = Some(token.clone());
+        }
+    }
     Ok((config, warnings))
 }
 
@@ -163,6 +176,9 @@ async fn serve(config: ServerConfig, cli: Cli, log: logging::LogControl) -> Resu
         env!("CARGO_PKG_VERSION")
     );
     tracing::info!("  ID:       {}", server.server_id());
+    for warning in server.handle().warnings() {
+        tracing::warn!("{warning}");
+    }
     if let Some(path) = &cli.config {
         tracing::info!("Using configuration file: {}", path.display());
     }

@@ -119,6 +119,29 @@ impl RawClient {
         self.until(b"PONG\r\n").await
     }
 
+    /// Sends PING; returns what came before the PONG, or everything up to the close and `true`
+    /// when the server closed the connection instead.
+    pub async fn ping_pong_or_close(&mut self) -> (Vec<u8>, bool) {
+        if self.stream.write_all(b"PING\r\n").await.is_err() {
+            return (self.read_to_close().await, true);
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(i) = self.buf.windows(6).position(|w| w == b"PONG\r\n") {
+                let out: Vec<u8> = self.buf.drain(..i).collect();
+                self.buf.drain(..6);
+                return (out, false);
+            }
+            let mut chunk = [0u8; 8192];
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.stream.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return (std::mem::take(&mut self.buf), true),
+                Ok(Ok(k)) => self.buf.extend_from_slice(&chunk[..k]),
+                Err(_) => panic!("no PONG and no close; have {:?}", String::from_utf8_lossy(&self.buf)),
+            }
+        }
+    }
+
     /// Returns everything up to (not including) `marker`, consuming the marker.
     pub async fn until(&mut self, marker: &[u8]) -> Vec<u8> {
         loop {

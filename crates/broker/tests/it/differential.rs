@@ -134,3 +134,189 @@ async fn same_replies_as_nats_server() {
         mismatches.join("\n")
     );
 }
+
+/// One step of a multi-client script: which client, and what it sends.
+enum Step {
+    Send(usize, &'static [u8]),
+    /// CONNECT with the NKey seed's signature over this client's INFO nonce.
+    Nkey(usize, &'static str),
+}
+
+struct Scenario {
+    name: &'static str,
+    config: &'static str,
+    steps: &'static [Step],
+}
+
+const NKEY_SEED_1: &str = "SUAJD323CI3DZSQUAZGE7J5QMHJLVB3B6VQF5MKACFIJGEFOYTN7GLQASQ";
+const NKEY_SEED_2: &str = "SUALXEK6EUSJIZJMXMSF77DQ63VKB6FSVKAZWRIWTOWPHFZI5AWULURXME";
+
+const MULTI_USER: &str = r#"authorization {
+  users = [
+    { user: "alice", password: "alicepw" }
+    { user: "bob", password: "bobpw", permissions: { publish: ["events.>"], subscribe: ["results.bob.>"] } }
+  ]
+}"#;
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "users and permissions",
+        config: MULTI_USER,
+        steps: &[
+            Step::Send(0, b"CONNECT {\"verbose\":false,\"user\":\"alice\",\"pass\":\"alicepw\"}\r\nSUB > 1\r\n"),
+            Step::Send(1, b"CONNECT {\"verbose\":true,\"user\":\"bob\",\"pass\":\"bobpw\"}\r\nPUB events.login 2\r\nhi\r\nPUB secrets 2\r\nno\r\nSUB results.bob.> 1\r\nSUB results.alice 2\r\nSUB foo..bar 3\r\n"),
+            Step::Send(0, b"PUB results.bob.x 1\r\nr\r\n"),
+            Step::Send(1, b""),
+        ],
+    },
+    Scenario {
+        name: "wrong password and no connect",
+        config: MULTI_USER,
+        steps: &[
+            Step::Send(0, b"CONNECT {\"verbose\":false,\"user\":\"alice\",\"pass\":\"nope\"}\r\n"),
+            Step::Send(1, b"SUB x 1\r\n"),
+            Step::Send(2, b"CONNECT {\"verbose\":false,\"user\":\"carol\",\"pass\":\"alicepw\"}\r\n"),
+            Step::Send(3, b"CONNECT {\"verbose\":false,\"user\":\"alice\",\"pass\":\"alicepw\",\"account\":\"X\"}\r\n"),
+        ],
+    },
+    Scenario {
+        name: "allow and deny",
+        config: r#"authorization { users = [
+            { user: u, password: pw, permissions: { publish: ["orders.>", "users.signup"], subscribe: { allow: "events.>", deny: "events.audit.>" } } }
+            { user: p, password: pw }
+        ] }"#,
+        steps: &[
+            Step::Send(0, b"CONNECT {\"verbose\":false,\"user\":\"u\",\"pass\":\"pw\"}\r\nSUB events.audit.x 1\r\nSUB events.> 2\r\nSUB events.* 3\r\nPUB users.signup 1\r\na\r\nPUB users.other 1\r\na\r\nSUB orders.> 4\r\n"),
+            Step::Send(1, b"CONNECT {\"verbose\":false,\"user\":\"p\",\"pass\":\"pw\"}\r\nPUB events.audit.x 1\r\nA\r\nPUB events.open 1\r\nO\r\n"),
+            Step::Send(0, b""),
+        ],
+    },
+    Scenario {
+        name: "queue permissions",
+        config: r#"authorization { users = [ { user: w, password: p, permissions: { subscribe: ["jobs.* workers", "plain.>"] } } ] }"#,
+        steps: &[Step::Send(0, b"CONNECT {\"verbose\":false,\"user\":\"w\",\"pass\":\"p\"}\r\nSUB jobs.a 1\r\nSUB jobs.a other 2\r\nSUB jobs.a workers 3\r\nSUB plain.x 4\r\nSUB plain.x q 5\r\n")],
+    },
+    Scenario {
+        name: "accounts isolated",
+        config: r#"accounts {
+            A { users = [ { user: a1, password: p }, { user: a2, password: p } ] }
+            B { users = [ { user: b1, password: p } ] }
+        }"#,
+        steps: &[
+            Step::Send(0, b"CONNECT {\"verbose\":false,\"protocol\":1,\"user\":\"a1\",\"pass\":\"p\"}\r\nSUB > 1\r\n"),
+            Step::Send(1, b"CONNECT {\"verbose\":false,\"protocol\":1,\"user\":\"b1\",\"pass\":\"p\"}\r\nSUB > 1\r\nPUB x 1\r\nb\r\n"),
+            Step::Send(2, b"CONNECT {\"verbose\":false,\"user\":\"a2\",\"pass\":\"p\"}\r\nPUB x 1\r\na\r\n"),
+            Step::Send(0, b""),
+            Step::Send(1, b""),
+        ],
+    },
+    Scenario {
+        name: "no_auth_user and default permissions",
+        config: r#"authorization {
+            default_permissions = { publish = "public.>" }
+            users = [ { user: guest, password: unused }, { user: admin, password: adm, permissions: { publish: ">" } } ]
+        }
+        no_auth_user: guest"#,
+        steps: &[
+            Step::Send(0, b"PUB public.x 1\r\na\r\nPUB private.x 1\r\na\r\n"),
+            Step::Send(1, b"CONNECT {\"verbose\":false}\r\nPUB private.x 1\r\na\r\n"),
+            Step::Send(2, b"CONNECT {\"verbose\":false,\"user\":\"admin\",\"pass\":\"adm\"}\r\nPUB private.x 1\r\na\r\n"),
+        ],
+    },
+    Scenario {
+        name: "allow_responses",
+        config: r#"authorization { users = [
+            { user: svc, password: s, permissions: { subscribe: "api.>", allow_responses: true } }
+            { user: app, password: a }
+        ] }"#,
+        steps: &[
+            Step::Send(0, b"CONNECT {\"verbose\":false,\"user\":\"svc\",\"pass\":\"s\"}\r\nSUB api.time 1\r\nPUB anything 1\r\nx\r\n"),
+            Step::Send(1, b"CONNECT {\"verbose\":false,\"user\":\"app\",\"pass\":\"a\"}\r\nSUB _INBOX.1 9\r\nPUB api.time _INBOX.1 1\r\n?\r\n"),
+            Step::Send(0, b"PUB _INBOX.1 1\r\n!\r\nPUB _INBOX.1 1\r\n!\r\n"),
+            Step::Send(1, b""),
+        ],
+    },
+    Scenario {
+        name: "token",
+        config: r#"authorization { token: "secret_token_here" }"#,
+        steps: &[
+            Step::Send(0, b"CONNECT {\"verbose\":false,\"auth_token\":\"secret_token_here\"}\r\n"),
+            Step::Send(1, b"CONNECT {\"verbose\":false,\"auth_token\":\"nope\"}\r\n"),
+            Step::Send(2, b"PING\r\n"),
+        ],
+    },
+    Scenario {
+        name: "nkey users",
+        config: r#"authorization { users = [
+            { nkey: "UD2UNLWZU4NS3BXVYHVTA4RC5WKBSAWCKWQ7IZTHAXIZXIHVDGBZH2UP", permissions: { publish: ["orders.>"], subscribe: ["results.>"] } }
+            { nkey: "UCBP45VSUDL2EXLZ2MIAW43QBYCDUEOLQH3UUFFQYVCKUCQTAGK66QHB", permissions: { publish: ["events.>"], subscribe: ["_INBOX.>"] } }
+        ] }"#,
+        steps: &[
+            Step::Nkey(0, NKEY_SEED_1),
+            Step::Send(0, b"SUB results.> 1\r\nPUB orders.new 1\r\nx\r\nPUB events.x 1\r\nx\r\n"),
+            Step::Nkey(1, NKEY_SEED_2),
+            Step::Send(1, b"PUB results.y 1\r\ny\r\nSUB orders.> 1\r\n"),
+            Step::Send(2, b"CONNECT {\"verbose\":false,\"nkey\":\"UD2UNLWZU4NS3BXVYHVTA4RC5WKBSAWCKWQ7IZTHAXIZXIHVDGBZH2UP\",\"sig\":\"AAAA\"}\r\n"),
+        ],
+    },
+];
+
+async fn run_scenario(addr: SocketAddr, scenario: &Scenario) -> Vec<String> {
+    let mut clients: Vec<Option<RawClient>> = Vec::new();
+    let mut transcript = Vec::new();
+    for step in scenario.steps {
+        let (i, bytes) = match step {
+            Step::Send(i, bytes) => (*i, bytes.to_vec()),
+            Step::Nkey(i, _) => (*i, Vec::new()),
+        };
+        while clients.len() <= i {
+            clients.push(None);
+        }
+        if clients[i].is_none() {
+            let c = RawClient::connect(addr).await;
+            transcript.push(format!("client {i}: {}", mask_info(&c.info)));
+            clients[i] = Some(c);
+        }
+        let Some(c) = clients[i].as_mut() else { continue };
+        let bytes = match step {
+            Step::Nkey(_, seed) => {
+                let nonce = c.info_json()["nonce"].trim_matches('"').to_owned();
+                let pair = nkeys::KeyPair::from_seed(seed).unwrap();
+                let sig = data_encoding::BASE64URL_NOPAD.encode(&pair.sign(nonce.as_bytes()).unwrap());
+                format!("CONNECT {{\"verbose\":false,\"nkey\":\"{}\",\"sig\":\"{sig}\"}}\r\n", pair.public_key())
+                    .into_bytes()
+            }
+            Step::Send(..) => bytes,
+        };
+        c.send(&bytes).await;
+        let (got, closed) = c.ping_pong_or_close().await;
+        transcript.push(format!("client {i}: {}{}", normalise(&got), if closed { "<closed>" } else { "" }));
+        if closed {
+            clients[i] = None;
+        }
+    }
+    transcript
+}
+
+#[tokio::test]
+async fn same_permissions_and_accounts_as_nats_server() {
+    let reference_bin = reference_server_bin();
+    let mut mismatches = Vec::new();
+    for scenario in SCENARIOS {
+        let dir = rnats_test_support::scratch_dir("diff");
+        let path = dir.join("server.conf");
+        std::fs::write(&path, scenario.config).unwrap();
+        let reference = ExternalServer::spawn(&reference_bin, &["-c", path.to_str().unwrap()])
+            .unwrap_or_else(|e| panic!("nats-server refused {}: {e}", scenario.name));
+        let ours = crate::auth::start_conf(scenario.config).await;
+        let theirs = run_scenario(reference.addr(), scenario).await;
+        let mine = run_scenario(ours.addr, scenario).await;
+        if theirs != mine {
+            mismatches.push(format!(
+                "{}:\n  nats-server: {theirs:#?}\n  rnats:       {mine:#?}",
+                scenario.name
+            ));
+        }
+    }
+    assert!(mismatches.is_empty(), "differences:\n{}", mismatches.join("\n"));
+}

@@ -175,10 +175,10 @@ async fn config_file_values_with_command_line_port() {
 }
 
 #[test]
-fn unenforced_security_sections_refuse_to_start() {
+fn unenforced_tls_section_refuses_to_start() {
     let dir = scratch_dir("conf");
     let conf = dir.join("auth.conf");
-    std::fs::write(&conf, "authorization { token: \"s3cret\" }\n").unwrap();
+    std::fs::write(&conf, "tls { cert_file: \"a.pem\", key_file: \"b.pem\" }\n").unwrap();
     let out = Command::new(bin())
         .args(["-p", "-1", "-c", conf.to_str().unwrap()])
         .output()
@@ -239,4 +239,91 @@ async fn reload_by_signal_and_bad_file_keeps_old_config() {
         "2048",
         "the old configuration stays"
     );
+}
+
+#[test]
+fn passwd_hashes_from_stdin_and_nkey_tools() {
+    use std::io::Write;
+    let mut child = Command::new(bin())
+        .args(["passwd", "--cost", "4"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let hash = String::from_utf8(out.stdout).unwrap();
+    assert!(hash.starts_with("$2b$04$") || hash.starts_with("$2a$04$"), "{hash}");
+
+    let mut child = Command::new(bin())
+        .args(["passwd", "--argon2"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("$argon2id$"));
+
+    let out = Command::new(bin()).args(["nkey", "gen", "user"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let (seed, public) = (lines.next().unwrap(), lines.next().unwrap());
+    assert!(seed.starts_with("SU") && public.starts_with('U'));
+    let out = Command::new(bin()).args(["nkey", "pub", seed]).output().unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), public);
+    let out = Command::new(bin()).args(["nkey", "pub", "SUnotaseed"]).output().unwrap();
+    assert!(!out.status.success());
+}
+
+#[tokio::test]
+async fn user_and_token_flags_require_credentials() {
+    let server = ExternalServer::spawn(&bin(), &["--user", "admin", "--pass", "pw"]).unwrap();
+    let mut c = RawClient::connect(server.addr()).await;
+    assert_eq!(c.info_json()["auth_required"], "true");
+    c.send(b"CONNECT {\"verbose\":false,\"user\":\"admin\",\"pass\":\"pw\"}\r\n").await;
+    assert_eq!(c.ping_pong().await, b"");
+    let mut bad = RawClient::connect(server.addr()).await;
+    bad.send(b"CONNECT {\"verbose\":false,\"user\":\"admin\",\"pass\":\"no\"}\r\n").await;
+    assert_eq!(bad.read_to_close().await, b"-ERR 'Authorization Violation'\r\n");
+
+    let server = ExternalServer::spawn(&bin(), &["--auth", "t0k"]).unwrap();
+    let mut c = RawClient::connect(server.addr()).await;
+    c.send(b"CONNECT {\"verbose\":false,\"auth_token\":\"t0k\"}\r\n").await;
+    assert_eq!(c.ping_pong().await, b"");
+}
+
+#[test]
+fn bad_fixtures_are_refused_with_position() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|a| a.join("shared/fixtures/seed-configs"))
+        .chain(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .ancestors()
+                .map(|a| a.join("../shared/fixtures/seed-configs")),
+        )
+        .find(|p| p.is_dir())
+        .expect("fixtures");
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let path = entry.path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".conf") {
+            continue;
+        }
+        let out = Command::new(bin()).args(["-t", "-c", path.to_str().unwrap()]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        if name.starts_with("bad-") {
+            assert!(!out.status.success(), "{name} must be refused");
+            let re_pos = format!("{}:", path.display());
+            let tail = err.split(&re_pos).nth(1).unwrap_or_default();
+            let mut parts = tail.split(':');
+            let line: u32 = parts.next().unwrap_or("").parse().unwrap_or(0);
+            let col: u32 = parts.next().unwrap_or("").parse().unwrap_or(0);
+            assert!(line > 0 && col > 0, "{name}: no file:line:col in {err}");
+        } else {
+            assert!(out.status.success(), "{name} must load: {err}");
+        }
+    }
 }

@@ -1,0 +1,818 @@
+//! `loadgen`: whole-server load for rnats and nats-server alike, over raw NATS protocol.
+//!
+//! ```text
+//! loadgen --url 127.0.0.1:4222 --scenario NAME [--payload BYTES] [--msgs N] [--pubs N]
+//!         [--subs K] [--seconds S] [--conns C] [--server-pid PID] [--auth SPEC]
+//! ```
+//!
+//! One thread, one `mio::Poll`, pipelined writes and a small parser (`wire`), so the tool costs
+//! as little as it can. Every scenario stops after a bounded count or `--seconds`, whichever comes
+//! first, and prints exactly one JSON line to stdout (`"timed_out":true` if the clock won).
+//!
+//! Scenarios:
+//! - `pub`: `--pubs` publishers, no subscribers; ends when every publisher's final PING is answered.
+//! - `pubsub`: one publisher → one subscriber; counts what the subscriber receives.
+//! - `fanout`: one publisher → `--subs` subscribers; the rate is deliveries in total per second.
+//! - `queue`: one publisher → `--subs` members of one queue group; every payload carries its
+//!   sequence number and each must arrive exactly once (`duplicates`, `lost`).
+//! - `reqrep`: sequential request/reply; latency percentiles in microseconds.
+//! - `connect`: INFO → CONNECT → PING → PONG handshakes, first one at a time, then `--conns` at
+//!   once, with `--auth none|token:SECRET|user:NAME:PASS|nkey:SEED`.
+//! - `idle`: `--conns` idle connections with one SUB each; server VmRSS per connection.
+//! - `subs`: time to add `--subs` (default 100 000) subscriptions on distinct subjects, then the
+//!   pubsub rate with the publisher cycling over all of those subjects.
+//!
+//! Flow control is the same for both servers: a publisher never has more than
+//! [`INFLIGHT_BYTES`] of messages that a subscriber has not yet read, far below the 64 MiB at
+//! which both servers close a slow consumer. Only loopback addresses are accepted.
+
+// A crate root's modules would sit beside it in src/bin/, where cargo would take them for binaries.
+#[path = "loadgen/net.rs"]
+mod net;
+#[path = "loadgen/wire.rs"]
+mod wire;
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use crate::net::{ConnId, Net};
+use crate::wire::ServerOp;
+
+pub(crate) type Error = Box<dyn std::error::Error>;
+pub(crate) type Result<T> = std::result::Result<T, Error>;
+
+/// The most payload bytes a publisher may have sent beyond what the slowest subscriber read.
+const INFLIGHT_BYTES: u64 = 8 * 1024 * 1024;
+/// Stop filling a connection's write buffer past this; write it out first.
+const WRITE_BATCH: usize = 256 * 1024;
+/// Longest single wait in `poll`, so the deadline is checked often enough.
+const POLL_SLICE: Duration = Duration::from_millis(50);
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match Args::parse(&args).and_then(|a| run(&a)) {
+        Ok(line) => {
+            let mut out = std::io::stdout().lock();
+            if writeln!(out, "{line}").is_err() {
+                return std::process::ExitCode::FAILURE;
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "loadgen: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<Value> {
+    let mut report = match args.scenario.as_str() {
+        "pub" | "pubsub" | "fanout" | "queue" => flow_scenario(args)?,
+        "reqrep" => reqrep(args)?,
+        "connect" => connect(args)?,
+        "idle" => idle(args)?,
+        "subs" => subs(args)?,
+        other => {
+            return Err(format!(
+                "unknown scenario {other:?} (pub, pubsub, fanout, queue, reqrep, connect, idle, subs)"
+            )
+            .into());
+        }
+    };
+    // `scenario` first, for people reading the lines.
+    let mut line = Map::new();
+    line.insert("scenario".into(), json!(args.scenario));
+    line.append(&mut report);
+    Ok(Value::Object(line))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+struct Args {
+    addr: SocketAddr,
+    scenario: String,
+    payload: usize,
+    msgs: Option<u64>,
+    pubs: usize,
+    subs: Option<usize>,
+    seconds: f64,
+    conns: usize,
+    server_pid: Option<u32>,
+    auth: Auth,
+}
+
+impl Args {
+    fn parse(argv: &[String]) -> Result<Self> {
+        let mut values = HashMap::new();
+        let mut it = argv.iter();
+        while let Some(flag) = it.next() {
+            let Some(name) = flag.strip_prefix("--") else {
+                return Err(format!("unexpected argument {flag:?}").into());
+            };
+            let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+            values.insert(name.to_owned(), value.clone());
+        }
+        let mut take = |name: &str| values.remove(name);
+        let url = take("url").unwrap_or_else(|| "127.0.0.1:4222".into());
+        let scenario = take("scenario").ok_or("--scenario is required")?;
+        let args = Self {
+            addr: resolve(&url)?,
+            scenario,
+            payload: number(take("payload"), "payload")?.unwrap_or(128),
+            msgs: number(take("msgs"), "msgs")?,
+            pubs: number(take("pubs"), "pubs")?.unwrap_or(1),
+            subs: number(take("subs"), "subs")?,
+            seconds: number(take("seconds"), "seconds")?.unwrap_or(10.0),
+            conns: number(take("conns"), "conns")?.unwrap_or(1000),
+            server_pid: number(take("server-pid"), "server-pid")?,
+            auth: Auth::parse(take("auth").as_deref().unwrap_or("none"))?,
+        };
+        if let Some(name) = values.keys().next() {
+            return Err(format!("unknown flag --{name}").into());
+        }
+        if args.pubs == 0 || args.conns == 0 || args.seconds.is_nan() || args.seconds <= 0.0 {
+            return Err("--pubs, --conns and --seconds must be positive".into());
+        }
+        Ok(args)
+    }
+
+    fn msgs(&self, default: u64) -> u64 {
+        self.msgs.unwrap_or(default)
+    }
+
+    fn deadline(&self) -> Deadline {
+        Deadline(Instant::now() + Duration::from_secs_f64(self.seconds))
+    }
+}
+
+fn number<T: std::str::FromStr>(value: Option<String>, name: &str) -> Result<Option<T>> {
+    value
+        .map(|v| {
+            v.parse()
+                .map_err(|_| format!("--{name}: not a number: {v:?}").into())
+        })
+        .transpose()
+}
+
+/// `host:port` or `nats://host:port`, which must be a loopback address: this tool floods.
+fn resolve(url: &str) -> Result<SocketAddr> {
+    let hostport = url.strip_prefix("nats://").unwrap_or(url);
+    let addr = hostport
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| format!("--url {url:?} resolves to nothing"))?;
+    if !addr.ip().is_loopback() {
+        return Err(format!("--url {url:?}: loadgen only runs against loopback addresses").into());
+    }
+    Ok(addr)
+}
+
+/// What CONNECT carries to authenticate.
+enum Auth {
+    None,
+    Token(String),
+    User { name: String, pass: String },
+    Nkey(Box<nkeys::KeyPair>),
+}
+
+impl Auth {
+    fn parse(spec: &str) -> Result<Self> {
+        let (kind, rest) = spec.split_once(':').unwrap_or((spec, ""));
+        Ok(match kind {
+            "none" => Self::None,
+            "token" => Self::Token(rest.to_owned()),
+            "user" => {
+                let (name, pass) = rest
+                    .split_once(':')
+                    .ok_or("--auth user:NAME:PASS needs both")?;
+                Self::User {
+                    name: name.to_owned(),
+                    pass: pass.to_owned(),
+                }
+            }
+            "nkey" => Self::Nkey(Box::new(
+                nkeys::KeyPair::from_seed(rest).map_err(|e| format!("--auth nkey: {e}"))?,
+            )),
+            _ => return Err(format!("--auth {kind:?}: none, token:, user: or nkey:").into()),
+        })
+    }
+
+    /// The name reported in the JSON line; never the secret.
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Token(_) => "token",
+            Self::User { .. } => "user",
+            Self::Nkey(_) => "nkey",
+        }
+    }
+
+    /// `CONNECT {…}\r\n` answering the server's INFO (NKey signs its nonce).
+    fn connect_line(&self, info: &[u8]) -> Result<Vec<u8>> {
+        let mut c = json!({
+            "verbose": false,
+            "pedantic": false,
+            "tls_required": false,
+            "name": "loadgen",
+            "lang": "rust",
+            "version": env!("CARGO_PKG_VERSION"),
+            "protocol": 1,
+            "headers": false,
+            "no_responders": false,
+        });
+        match self {
+            Self::None => {}
+            Self::Token(t) => c["auth_token"] = json!(t),
+            Self::User { name, pass } => {
+                c["user"] = json!(name);
+                c["pass"] = json!(pass);
+            }
+            Self::Nkey(kp) => {
+                let info: Value = serde_json::from_slice(info)?;
+                let nonce = info["nonce"].as_str().ok_or(
+                    "the server's INFO has no nonce: it does not offer NKey authentication",
+                )?;
+                let sig = kp.sign(nonce.as_bytes())?;
+                c["nkey"] = json!(kp.public_key());
+                c["sig"] = json!(data_encoding::BASE64URL_NOPAD.encode(&sig));
+            }
+        }
+        Ok(format!("CONNECT {c}\r\n").into_bytes())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time and connections
+
+#[derive(Clone, Copy)]
+struct Deadline(Instant);
+
+impl Deadline {
+    fn passed(self) -> bool {
+        Instant::now() >= self.0
+    }
+
+    /// How long the next poll may wait; an error once the time limit is reached during setup.
+    fn slice(self, what: &str) -> Result<Duration> {
+        let left = self.0.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!("time limit reached while {what}").into());
+        }
+        Ok(left.min(POLL_SLICE))
+    }
+}
+
+/// INFO → CONNECT (+ `extra(i)`) → PING → PONG on every connection of `ids`, all at once.
+fn handshake(
+    net: &mut Net,
+    ids: &[ConnId],
+    auth: &Auth,
+    extra: impl Fn(usize) -> Vec<u8>,
+    deadline: Deadline,
+) -> Result<()> {
+    let index: HashMap<ConnId, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+    let mut greeted = vec![false; ids.len()];
+    let mut left = ids.len();
+    while left > 0 {
+        net.poll(deadline.slice("connecting")?, |id, op, out| {
+            let Some(&i) = index.get(&id) else {
+                return Ok(());
+            };
+            match op {
+                ServerOp::Info(info) if !greeted[i] => {
+                    greeted[i] = true;
+                    out.extend_from_slice(&auth.connect_line(info)?);
+                    out.extend_from_slice(&extra(i));
+                    out.extend_from_slice(b"PING\r\n");
+                }
+                ServerOp::Pong if greeted[i] => left -= 1,
+                _ => {}
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// Connects and handshakes `n` connections, `extra(i)` sent after each CONNECT.
+fn open(
+    net: &mut Net,
+    args: &Args,
+    n: usize,
+    extra: impl Fn(usize) -> Vec<u8>,
+    deadline: Deadline,
+) -> Result<Vec<ConnId>> {
+    let ids = (0..n)
+        .map(|_| net.connect(args.addr))
+        .collect::<Result<Vec<_>>>()?;
+    handshake(net, &ids, &args.auth, extra, deadline)?;
+    Ok(ids)
+}
+
+fn sub_line(subject: &str, queue: Option<&str>, sid: usize) -> Vec<u8> {
+    match queue {
+        Some(q) => format!("SUB {subject} {q} {sid}\r\n").into_bytes(),
+        None => format!("SUB {subject} {sid}\r\n").into_bytes(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Throughput: pub, pubsub, fanout, queue, and the second half of subs
+
+/// How published messages reach subscribers, which decides flow control and the count.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// No subscribers: the server only parses and drops.
+    Nobody,
+    /// Every subscriber gets every message (pubsub, fanout).
+    Everyone,
+    /// One queue group: each message goes to exactly one subscriber.
+    OneOfGroup,
+}
+
+struct Flow {
+    pubs: Vec<ConnId>,
+    subs: Vec<ConnId>,
+    delivery: Delivery,
+    /// Messages per publisher.
+    per_pub: u64,
+    payload: usize,
+    /// `PUB <subject> <len>\r\n` lines, used in turn.
+    headers: Vec<Vec<u8>>,
+}
+
+struct FlowResult {
+    published: u64,
+    delivered: u64,
+    duplicates: u64,
+    /// `None` when the clock stopped the run: what was still in flight is not lost.
+    lost: Option<u64>,
+    secs: f64,
+    timed_out: bool,
+}
+
+fn flow_scenario(args: &Args) -> Result<Map<String, Value>> {
+    let deadline = args.deadline();
+    let mut net = Net::new()?;
+    let subject = format!("bench.{}", args.scenario);
+    let (delivery, nsubs, queue) = match args.scenario.as_str() {
+        "pub" => (Delivery::Nobody, 0, None),
+        "pubsub" => (Delivery::Everyone, 1, None),
+        "fanout" => (Delivery::Everyone, args.subs.unwrap_or(4), None),
+        _ => (
+            Delivery::OneOfGroup,
+            args.subs.unwrap_or(4),
+            Some("workers"),
+        ),
+    };
+    let pubs = if delivery == Delivery::Nobody {
+        args.pubs
+    } else {
+        1
+    };
+    if delivery == Delivery::OneOfGroup && args.payload < 8 {
+        return Err("queue needs --payload of at least 8 bytes for sequence numbers".into());
+    }
+    let subs = open(
+        &mut net,
+        args,
+        nsubs,
+        |_| sub_line(&subject, queue, 1),
+        deadline,
+    )?;
+    let pub_ids = open(&mut net, args, pubs, |_| Vec::new(), deadline)?;
+    let msgs = args.msgs(100_000);
+    let flow = Flow {
+        pubs: pub_ids,
+        subs,
+        delivery,
+        per_pub: msgs.div_ceil(pubs as u64),
+        payload: args.payload,
+        headers: vec![format!("PUB {subject} {}\r\n", args.payload).into_bytes()],
+    };
+    let r = run_flow(&mut net, &flow, deadline)?;
+    let mut out = throughput_fields(args.payload, &r);
+    out.insert("pubs".into(), json!(pubs));
+    out.insert("subs".into(), json!(nsubs));
+    Ok(out)
+}
+
+fn throughput_fields(payload: usize, r: &FlowResult) -> Map<String, Value> {
+    let rate = r.delivered as f64 / r.secs;
+    let Value::Object(map) = json!({
+        "payload": payload,
+        "msgs": r.delivered,
+        "published": r.published,
+        "secs": round3(r.secs),
+        "msgs_per_sec": rate.round(),
+        "mb_per_sec": round3(rate * payload as f64 / 1e6),
+        "duplicates": r.duplicates,
+        "lost": r.lost,
+        "timed_out": r.timed_out,
+    }) else {
+        unreachable!("json! of an object literal is an object")
+    };
+    map
+}
+
+/// Publishes `per_pub` messages from every publisher as fast as flow control allows, counts
+/// deliveries, then syncs every subscriber with PING/PONG so nothing is still on its way.
+///
+/// The clock runs from the first write to the last message received (to the last publisher's
+/// final PONG when there are no subscribers).
+fn run_flow(net: &mut Net, flow: &Flow, deadline: Deadline) -> Result<FlowResult> {
+    let nsubs = flow.subs.len();
+    let max_inflight = (INFLIGHT_BYTES / (flow.payload as u64 + 64)).max(16);
+    let expected = match flow.delivery {
+        Delivery::Nobody => 0,
+        Delivery::Everyone => flow.per_pub * flow.pubs.len() as u64 * nsubs as u64,
+        Delivery::OneOfGroup => flow.per_pub * flow.pubs.len() as u64,
+    };
+    let role: HashMap<ConnId, Role> = flow
+        .pubs
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, Role::Pub(i)))
+        .chain(
+            flow.subs
+                .iter()
+                .enumerate()
+                .map(|(i, &id)| (id, Role::Sub(i))),
+        )
+        .collect();
+    let mut template = vec![b'x'; flow.payload];
+    template.extend_from_slice(b"\r\n");
+
+    let mut sent = vec![0u64; flow.pubs.len()];
+    let mut pinged = vec![false; flow.pubs.len()];
+    let mut final_pong = vec![false; flow.pubs.len()];
+    let mut received = vec![0u64; nsubs];
+    let mut synced = vec![false; nsubs];
+    let mut sync_sent = false;
+    let mut seen = match flow.delivery {
+        Delivery::OneOfGroup => vec![false; usize::try_from(expected)?],
+        _ => Vec::new(),
+    };
+    let mut duplicates = 0u64;
+    let mut next_header = 0usize;
+
+    let start = Instant::now();
+    let mut end = start;
+    let mut timed_out = false;
+    loop {
+        // Publish what flow control allows, at most one batch per publisher per turn.
+        let total_sent: u64 = sent.iter().sum();
+        let mut room = match flow.delivery {
+            Delivery::Nobody => u64::MAX,
+            Delivery::Everyone => {
+                let slowest = received.iter().copied().min().unwrap_or(0);
+                (slowest + max_inflight).saturating_sub(total_sent)
+            }
+            Delivery::OneOfGroup => {
+                (received.iter().sum::<u64>() + max_inflight).saturating_sub(total_sent)
+            }
+        };
+        let mut busy = false;
+        for (p, &id) in flow.pubs.iter().enumerate() {
+            let conn = net.conn(id)?;
+            if !conn.is_writable() {
+                continue;
+            }
+            while sent[p] < flow.per_pub && room > 0 && conn.wbuf.len() < WRITE_BATCH {
+                let header = &flow.headers[next_header];
+                next_header = (next_header + 1) % flow.headers.len();
+                conn.wbuf.extend_from_slice(header);
+                let at = conn.wbuf.len();
+                conn.wbuf.extend_from_slice(&template);
+                if flow.payload >= 8 {
+                    conn.wbuf[at..at + 8].copy_from_slice(&sent[p].to_le_bytes());
+                }
+                sent[p] += 1;
+                room -= 1;
+                busy = true;
+            }
+            if sent[p] == flow.per_pub && !pinged[p] {
+                // Marks the end of this publisher's stream; answered once all its PUBs are in.
+                conn.wbuf.extend_from_slice(b"PING\r\n");
+                pinged[p] = true;
+            }
+            net.flush(id)?;
+        }
+        if deadline.passed() {
+            timed_out = true;
+            end = Instant::now();
+            break;
+        }
+        let timeout = if busy { Duration::ZERO } else { POLL_SLICE };
+        let mut got = false;
+        net.poll(timeout, |id, op, _out| {
+            match (role.get(&id), op) {
+                (Some(&Role::Sub(s)), ServerOp::Msg { payload, .. }) => {
+                    received[s] += 1;
+                    got = true;
+                    if flow.delivery == Delivery::OneOfGroup {
+                        let seq = payload
+                            .get(..8)
+                            .and_then(|b| b.try_into().ok())
+                            .map(u64::from_le_bytes)
+                            .and_then(|s| usize::try_from(s).ok())
+                            .filter(|&s| s < seen.len())
+                            .ok_or("queue member received a message with a bad sequence number")?;
+                        if std::mem::replace(&mut seen[seq], true) {
+                            duplicates += 1;
+                        }
+                    }
+                }
+                (Some(&Role::Sub(s)), ServerOp::Pong) => synced[s] = true,
+                (Some(&Role::Pub(p)), ServerOp::Pong) => final_pong[p] = true,
+                (None, _) => return Err(format!("message on unknown connection {id}").into()),
+                _ => {}
+            }
+            Ok(())
+        })?;
+        if got {
+            end = Instant::now();
+        }
+        if final_pong.iter().all(|&f| f) {
+            if flow.delivery == Delivery::Nobody {
+                end = Instant::now();
+                break;
+            }
+            if !sync_sent {
+                // Every PUB is routed; a PONG on each subscriber now follows all its MSGs.
+                for &id in &flow.subs {
+                    net.send(id, b"PING\r\n")?;
+                }
+                sync_sent = true;
+            } else if synced.iter().all(|&s| s) {
+                break;
+            }
+        }
+    }
+    let published: u64 = sent.iter().sum();
+    let delivered: u64 = received.iter().sum();
+    let lost = (!timed_out).then(|| match flow.delivery {
+        Delivery::Nobody => 0,
+        Delivery::Everyone => (published * nsubs as u64).saturating_sub(delivered),
+        Delivery::OneOfGroup => published.saturating_sub(delivered - duplicates),
+    });
+    Ok(FlowResult {
+        published,
+        delivered: if flow.delivery == Delivery::Nobody {
+            published
+        } else {
+            delivered
+        },
+        duplicates,
+        lost,
+        secs: end.duration_since(start).as_secs_f64().max(1e-9),
+        timed_out,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Role {
+    Pub(usize),
+    Sub(usize),
+}
+
+// ---------------------------------------------------------------------------------------------
+// reqrep
+
+/// Requests sent before measuring, so connection set-up and first-use costs stay out.
+const REQREP_WARMUP: u64 = 100;
+
+fn reqrep(args: &Args) -> Result<Map<String, Value>> {
+    let deadline = args.deadline();
+    let mut net = Net::new()?;
+    let inbox = "_INBOX.loadgen.reply";
+    let responder = open(
+        &mut net,
+        args,
+        1,
+        |_| sub_line("bench.reqrep", None, 1),
+        deadline,
+    )?[0];
+    let requester = open(&mut net, args, 1, |_| sub_line(inbox, None, 1), deadline)?[0];
+    let mut request = format!("PUB bench.reqrep {inbox} {}\r\n", args.payload).into_bytes();
+    request.extend(std::iter::repeat_n(b'r', args.payload));
+    request.extend_from_slice(b"\r\n");
+
+    let n = args.msgs(10_000);
+    let mut latencies = Vec::with_capacity(usize::try_from(n)?);
+    let mut timed_out = false;
+    let start = Instant::now();
+    for i in 0..REQREP_WARMUP + n {
+        if deadline.passed() {
+            timed_out = true;
+            break;
+        }
+        let t0 = Instant::now();
+        net.send(requester, &request)?;
+        let mut answered = false;
+        while !answered {
+            let Ok(slice) = deadline.slice("waiting for a reply") else {
+                break;
+            };
+            net.poll(slice, |id, op, out| {
+                if let ServerOp::Msg { reply, payload, .. } = op {
+                    if id == responder {
+                        let reply = reply.ok_or("request without a reply subject")?;
+                        out.extend_from_slice(b"PUB ");
+                        out.extend_from_slice(reply);
+                        out.extend_from_slice(format!(" {}\r\n", payload.len()).as_bytes());
+                        out.extend_from_slice(payload);
+                        out.extend_from_slice(b"\r\n");
+                    } else if id == requester {
+                        answered = true;
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        if !answered {
+            timed_out = true;
+            break;
+        }
+        if i >= REQREP_WARMUP {
+            latencies.push(t0.elapsed());
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    if latencies.is_empty() {
+        return Err("no request was answered in time".into());
+    }
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        micros(latencies[i])
+    };
+    let Value::Object(map) = json!({
+        "payload": args.payload,
+        "msgs": latencies.len(),
+        "secs": round3(secs),
+        "msgs_per_sec": (latencies.len() as f64 / latencies.iter().sum::<Duration>().as_secs_f64()).round(),
+        "p50_us": pct(0.50),
+        "p90_us": pct(0.90),
+        "p99_us": pct(0.99),
+        "max_us": pct(1.0),
+        "timed_out": timed_out,
+    }) else {
+        unreachable!("json! of an object literal is an object")
+    };
+    Ok(map)
+}
+
+// ---------------------------------------------------------------------------------------------
+// connect
+
+fn connect(args: &Args) -> Result<Map<String, Value>> {
+    let deadline = args.deadline();
+    let mut net = Net::new()?;
+    let c = args.conns;
+
+    let mut seq = Vec::with_capacity(c);
+    let seq_start = Instant::now();
+    for _ in 0..c {
+        let t0 = Instant::now();
+        let id = net.connect(args.addr)?;
+        handshake(&mut net, &[id], &args.auth, |_| Vec::new(), deadline)?;
+        seq.push(t0.elapsed());
+        net.close(id)?;
+    }
+    let seq_secs = seq_start.elapsed().as_secs_f64();
+
+    let par_start = Instant::now();
+    let ids = open(&mut net, args, c, |_| Vec::new(), deadline)?;
+    let par_secs = par_start.elapsed().as_secs_f64();
+    for id in ids {
+        net.close(id)?;
+    }
+
+    seq.sort_unstable();
+    let Value::Object(map) = json!({
+        "auth": args.auth.kind(),
+        "conns": c,
+        "secs": round3(seq_secs + par_secs),
+        "seq_per_sec": (c as f64 / seq_secs).round(),
+        "par_per_sec": (c as f64 / par_secs).round(),
+        "seq_p50_us": micros(seq[seq.len() / 2]),
+        "seq_p99_us": micros(seq[(seq.len() * 99 / 100).min(seq.len() - 1)]),
+    }) else {
+        unreachable!("json! of an object literal is an object")
+    };
+    Ok(map)
+}
+
+// ---------------------------------------------------------------------------------------------
+// idle
+
+/// Connections handshaking at once while opening many: well under any listen backlog.
+const OPEN_BATCH: usize = 200;
+
+fn idle(args: &Args) -> Result<Map<String, Value>> {
+    let pid = args.server_pid.ok_or("idle needs --server-pid")?;
+    let deadline = args.deadline();
+    let mut net = Net::new()?;
+    let before = vm_rss(pid)?;
+    let mut ids = Vec::with_capacity(args.conns);
+    while ids.len() < args.conns {
+        let first = ids.len();
+        let n = OPEN_BATCH.min(args.conns - first);
+        let batch = open(
+            &mut net,
+            args,
+            n,
+            |i| sub_line(&format!("idle.{}", first + i), None, 1),
+            deadline,
+        )?;
+        ids.extend(batch);
+    }
+    // Let the server finish whatever it does after the last PONG before reading its memory.
+    std::thread::sleep(Duration::from_millis(500));
+    let after = vm_rss(pid)?;
+    let per_conn = (after as f64 - before as f64) / args.conns as f64;
+    let Value::Object(map) = json!({
+        "conns": args.conns,
+        "rss_before": before,
+        "rss_after": after,
+        "bytes_per_conn": per_conn.round(),
+    }) else {
+        unreachable!("json! of an object literal is an object")
+    };
+    Ok(map)
+}
+
+/// Resident memory of a process in bytes, from `/proc/<pid>/status`.
+fn vm_rss(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))?;
+    Ok(kib * 1024)
+}
+
+// ---------------------------------------------------------------------------------------------
+// subs
+
+fn subs(args: &Args) -> Result<Map<String, Value>> {
+    let deadline = args.deadline();
+    let mut net = Net::new()?;
+    let n = args.subs.unwrap_or(100_000);
+    if n == 0 {
+        return Err("--subs must be positive".into());
+    }
+    let sub = open(&mut net, args, 1, |_| Vec::new(), deadline)?[0];
+    let publisher = open(&mut net, args, 1, |_| Vec::new(), deadline)?[0];
+
+    let mut lines = Vec::with_capacity(n * 32);
+    for i in 0..n {
+        lines.extend_from_slice(&sub_line(&format!("bench.subs.{i}"), None, i + 1));
+    }
+    lines.extend_from_slice(b"PING\r\n");
+    let t0 = Instant::now();
+    net.send(sub, &lines)?;
+    let mut ponged = false;
+    while !ponged {
+        net.poll(deadline.slice("subscribing")?, |id, op, _| {
+            ponged |= id == sub && op == ServerOp::Pong;
+            Ok(())
+        })?;
+    }
+    let sub_secs = t0.elapsed().as_secs_f64();
+
+    let flow = Flow {
+        pubs: vec![publisher],
+        subs: vec![sub],
+        delivery: Delivery::Everyone,
+        per_pub: args.msgs(100_000),
+        payload: args.payload,
+        headers: (0..n)
+            .map(|i| format!("PUB bench.subs.{i} {}\r\n", args.payload).into_bytes())
+            .collect(),
+    };
+    let r = run_flow(&mut net, &flow, deadline)?;
+    let mut out = throughput_fields(args.payload, &r);
+    out.insert("subs".into(), json!(n));
+    out.insert("sub_secs".into(), json!(round3(sub_secs)));
+    out.insert("subs_per_sec".into(), json!((n as f64 / sub_secs).round()));
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn micros(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e7).round() / 10.0
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}

@@ -1,0 +1,242 @@
+//! Errors: why a login was refused, why a configuration cannot be used, why a permission set
+//! does not compile.
+//!
+//! No text here ever contains a password, token, signature or seed: only identities (user
+//! names, public keys) and reasons, so the broker can log them as they are.
+
+use std::net::SocketAddr;
+
+use rnats_jwt::JwtError;
+use rnats_sublist::SubjectError;
+
+use crate::ConnectionType;
+
+/// Why a client was not authenticated. `Display` is the reason for the audit log; on the wire
+/// the client only ever gets `Authorization Violation`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// Authentication is required and the client presented nothing usable.
+    #[error("no credentials presented")]
+    NoCredentials,
+    /// No configured user has this name.
+    #[error("unknown user {user:?}")]
+    UnknownUser {
+        /// The name the client sent.
+        user: String,
+    },
+    /// The password does not match (also: the user has no password and was not mapped from a
+    /// certificate).
+    #[error("wrong password for user {user:?}")]
+    BadPassword {
+        /// The user.
+        user: String,
+    },
+    /// The token does not match.
+    #[error("wrong token")]
+    BadToken,
+    /// The client named an NKey that is not configured (there is no fallback to users).
+    #[error("unknown nkey {nkey:?}")]
+    UnknownNkey {
+        /// The public key the client sent.
+        nkey: String,
+    },
+    /// The client sent an NKey (or a non-bearer JWT) but no `sig`.
+    #[error("missing nonce signature for {identity:?}")]
+    MissingNonceSignature {
+        /// The public key.
+        identity: String,
+    },
+    /// The nonce signature is not base64 or does not verify.
+    #[error("bad nonce signature for {identity:?}")]
+    BadSignature {
+        /// The public key.
+        identity: String,
+    },
+    /// The request carried no nonce although the method needs one (a broker bug or a
+    /// listener that did not send one).
+    #[error("no nonce was sent to the client, cannot verify {identity:?}")]
+    MissingNonce {
+        /// The public key.
+        identity: String,
+    },
+    /// The user may not connect over this kind of connection.
+    #[error("user {identity:?} may not connect with connection type {connection_type}")]
+    ConnectionTypeNotAllowed {
+        /// The user.
+        identity: String,
+        /// What the client used.
+        connection_type: ConnectionType,
+    },
+    /// The user's `connection_deadline` (or JWT `exp`) has passed.
+    #[error("credentials of {identity:?} have expired")]
+    Expired {
+        /// The user.
+        identity: String,
+    },
+    /// The JWT did not decode or verify.
+    #[error("bad user JWT: {0}")]
+    BadJwt(#[from] JwtError),
+    /// The JWT's issuer is not a signing key of any account.
+    #[error("JWT issuer {issuer:?} is not a signing key of any account")]
+    UnknownSigningKey {
+        /// The issuer key.
+        issuer: String,
+    },
+    /// The JWT's `issuer_account` is not the account owning the signing key.
+    #[error("JWT issuer_account {issuer_account:?} does not match account {account:?}")]
+    IssuerAccountMismatch {
+        /// What the JWT claims.
+        issuer_account: String,
+        /// The account that lists the signing key.
+        account: String,
+    },
+    /// The JWT's permissions do not compile.
+    #[error("JWT of {identity:?} has invalid permissions: {source}")]
+    BadJwtPermissions {
+        /// The user key.
+        identity: String,
+        /// Why.
+        source: PermissionError,
+    },
+    /// The client's address is outside the JWT's `src` networks.
+    #[error("{identity:?} may not connect from {addr}")]
+    SourceNotAllowed {
+        /// The user key.
+        identity: String,
+        /// The client's address.
+        addr: SocketAddr,
+    },
+    /// The JWT carries a restriction rnats does not enforce yet, so it is refused rather than
+    /// ignored.
+    #[error("JWT of {identity:?} uses {what}, which is not supported")]
+    UnsupportedRestriction {
+        /// The user key.
+        identity: String,
+        /// The claim.
+        what: &'static str,
+    },
+    /// The user must come through a trusted proxy, which rnats does not support yet.
+    #[error("user {identity:?} requires a trusted proxy")]
+    ProxyRequired {
+        /// The user.
+        identity: String,
+    },
+    /// `verify_and_map` is on and the client certificate names no configured user.
+    #[error("no user matches the client certificate")]
+    NoCertificateUser,
+    /// `verify_and_map` is on and the client presented no certificate.
+    #[error("a client certificate is required")]
+    NoCertificate,
+}
+
+/// Why a configuration cannot be turned into a [`ServerAuth`](crate::ServerAuth). Texts are
+/// nats-server's where it has one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthConfigError {
+    /// `token` together with `user`/`password`.
+    #[error("Cannot have a user/pass and token")]
+    TokenAndUser,
+    /// Single user together with a `users` list.
+    #[error("Can not have a single user/pass and a users array")]
+    SingleUserAndUsers,
+    /// Token together with a `users` list.
+    #[error("Can not have a token and a users array")]
+    TokenAndUsers,
+    /// Token together with account users.
+    #[error("Can not have a token and accounts")]
+    TokenAndAccounts,
+    /// Single user together with account users.
+    #[error("Can not have a single user/pass and accounts")]
+    SingleUserAndAccounts,
+    /// The same user name twice.
+    #[error("Duplicate user {0:?} detected")]
+    DuplicateUser(String),
+    /// The same NKey twice.
+    #[error("Duplicate nkey {0:?} detected")]
+    DuplicateNkey(String),
+    /// An NKey user with a name or password.
+    #[error("Nkey users do not take usernames or passwords")]
+    NkeyWithPassword,
+    /// A password that looks like an argon2id hash but does not parse.
+    #[error("password of user {0:?} is not a valid argon2id hash")]
+    InvalidPasswordHash(String),
+    /// A `users` entry with neither name nor NKey.
+    #[error("User entry requires a user")]
+    UserWithoutName,
+    /// Not a valid user public key.
+    #[error("Not a valid public nkey for a user: {0:?}")]
+    InvalidUserNkey(String),
+    /// Not a valid account public key (account `nkey` or `signing_keys`).
+    #[error("Not a valid public nkey for an account: {0:?}")]
+    InvalidAccountNkey(String),
+    /// `$G` used as an account name.
+    #[error("\"$G\" is a Reserved Account")]
+    ReservedAccount,
+    /// A user names an account that does not exist.
+    #[error("account {0:?} is not defined in accounts")]
+    UnknownAccount(String),
+    /// `no_auth_user` names nobody.
+    #[error(
+        "no_auth_user: {0:?} not present as user or nkey in authorization block or account configuration"
+    )]
+    UnknownNoAuthUser(String),
+    /// The same signing key listed by two accounts.
+    #[error("signing key {key:?} is listed by accounts {first:?} and {second:?}")]
+    DuplicateSigningKey {
+        /// The key.
+        key: String,
+        /// One account.
+        first: String,
+        /// The other.
+        second: String,
+    },
+    /// An unknown `allowed_connection_types` value.
+    #[error("invalid connection types [{0:?}]")]
+    UnknownConnectionType(String),
+    /// A permission set does not compile.
+    #[error("permissions of {owner}: {source}")]
+    Permissions {
+        /// Whose permissions (user, or `default_permissions` of an account).
+        owner: String,
+        /// Why.
+        source: PermissionError,
+    },
+}
+
+/// Why a permission set does not compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PermissionError {
+    /// An entry is not a valid subject.
+    #[error("{list}: subject {subject:?} is not a valid subject: {reason}")]
+    InvalidSubject {
+        /// `publish allow`, `subscribe deny`, ….
+        list: &'static str,
+        /// The entry.
+        subject: String,
+        /// Why.
+        reason: SubjectError,
+    },
+    /// A subscribe entry is not `subject` or `subject queue`.
+    #[error("{list}: {entry:?} is not \"subject\" or \"subject queue\"")]
+    InvalidQueueEntry {
+        /// The list.
+        list: &'static str,
+        /// The entry.
+        entry: String,
+    },
+}
+
+/// Why a password could not be hashed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HashError {
+    /// bcrypt refused (cost out of 4..=31, or a password longer than 72 bytes).
+    #[error("bcrypt: {0}")]
+    Bcrypt(String),
+    /// argon2 refused.
+    #[error("argon2: {0}")]
+    Argon2(String),
+}

@@ -1,0 +1,286 @@
+//! Authentication and authorization for the rnats broker: who a client is (token,
+//! user/password, NKey, signing-key JWT, TLS certificate map) and what it may publish and
+//! subscribe to.
+//!
+//! ```
+//! use std::net::SocketAddr;
+//! use rnats_auth::{AuthMethod, AuthRequest, Authenticator, ConnectionType, ServerAuth};
+//!
+//! let loaded = rnats_config::load_str(
+//!     r#"authorization {
+//!          users = [
+//!            { user: alice, password: "$2a$04$A100HyrytvWIpcJgZgZ9E.9Z7Un/lmixuYJcXZY3hCHLsLYWNAARa",
+//!              permissions: { publish: "orders.>", subscribe: { allow: ">", deny: "audit.>" } } }
+//!          ]
+//!        }"#,
+//!     None,
+//! )?;
+//! let auth = ServerAuth::from_config(&loaded.config)?;
+//! assert!(auth.auth_required());
+//!
+//! let addr: SocketAddr = "127.0.0.1:5000".parse()?;
+//! let mut req = AuthRequest::new(addr, ConnectionType::Standard);
+//! req.user = Some("alice".into());
+//! req.pass = Some("s3cret".into());
+//! let who = auth.authenticate(&req)?;
+//! assert_eq!((who.account.as_str(), who.identity.as_str()), ("$G", "alice"));
+//! assert_eq!(who.method, AuthMethod::Password);
+//!
+//! let perms = who.permissions.expect("alice has permissions");
+//! assert!(perms.may_publish(b"orders.eu.42"));
+//! assert!(!perms.may_publish(b"billing"));
+//! assert!(perms.may_subscribe(b"*", None)); // broader than the deny entry: accepted…
+//! assert!(!perms.may_deliver(b"audit.login")); // …and denied subjects dropped at delivery
+//!
+//! req.pass = Some("wrong".into());
+//! let err = auth.authenticate(&req).unwrap_err();
+//! assert_eq!(err.to_string(), r#"wrong password for user "alice""#);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Order of checks (nats-server's)
+//! 1. CONNECT `nkey` with NKey users configured: it must be known (no fallback to users) and
+//!    `sig` must verify over the nonce.
+//! 2. CONNECT `jwt` with account `signing_keys` configured: the JWT's issuer must be one of them.
+//! 3. `tls { verify_and_map }`: the user comes from the client certificate.
+//! 4. No credentials and `no_auth_user`: that user.
+//! 5. Users by name (password plain, bcrypt or argon2id).
+//! 6. The single `authorization { user, password }` or `token`.
+//!
+//! Nothing configured: everyone is let in to `$G` with [`AuthMethod::None`].
+//!
+//! # Secrets
+//! Plain secrets are compared in constant time; bcrypt and argon2id ones go through a bounded
+//! cache of HMAC fingerprints of verified logins, so a repeat login costs microseconds and a
+//! wrong password always pays the full hash. No `Debug` or `Display` output of this crate
+//! contains a password, token, signature, JWT or seed.
+#![warn(missing_docs)]
+
+mod error;
+mod nkey;
+mod permissions;
+mod secret;
+mod server;
+mod tls_map;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub use error::{AuthConfigError, AuthError, HashError, PermissionError};
+pub use permissions::{
+    PUBLISH_CACHE_CAPACITY, Permissions, PublishCache, RESERVED_QUEUE, ResponsePermission,
+    is_reserved_queue,
+};
+pub use secret::{
+    SECRET_CACHE_CAPACITY, SecretCacheStats, hash_password_argon2, hash_password_bcrypt,
+};
+pub use server::{DEFAULT_AUTH_TIMEOUT, GLOBAL_ACCOUNT, ServerAuth};
+
+/// The kind of connection a client came in on (`allowed_connection_types`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectionType {
+    /// Plain NATS protocol over TCP (with or without TLS).
+    Standard,
+    /// NATS over WebSocket.
+    Websocket,
+    /// A leaf node.
+    Leafnode,
+    /// A leaf node over WebSocket.
+    LeafnodeWs,
+    /// MQTT.
+    Mqtt,
+    /// MQTT over WebSocket.
+    MqttWs,
+    /// An in-process connection (embedding).
+    InProcess,
+}
+
+impl ConnectionType {
+    /// Every type, in nats-server's order.
+    pub const ALL: [Self; 7] = [
+        Self::Standard,
+        Self::Websocket,
+        Self::Leafnode,
+        Self::LeafnodeWs,
+        Self::Mqtt,
+        Self::MqttWs,
+        Self::InProcess,
+    ];
+
+    /// The configuration name (`STANDARD`, `WEBSOCKET`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "STANDARD",
+            Self::Websocket => "WEBSOCKET",
+            Self::Leafnode => "LEAFNODE",
+            Self::LeafnodeWs => "LEAFNODE_WS",
+            Self::Mqtt => "MQTT",
+            Self::MqttWs => "MQTT_WS",
+            Self::InProcess => "IN_PROCESS",
+        }
+    }
+
+    /// Parses a configuration name, ignoring ASCII case.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(name))
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+impl fmt::Display for ConnectionType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a verified client certificate says about its holder (filled in by the TLS layer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsIdentity {
+    /// The subject DN in RFC 2253 form (`CN=carol,O=Acme,DC=acme,DC=io`).
+    pub subject_dn: String,
+    /// Email (RFC 822) SANs.
+    pub emails: Vec<String>,
+    /// DNS SANs.
+    pub dns_names: Vec<String>,
+    /// URI SANs.
+    pub uris: Vec<String>,
+}
+
+/// Everything needed to authenticate one client: its CONNECT credentials, the nonce it was
+/// sent, where it came from. Owned, so it can cross to a blocking thread.
+#[derive(Clone)]
+pub struct AuthRequest {
+    /// CONNECT `user`.
+    pub user: Option<String>,
+    /// CONNECT `pass`.
+    pub pass: Option<String>,
+    /// CONNECT `auth_token`.
+    pub token: Option<String>,
+    /// CONNECT `nkey` (a user public key).
+    pub nkey: Option<String>,
+    /// CONNECT `sig`: the nonce signed by the NKey (base64url without padding, or standard
+    /// base64).
+    pub sig: Option<String>,
+    /// CONNECT `jwt`.
+    pub jwt: Option<String>,
+    /// The nonce exactly as sent in INFO.
+    pub nonce: Option<String>,
+    /// The client's address.
+    pub client_addr: SocketAddr,
+    /// The kind of connection.
+    pub connection_type: ConnectionType,
+    /// The verified client certificate, if any.
+    pub tls: Option<TlsIdentity>,
+}
+
+impl AuthRequest {
+    /// A request with no credentials yet.
+    pub fn new(client_addr: SocketAddr, connection_type: ConnectionType) -> Self {
+        Self {
+            user: None,
+            pass: None,
+            token: None,
+            nkey: None,
+            sig: None,
+            jwt: None,
+            nonce: None,
+            client_addr,
+            connection_type,
+            tls: None,
+        }
+    }
+}
+
+/// Shows whether each secret was given, never its value.
+fn redacted(v: &Option<String>) -> &'static str {
+    if v.is_some() {
+        "Some(<redacted>)"
+    } else {
+        "None"
+    }
+}
+
+impl fmt::Debug for AuthRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthRequest")
+            .field("user", &self.user)
+            .field("pass", &format_args!("{}", redacted(&self.pass)))
+            .field("token", &format_args!("{}", redacted(&self.token)))
+            .field("nkey", &self.nkey)
+            .field("sig", &format_args!("{}", redacted(&self.sig)))
+            .field("jwt", &format_args!("{}", redacted(&self.jwt)))
+            .field("nonce", &self.nonce)
+            .field("client_addr", &self.client_addr)
+            .field("connection_type", &self.connection_type)
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+/// How a client was authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// No authentication is configured.
+    None,
+    /// The client presented nothing and became the `no_auth_user`.
+    NoAuthUser,
+    /// The shared token.
+    Token,
+    /// User name and password.
+    Password,
+    /// NKey signature over the nonce.
+    Nkey,
+    /// A user JWT issued by an account signing key.
+    Jwt,
+    /// The client certificate (`verify_and_map`).
+    TlsMap,
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::None => "none",
+            Self::NoAuthUser => "no_auth_user",
+            Self::Token => "token",
+            Self::Password => "password",
+            Self::Nkey => "nkey",
+            Self::Jwt => "jwt",
+            Self::TlsMap => "tls_map",
+        })
+    }
+}
+
+/// A successful authentication: where the client goes and what it may do.
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    /// The account the client is bound to (`$G` for users outside `accounts`).
+    pub account: String,
+    /// The user name or public NKey (never a secret; empty for anonymous and token clients).
+    pub identity: String,
+    /// How.
+    pub method: AuthMethod,
+    /// `None`: everything allowed (except the reserved queue, see [`is_reserved_queue`]).
+    pub permissions: Option<Arc<Permissions>>,
+    /// When the credentials stop working (`connection_deadline`, JWT `exp`): the broker closes
+    /// the connection then with `User Authentication Expired`.
+    pub expires: Option<SystemTime>,
+}
+
+/// Decides who a client is. Implementations may block (bcrypt, argon2): call them off the I/O
+/// threads.
+pub trait Authenticator: Send + Sync + 'static {
+    /// Authenticates one client.
+    fn authenticate(&self, req: &AuthRequest) -> Result<Authorized, AuthError>;
+}
+
+/// Compiles and runs the README's example as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,3 @@
+//! Integration tests of rnats-jwt through its public API.
+
+mod roundtrip;

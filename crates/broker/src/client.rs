@@ -10,7 +10,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use rnats_auth::{AuthRequest, Authenticator, Authorized, ConnectionType, Permissions, PublishCache};
+use rnats_auth::{
+    AuthRequest, Authenticator, Authorized, ConnectionType, Permissions, PublishCache,
+};
 use rnats_protocol::{ClientOp, ClientParser, ConnectOptions, Limits, OK, PING, PONG};
 use rnats_sublist::{MatchCache, Matches, validate_literal_subject};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -377,7 +379,11 @@ impl Client {
                 self.fail(ClientError::AuthorizationViolation)
             }
             AuthOutcome::Failed => {
-                tracing::error!("{} - cid:{} - authentication error: authenticator failed", self.peer, self.cid);
+                tracing::error!(
+                    "{} - cid:{} - authentication error: authenticator failed",
+                    self.peer,
+                    self.cid
+                );
                 self.fail(ClientError::AuthorizationViolation)
             }
         }
@@ -390,7 +396,11 @@ impl Client {
             .or(request.nkey.as_deref())
             .map(|u| format!(" - User \"{u}\""))
             .unwrap_or_default();
-        tracing::error!("{} - cid:{} - authentication error{who}: {e}", self.peer, self.cid);
+        tracing::error!(
+            "{} - cid:{} - authentication error{who}: {e}",
+            self.peer,
+            self.cid
+        );
     }
 
     /// Binds the connection to its account, permissions and expiry.
@@ -408,7 +418,9 @@ impl Client {
             self.unsubscribe_all();
             self.account = self.shared.account(&authorized.account);
         }
-        self.out.replies.configure(authorized.permissions.as_ref().and_then(|p| p.responses()));
+        self.out
+            .replies
+            .configure(authorized.permissions.as_ref().and_then(|p| p.responses()));
         self.permissions = authorized.permissions;
         self.publish_cache = PublishCache::new();
         self.identity = authorized.identity;
@@ -439,7 +451,10 @@ impl Client {
         if !self.authenticated && !old_live.auth_configured {
             return Ok(());
         }
-        let request = self.credentials.clone().unwrap_or_else(|| self.empty_request());
+        let request = self
+            .credentials
+            .clone()
+            .unwrap_or_else(|| self.empty_request());
         match self.authenticate(request).await {
             AuthOutcome::Accepted(authorized, request) => {
                 if authorized.account != self.account.name {
@@ -478,7 +493,10 @@ impl Client {
             self.account.remove(&sub);
             let _ = self.fail(ClientError::SubscriptionRemoved {
                 subject: String::from_utf8_lossy(&sub.subject).into_owned(),
-                queue: sub.queue.as_ref().map(|q| String::from_utf8_lossy(q).into_owned()),
+                queue: sub
+                    .queue
+                    .as_ref()
+                    .map(|q| String::from_utf8_lossy(q).into_owned()),
                 sid: String::from_utf8_lossy(&sub.sid).into_owned(),
             });
         }
@@ -500,7 +518,11 @@ impl Client {
                 self.fail(ClientError::StaleConnection)
             }
             TimerAction::Expired => {
-                tracing::info!("{} - cid:{} - User Authentication Expired", self.peer, self.cid);
+                tracing::info!(
+                    "{} - cid:{} - User Authentication Expired",
+                    self.peer,
+                    self.cid
+                );
                 self.fail(ClientError::UserAuthenticationExpired)
             }
             TimerAction::AuthTimeout => {
@@ -523,7 +545,11 @@ impl Client {
                 }
                 Ok(Some(op)) => self.handle(op)?,
                 Err(e) => {
-                    tracing::error!("{} - cid:{} - Client parser ERROR: {e}", self.peer, self.cid);
+                    tracing::error!(
+                        "{} - cid:{} - Client parser ERROR: {e}",
+                        self.peer,
+                        self.cid
+                    );
                     self.fail(ClientError::Protocol(e))?;
                     return Err(CloseReason::ProtocolViolation);
                 }
@@ -598,7 +624,11 @@ impl Client {
     /// client is the `no_auth_user` (nats-server's telnet-friendly rule).
     fn authenticate_without_connect(&mut self) -> Result<(), CloseReason> {
         if self.live.auth.auth_required() {
-            tracing::error!("{} - cid:{} - authentication error: no CONNECT", self.peer, self.cid);
+            tracing::error!(
+                "{} - cid:{} - authentication error: no CONNECT",
+                self.peer,
+                self.cid
+            );
             return self.fail(ClientError::AuthorizationViolation);
         }
         let request = self.empty_request();
@@ -954,8 +984,12 @@ impl Client {
             }
             return Ok(());
         }
-        if let Some(perms) = &self.permissions
-            && !perms.may_subscribe(subject, queue)
+        let reserved_queue = queue.is_some_and(rnats_auth::is_reserved_queue);
+        if reserved_queue
+            || self
+                .permissions
+                .as_ref()
+                .is_some_and(|p| !p.may_subscribe(subject, queue))
         {
             let subject = String::from_utf8_lossy(subject).into_owned();
             let queue = queue.map(|q| String::from_utf8_lossy(q).into_owned());

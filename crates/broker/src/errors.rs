@@ -55,16 +55,32 @@ impl ClientError {
                 format!("Permissions Violation for Publish with Reply of \"{r}\"")
             }
             Self::StaleConnection => "Stale Connection".into(),
-            Self::SubscriptionViolation { subject, queue: None } => {
+            Self::SubscriptionViolation {
+                subject,
+                queue: None,
+            } => {
                 format!("Permissions Violation for Subscription to \"{subject}\"")
             }
-            Self::SubscriptionViolation { subject, queue: Some(q) } => {
-                format!("Permissions Violation for Subscription to \"{subject}\" using queue \"{q}\"")
+            Self::SubscriptionViolation {
+                subject,
+                queue: Some(q),
+            } => {
+                format!(
+                    "Permissions Violation for Subscription to \"{subject}\" using queue \"{q}\""
+                )
             }
-            Self::SubscriptionRemoved { subject, queue: None, sid } => {
+            Self::SubscriptionRemoved {
+                subject,
+                queue: None,
+                sid,
+            } => {
                 format!("Permissions Violation for Subscription to \"{subject}\" (sid \"{sid}\")")
             }
-            Self::SubscriptionRemoved { subject, queue: Some(q), sid } => format!(
+            Self::SubscriptionRemoved {
+                subject,
+                queue: Some(q),
+                sid,
+            } => format!(
                 "Permissions Violation for Subscription to \"{subject}\" using queue \"{q}\" (sid \"{sid}\")"
             ),
             Self::UserAuthenticationExpired => "User Authentication Expired".into(),

@@ -163,11 +163,15 @@ pub(crate) fn build(accounts: &[AccountConfig]) -> (HashMap<String, Links>, Vec<
                         (Some(prefix), _) => Mapping::Prefix(prefix.as_bytes().into()),
                         (None, to) => to_mapping(to.as_deref()),
                     };
-                    links.entry(exporter.name.clone()).or_default().streams.push(StreamRoute {
-                        pattern: import.subject.as_bytes().into(),
-                        importer: importer.name.clone(),
-                        map,
-                    });
+                    links
+                        .entry(exporter.name.clone())
+                        .or_default()
+                        .streams
+                        .push(StreamRoute {
+                            pattern: import.subject.as_bytes().into(),
+                            importer: importer.name.clone(),
+                            map,
+                        });
                 }
                 _ => {
                     // Services. Requests arrive on the local subject (`to`, or the exported subject) and
@@ -178,13 +182,19 @@ pub(crate) fn build(accounts: &[AccountConfig]) -> (HashMap<String, Links>, Vec<
                     } else {
                         to_mapping(Some(&import.subject))
                     };
-                    links.entry(importer.name.clone()).or_default().services.push(ServiceRoute {
-                        pattern: local.as_bytes().into(),
-                        exporter: exporter.name.clone(),
-                        map,
-                        response: export.response_type,
-                        threshold: export.response_threshold.unwrap_or(DEFAULT_RESPONSE_THRESHOLD),
-                    });
+                    links
+                        .entry(importer.name.clone())
+                        .or_default()
+                        .services
+                        .push(ServiceRoute {
+                            pattern: local.as_bytes().into(),
+                            exporter: exporter.name.clone(),
+                            map,
+                            response: export.response_type,
+                            threshold: export
+                                .response_threshold
+                                .unwrap_or(DEFAULT_RESPONSE_THRESHOLD),
+                        });
                 }
             }
         }
@@ -211,8 +221,14 @@ mod tests {
     #[test]
     fn mappings() {
         assert_eq!(Mapping::Same.apply(b"a.b"), b"a.b");
-        assert_eq!(Mapping::Prefix((*b"from.a").into()).apply(b"x.y"), b"from.a.x.y");
-        assert_eq!(to_mapping(Some("local.*.z")).apply(b"remote.7.z"), b"local.7.z");
+        assert_eq!(
+            Mapping::Prefix((*b"from.a").into()).apply(b"x.y"),
+            b"from.a.x.y"
+        );
+        assert_eq!(
+            to_mapping(Some("local.*.z")).apply(b"remote.7.z"),
+            b"local.7.z"
+        );
         assert_eq!(to_mapping(Some("q.>")).apply(b"p.1.2"), b"q.1.2");
         assert_eq!(to_mapping(Some("fixed")).apply(b"anything"), b"fixed");
     }

@@ -39,7 +39,10 @@ impl ReplyGrants {
     pub(crate) fn configure(&self, permission: Option<ResponsePermission>) {
         let mut inner = self.lock();
         self.enabled.store(permission.is_some(), Ordering::Release);
-        *inner = permission.map(|permission| Grants { permission, by_reply: FastMap::default() });
+        *inner = permission.map(|permission| Grants {
+            permission,
+            by_reply: FastMap::default(),
+        });
     }
 
     /// A request with this reply subject was delivered to the client.
@@ -57,7 +60,10 @@ impl ReplyGrants {
                 return;
             }
         }
-        let grant = Grant { left: grants.permission.max, expires: now + grants.permission.ttl };
+        let grant = Grant {
+            left: grants.permission.max,
+            expires: now + grants.permission.ttl,
+        };
         grants.by_reply.insert(reply.into(), grant);
     }
 
@@ -102,13 +108,19 @@ mod tests {
         let now = Instant::now();
         g.grant(b"_INBOX.1", now);
         assert!(!g.take(b"_INBOX.1", now), "no permission configured");
-        g.configure(Some(ResponsePermission { max: Some(2), ttl: Duration::from_secs(60) }));
+        g.configure(Some(ResponsePermission {
+            max: Some(2),
+            ttl: Duration::from_secs(60),
+        }));
         g.grant(b"_INBOX.1", now);
         assert!(g.take(b"_INBOX.1", now));
         assert!(g.take(b"_INBOX.1", now));
         assert!(!g.take(b"_INBOX.1", now), "max reached");
         g.grant(b"_INBOX.2", now);
-        assert!(!g.take(b"_INBOX.2", now + Duration::from_secs(61)), "expired");
+        assert!(
+            !g.take(b"_INBOX.2", now + Duration::from_secs(61)),
+            "expired"
+        );
         assert!(!g.take(b"_INBOX.3", now), "never granted");
     }
 }

@@ -61,7 +61,8 @@ pub(crate) struct Live {
 impl Live {
     fn new(config: ServerConfig, server_id: &str, port: u16) -> Result<Self, ServerError> {
         check_limits(&config)?;
-        let auth = ServerAuth::from_config(&config).map_err(|e| ServerError::Config(e.to_string()))?;
+        let auth =
+            ServerAuth::from_config(&config).map_err(|e| ServerError::Config(e.to_string()))?;
         let auth_configured = config.authorization.is_some()
             || !config.accounts.is_empty()
             || config.no_auth_user.is_some();
@@ -112,7 +113,10 @@ impl Shared {
             return self.global_account.clone();
         }
         let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
-        accounts.entry(name.to_owned()).or_insert_with(|| Arc::new(Account::new(name))).clone()
+        accounts
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(Account::new(name)))
+            .clone()
     }
 
     /// Points every account at the cross-account routes of `live`.
@@ -193,12 +197,10 @@ impl Server {
     /// Opens the client listener. Port 0 picks a free port; see [`Server::local_addr`].
     pub async fn bind(config: ServerConfig) -> Result<Self, ServerError> {
         let addr = join_host_port(&config.host, config.port);
-        let listener = TcpListener::bind(&addr)
-            .await
-            .map_err(|source| ServerError::Listen {
-                addr: addr.clone(),
-                source,
-            })?;
+        let listener = listen(&addr).await.map_err(|source| ServerError::Listen {
+            addr: addr.clone(),
+            source,
+        })?;
         let local_addr = listener
             .local_addr()
             .map_err(|source| ServerError::Listen { addr, source })?;
@@ -341,7 +343,11 @@ impl ServerHandle {
             });
         }
         let changes = describe_changes(&old, &config);
-        let live = Arc::new(Live::new(config, &self.shared.server_id, self.local_addr.port())?);
+        let live = Arc::new(Live::new(
+            config,
+            &self.shared.server_id,
+            self.local_addr.port(),
+        )?);
         *self.shared.live.write().unwrap_or_else(|e| e.into_inner()) = live.clone();
         self.shared.apply_links(&live);
         self.shared.reload_epoch.send_modify(|epoch| *epoch += 1);
@@ -468,6 +474,28 @@ fn describe_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<String> {
         changes.push("tls".to_owned());
     }
     changes
+}
+
+/// Pending connections the kernel queues before `accept`: nats-server (Go) gets the system's
+/// maximum, typically 4096; the std default of 128 drops SYNs under a reconnect storm, and each
+/// dropped SYN costs the client a one-second retransmit.
+const LISTEN_BACKLOG: u32 = 4096;
+
+async fn listen(addr: &str) -> std::io::Result<TcpListener> {
+    let mut last_err = None;
+    for sa in tokio::net::lookup_host(addr).await? {
+        let socket = if sa.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(sa).and_then(|()| socket.listen(LISTEN_BACKLOG)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| std::io::Error::other("no address to listen on")))
 }
 
 /// `host:port`, bracketing IPv6 literals.

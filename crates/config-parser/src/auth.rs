@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 /// The `authorization { … }` block.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct AuthorizationConfig {
     /// `token`: the single shared token (plain or bcrypt).
@@ -24,7 +24,7 @@ pub struct AuthorizationConfig {
 }
 
 /// One entry of a `users` list.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct UserConfig {
     /// `user`/`username`; `None` for NKey users.
@@ -203,4 +203,55 @@ pub struct ImportConfig {
     pub share: bool,
     /// `allow_trace`.
     pub allow_trace: bool,
+}
+
+/// Shown in place of a secret by the hand-written `Debug` impls: configurations get logged and
+/// printed in errors, passwords and tokens must never be.
+const REDACTED: &str = "<redacted>";
+
+fn redact(secret: &Option<String>) -> Option<&'static str> {
+    secret.as_ref().map(|_| REDACTED)
+}
+
+impl std::fmt::Debug for AuthorizationConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationConfig")
+            .field("token", &redact(&self.token))
+            .field("user", &self.user)
+            .field("password", &redact(&self.password))
+            .field("users", &self.users)
+            .field("timeout", &self.timeout)
+            .field("default_permissions", &self.default_permissions)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for UserConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("user", &self.user)
+            .field("password", &redact(&self.password))
+            .field("nkey", &self.nkey)
+            .field("permissions", &self.permissions)
+            .field("allowed_connection_types", &self.allowed_connection_types)
+            .field("account", &self.account)
+            .field("connection_deadline", &self.connection_deadline)
+            .field("proxy_required", &self.proxy_required)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    #[test]
+    fn debug_never_prints_secrets() {
+        let loaded = crate::load_str(
+            "authorization { users = [ { user: v, password: tok-SECRET } ] }\naccounts { A { users = [ { user: u, password: pw-SECRET } ] } }",
+            None,
+        )
+        .unwrap();
+        let text = format!("{:?}", loaded.config);
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(text.contains("<redacted>"));
+    }
 }

@@ -23,9 +23,15 @@ fn passwd(args: &[String]) -> Result<()> {
         match arg.as_str() {
             "--argon2" => argon2 = true,
             "--cost" => {
-                cost = it.next().context("--cost needs a number")?.parse().context("--cost")?;
+                cost = it
+                    .next()
+                    .context("--cost needs a number")?
+                    .parse()
+                    .context("--cost")?;
             }
-            other => bail!("unknown argument {other:?}: usage: rnats-server passwd [--argon2] [--cost N]"),
+            other => bail!(
+                "unknown argument {other:?}: usage: rnats-server passwd [--argon2] [--cost N]"
+            ),
         }
     }
     let password = read_password()?;
@@ -47,13 +53,18 @@ fn read_password() -> Result<String> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         let mut line = String::new();
-        stdin.lock().read_line(&mut line).context("reading the password from stdin")?;
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
         return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
     }
     let echo = |on: bool| {
-        let _ = Command::new("stty").arg(if on { "echo" } else { "-echo" }).status();
+        let _ = Command::new("stty")
+            .arg(if on { "echo" } else { "-echo" })
+            .status();
     };
-    let mut ask = |prompt: &str| -> Result<String> {
+    let ask = |prompt: &str| -> Result<String> {
         eprint!("{prompt}");
         std::io::stderr().flush().ok();
         echo(false);
@@ -74,7 +85,10 @@ fn read_password() -> Result<String> {
 
 #[allow(clippy::print_stdout)] // reason: keys are the tool's output
 fn nkey(args: &[String]) -> Result<()> {
-    match (args.first().map(String::as_str), args.get(1).map(String::as_str)) {
+    match (
+        args.first().map(String::as_str),
+        args.get(1).map(String::as_str),
+    ) {
         (Some("gen"), Some(kind)) => {
             let pair = match kind {
                 "user" => nkeys::KeyPair::new_user(),

@@ -137,7 +137,10 @@ impl RawClient {
             match tokio::time::timeout(left, self.stream.read(&mut chunk)).await {
                 Ok(Ok(0)) | Ok(Err(_)) => return (std::mem::take(&mut self.buf), true),
                 Ok(Ok(k)) => self.buf.extend_from_slice(&chunk[..k]),
-                Err(_) => panic!("no PONG and no close; have {:?}", String::from_utf8_lossy(&self.buf)),
+                Err(_) => panic!(
+                    "no PONG and no close; have {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                ),
             }
         }
     }

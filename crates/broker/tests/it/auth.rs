@@ -59,7 +59,8 @@ fn nkey_connect(c: &RawClient, seed: &str) -> Vec<u8> {
 }
 
 fn connect_user(user: &str, pass: &str) -> Vec<u8> {
-    format!("CONNECT {{\"verbose\":false,\"user\":\"{user}\",\"pass\":\"{pass}\"}}\r\n").into_bytes()
+    format!("CONNECT {{\"verbose\":false,\"user\":\"{user}\",\"pass\":\"{pass}\"}}\r\n")
+        .into_bytes()
 }
 
 const VIOLATION: &[u8] = b"-ERR 'Authorization Violation'\r\n";
@@ -86,7 +87,8 @@ async fn token_fixture_with_async_nats_and_raw() {
     let mut raw = RawClient::connect(s.addr).await;
     assert_eq!(raw.info_json()["auth_required"], "true");
     assert!(!raw.info_json().contains_key("nonce"));
-    raw.send(b"CONNECT {\"verbose\":false,\"auth_token\":\"nope\"}\r\nPING\r\n").await;
+    raw.send(b"CONNECT {\"verbose\":false,\"auth_token\":\"nope\"}\r\nPING\r\n")
+        .await;
     assert_eq!(raw.read_to_close().await, VIOLATION);
 }
 
@@ -101,9 +103,12 @@ async fn first_op_must_be_connect_when_auth_is_required() {
 #[tokio::test]
 async fn bcrypt_single_user_fixture() {
     let s = start_conf(&fixture("02-single-user-bcrypt.conf")).await;
-    let ok = async_nats::ConnectOptions::with_user_and_password("admin".into(), "secret_password".into())
-        .connect(s.url())
-        .await;
+    let ok = async_nats::ConnectOptions::with_user_and_password(
+        "admin".into(),
+        "secret_password".into(),
+    )
+    .connect(s.url())
+    .await;
     assert!(ok.is_ok());
     let mut raw = RawClient::connect(s.addr).await;
     raw.send(&connect_user("admin", "wrong")).await;
@@ -190,7 +195,8 @@ async fn delivery_filter_drops_denied_subjects_on_broad_subscriptions() {
     );
     let mut publ = RawClient::connect(s.addr).await;
     publ.send(&connect_user("pub", "b")).await;
-    publ.send(b"PUB secret.x 1\r\nS\r\nPUB open.x 1\r\nO\r\n").await;
+    publ.send(b"PUB secret.x 1\r\nS\r\nPUB open.x 1\r\nO\r\n")
+        .await;
     assert_eq!(publ.ping_pong().await, b"");
     assert_eq!(sub.ping_pong().await, b"MSG open.x 1 1\r\nO\r\n");
 }
@@ -203,7 +209,8 @@ async fn queue_permissions() {
     .await;
     let mut w = RawClient::connect(s.addr).await;
     w.send(&connect_user("w", "p")).await;
-    w.send(b"SUB jobs.a 1\r\nSUB jobs.a other 2\r\nSUB jobs.a workers 3\r\n").await;
+    w.send(b"SUB jobs.a 1\r\nSUB jobs.a other 2\r\nSUB jobs.a workers 3\r\n")
+        .await;
     assert_eq!(
         w.ping_pong().await,
         b"-ERR 'Permissions Violation for Subscription to \"jobs.a\"'\r\n\
@@ -216,10 +223,15 @@ async fn nkey_users_fixture() {
     let s = start_conf(&fixture("05-nkey-users.conf")).await;
     let mut c = RawClient::connect(s.addr).await;
     let nonce = c.info_json()["nonce"].clone();
-    assert_eq!(nonce.trim_matches('"').len(), 15, "11 random bytes, base64url: {nonce}");
+    assert_eq!(
+        nonce.trim_matches('"').len(),
+        15,
+        "11 random bytes, base64url: {nonce}"
+    );
     let connect = nkey_connect(&c, FIXTURE_NKEY_1.1);
     c.send(&connect).await;
-    c.send(b"SUB results.> 1\r\nPUB orders.new 1\r\nx\r\nPUB events.x 1\r\nx\r\n").await;
+    c.send(b"SUB results.> 1\r\nPUB orders.new 1\r\nx\r\nPUB events.x 1\r\nx\r\n")
+        .await;
     assert_eq!(
         c.ping_pong().await,
         b"-ERR 'Permissions Violation for Publish to \"events.x\"'\r\n"
@@ -267,7 +279,11 @@ async fn accounts_are_isolated() {
     a2.send(&connect_user("a2", "p")).await;
     a2.send(b"PUB x 1\r\na\r\n").await;
     assert_eq!(a2.ping_pong().await, b"");
-    assert_eq!(a1.ping_pong().await, b"MSG x 1 1\r\na\r\n", "only account A's message");
+    assert_eq!(
+        a1.ping_pong().await,
+        b"MSG x 1 1\r\na\r\n",
+        "only account A's message"
+    );
     assert_eq!(b1.ping_pong().await, b"", "nothing crossed from A to B");
 }
 
@@ -279,7 +295,8 @@ async fn try_it_yourself_fixture_and_connect_info() {
     c.expect(b"PONG\r\n").await;
     let info = c.read_line().await;
     assert!(info.contains("\"remote_account\":\"ORDERS\""), "{info}");
-    c.send(b"PUB orders.1 1\r\nx\r\nPUB billing.1 1\r\nx\r\n").await;
+    c.send(b"PUB orders.1 1\r\nx\r\nPUB billing.1 1\r\nx\r\n")
+        .await;
     assert_eq!(
         c.ping_pong().await,
         b"-ERR 'Permissions Violation for Publish to \"billing.1\"'\r\n"
@@ -297,9 +314,13 @@ async fn no_auth_user_and_default_permissions() {
     )
     .await;
     let mut c = RawClient::connect(s.addr).await;
-    assert!(!c.info_json().contains_key("auth_required"), "no_auth_user turns auth_required off");
+    assert!(
+        !c.info_json().contains_key("auth_required"),
+        "no_auth_user turns auth_required off"
+    );
     // No CONNECT at all: the first op makes this client the no_auth_user.
-    c.send(b"PUB public.x 1\r\na\r\nPUB private.x 1\r\na\r\n").await;
+    c.send(b"PUB public.x 1\r\na\r\nPUB private.x 1\r\na\r\n")
+        .await;
     assert_eq!(
         c.ping_pong().await,
         b"+OK\r\n-ERR 'Permissions Violation for Publish to \"private.x\"'\r\n"
@@ -328,11 +349,13 @@ async fn allow_responses_lets_a_service_answer_only_requests() {
     );
     let mut app = RawClient::connect(s.addr).await;
     app.send(&connect_user("app", "a")).await;
-    app.send(b"SUB _INBOX.1 9\r\nPUB api.time _INBOX.1 1\r\n?\r\n").await;
+    app.send(b"SUB _INBOX.1 9\r\nPUB api.time _INBOX.1 1\r\n?\r\n")
+        .await;
     assert_eq!(app.ping_pong().await, b"");
     assert_eq!(svc.ping_pong().await, b"MSG api.time 1 _INBOX.1 1\r\n?\r\n");
     // One answer is allowed (max 1 by default), a second is not.
-    svc.send(b"PUB _INBOX.1 1\r\n!\r\nPUB _INBOX.1 1\r\n!\r\n").await;
+    svc.send(b"PUB _INBOX.1 1\r\n!\r\nPUB _INBOX.1 1\r\n!\r\n")
+        .await;
     assert_eq!(
         svc.ping_pong().await,
         b"-ERR 'Permissions Violation for Publish to \"_INBOX.1\"'\r\n"
@@ -344,12 +367,19 @@ async fn allow_responses_lets_a_service_answer_only_requests() {
 async fn auth_timeout_closes_silent_clients() {
     let s = start_conf("authorization { token: t0ken, timeout: 0.2 }").await;
     let mut c = RawClient::connect(s.addr).await;
-    assert_eq!(c.read_to_close().await, b"-ERR 'Authentication Timeout'\r\n");
+    assert_eq!(
+        c.read_to_close().await,
+        b"-ERR 'Authentication Timeout'\r\n"
+    );
 }
 
 /// RFC 3339 (UTC, seconds) for a time `secs` from now.
 fn rfc3339_in(secs: u64) -> String {
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + secs;
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + secs;
     let days = (t / 86_400) as i64;
     let rem = t % 86_400;
     // Howard Hinnant's civil-from-days.
@@ -362,7 +392,12 @@ fn rfc3339_in(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 #[tokio::test]
@@ -386,7 +421,9 @@ async fn connection_deadline_closes_live_connections_and_refuses_late_ones() {
     let mut all = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let line = tokio::time::timeout_at(deadline, c.read_line()).await.expect("closed in time");
+        let line = tokio::time::timeout_at(deadline, c.read_line())
+            .await
+            .expect("closed in time");
         if line == "PING" {
             c.send(b"PONG\r\n").await;
             continue;
@@ -409,7 +446,9 @@ async fn reload_applies_new_permissions_and_closes_removed_users() {
     .await;
     let mut alice = RawClient::connect(s.addr).await;
     alice.send(&connect_user("alice", "a")).await;
-    alice.send(b"SUB foo 1\r\nSUB bar 2\r\nPUB foo 1\r\nx\r\n").await;
+    alice
+        .send(b"SUB foo 1\r\nSUB bar 2\r\nPUB foo 1\r\nx\r\n")
+        .await;
     assert_eq!(alice.ping_pong().await, b"MSG foo 1 1\r\nx\r\n");
     let mut bob = RawClient::connect(s.addr).await;
     bob.send(&connect_user("bob", "b")).await;
@@ -427,11 +466,14 @@ async fn reload_applies_new_permissions_and_closes_removed_users() {
     config.port = 0;
     s.handle.reload(config).unwrap();
 
-    assert_eq!(bob.read_to_close().await, VIOLATION, "bob is gone from the file");
+    assert_eq!(
+        bob.read_to_close().await,
+        VIOLATION,
+        "bob is gone from the file"
+    );
     let got = alice.ping_pong().await;
     assert_eq!(
-        got,
-        b"-ERR 'Permissions Violation for Subscription to \"bar\" (sid \"2\")'\r\n",
+        got, b"-ERR 'Permissions Violation for Subscription to \"bar\" (sid \"2\")'\r\n",
         "the subscription no longer allowed is removed"
     );
     alice.send(b"PUB foo 1\r\nx\r\nPUB bar 1\r\ny\r\n").await;
@@ -483,7 +525,8 @@ async fn stream_import_with_prefix_and_restricted_export() {
     let s = start_conf(EXPORTS).await;
     let mut b = RawClient::connect(s.addr).await;
     b.send(&connect_user("b", "p")).await;
-    b.send(b"SUB fromA.> 1\r\nSUB private.> 2\r\nSUB feed.> 3\r\n").await;
+    b.send(b"SUB fromA.> 1\r\nSUB private.> 2\r\nSUB feed.> 3\r\n")
+        .await;
     assert_eq!(b.ping_pong().await, b"");
     let mut c = RawClient::connect(s.addr).await;
     c.send(&connect_user("c", "p")).await;
@@ -491,9 +534,14 @@ async fn stream_import_with_prefix_and_restricted_export() {
     assert_eq!(c.ping_pong().await, b"");
     let mut a = RawClient::connect(s.addr).await;
     a.send(&connect_user("a", "p")).await;
-    a.send(b"PUB feed.news 1\r\nn\r\nPUB private.x 1\r\nx\r\n").await;
+    a.send(b"PUB feed.news 1\r\nn\r\nPUB private.x 1\r\nx\r\n")
+        .await;
     assert_eq!(a.ping_pong().await, b"");
-    assert_eq!(b.ping_pong().await, b"MSG fromA.feed.news 1 1\r\nn\r\n", "prefixed, and private.> is not B's");
+    assert_eq!(
+        b.ping_pong().await,
+        b"MSG fromA.feed.news 1 1\r\nn\r\n",
+        "prefixed, and private.> is not B's"
+    );
     assert_eq!(c.ping_pong().await, b"MSG private.x 1 1\r\nx\r\n");
 }
 
@@ -506,7 +554,8 @@ async fn service_import_routes_requests_and_replies() {
     assert_eq!(a.ping_pong().await, b"");
     let mut b = RawClient::connect(s.addr).await;
     b.send(&connect_user("b", "p")).await;
-    b.send(b"SUB inbox.1 7\r\nPUB time inbox.1 1\r\n?\r\n").await;
+    b.send(b"SUB inbox.1 7\r\nPUB time inbox.1 1\r\n?\r\n")
+        .await;
     assert_eq!(b.ping_pong().await, b"");
     // A sees the request on its own subject with a reply subject of its own account.
     let request = String::from_utf8(a.ping_pong().await).unwrap();
@@ -515,7 +564,8 @@ async fn service_import_routes_requests_and_replies() {
     assert_eq!(&header[..3], ["MSG", "svc.time", "1"]);
     let reply = header[3];
     assert!(reply.starts_with("_R_."), "{reply}");
-    a.send(format!("PUB {reply} 4\r\nnoon\r\nPUB {reply} 4\r\nlate\r\n").as_bytes()).await;
+    a.send(format!("PUB {reply} 4\r\nnoon\r\nPUB {reply} 4\r\nlate\r\n").as_bytes())
+        .await;
     assert_eq!(a.ping_pong().await, b"");
     // One response (singleton), delivered to B's inbox.
     assert_eq!(b.ping_pong().await, b"MSG inbox.1 7 4\r\nnoon\r\n");
@@ -545,7 +595,11 @@ async fn service_import_with_async_nats_request() {
     let answer = client.request("time", "?".into()).await.unwrap();
     assert_eq!(answer.payload, "12:00");
     let err = client.request("svc.time", "?".into()).await.unwrap_err();
-    assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders, "only the import subject reaches A");
+    assert_eq!(
+        err.kind(),
+        async_nats::RequestErrorKind::NoResponders,
+        "only the import subject reaches A"
+    );
 }
 
 #[tokio::test]
@@ -561,7 +615,8 @@ async fn system_account_is_not_reachable_from_other_accounts() {
     assert_eq!(sys.ping_pong().await, b"");
     let mut app = RawClient::connect(s.addr).await;
     app.send(&connect_user("app", "p")).await;
-    app.send(b"PUB $SYS.REQ.SERVER.PING 1\r\nx\r\nPUB anything 1\r\nx\r\n").await;
+    app.send(b"PUB $SYS.REQ.SERVER.PING 1\r\nx\r\nPUB anything 1\r\nx\r\n")
+        .await;
     assert_eq!(app.ping_pong().await, b"");
     assert_eq!(sys.ping_pong().await, b"");
 }
@@ -617,8 +672,10 @@ async fn signing_key_jwt_joins_the_account_with_its_permissions() {
     let nonce = c.info_json()["nonce"].trim_matches('"').to_owned();
     let other = nkeys::KeyPair::new_user();
     let sig = data_encoding::BASE64URL_NOPAD.encode(&other.sign(nonce.as_bytes()).unwrap());
-    c.send(format!("CONNECT {{\"verbose\":false,\"jwt\":\"{jwt}\",\"sig\":\"{sig}\"}}\r\n").as_bytes())
-        .await;
+    c.send(
+        format!("CONNECT {{\"verbose\":false,\"jwt\":\"{jwt}\",\"sig\":\"{sig}\"}}\r\n").as_bytes(),
+    )
+    .await;
     assert_eq!(c.read_to_close().await, VIOLATION);
 
     // A JWT signed by a key the account does not list is refused.
@@ -627,8 +684,11 @@ async fn signing_key_jwt_joins_the_account_with_its_permissions() {
     let mut c = RawClient::connect(s.addr).await;
     let nonce = c.info_json()["nonce"].trim_matches('"').to_owned();
     let sig = data_encoding::BASE64URL_NOPAD.encode(&user.sign(nonce.as_bytes()).unwrap());
-    c.send(format!("CONNECT {{\"verbose\":false,\"jwt\":\"{forged}\",\"sig\":\"{sig}\"}}\r\n").as_bytes())
-        .await;
+    c.send(
+        format!("CONNECT {{\"verbose\":false,\"jwt\":\"{forged}\",\"sig\":\"{sig}\"}}\r\n")
+            .as_bytes(),
+    )
+    .await;
     assert_eq!(c.read_to_close().await, VIOLATION);
 }
 

@@ -33,6 +33,7 @@ const SCRIPTS: &[(&str, &[u8], End)] = &[
     ("headers", b"CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB foo 1\r\nHPUB foo r 18 20\r\nNATS/1.0\r\nA: b\r\n\r\nhi\r\nPING\r\n", End::Pong),
     ("no responders", b"CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\nSUB inbox 1\r\nPUB foo inbox 2\r\nhi\r\nPING\r\n", End::Pong),
     ("reserved reply", b"CONNECT {\"verbose\":false}\r\nPUB foo _R_.x 1\r\na\r\nPUB _GR_.x 1\r\na\r\nPING\r\n", End::Pong),
+    ("reserved queue", b"CONNECT {\"verbose\":false}\r\nSUB foo _sys_ 1\r\nSUB foo q 2\r\nPING\r\n", End::Pong),
     ("client ok and info", b"CONNECT {\"verbose\":false}\r\n+OK\r\nINFO {}\r\nPING\r\n", End::Pong),
     ("ping with args", b"PING foo\r\n", End::Pong),
     ("unknown op", b"CONNECT {\"verbose\":false}\r\nFOO\r\n", End::Close),
@@ -277,20 +278,30 @@ async fn run_scenario(addr: SocketAddr, scenario: &Scenario) -> Vec<String> {
             transcript.push(format!("client {i}: {}", mask_info(&c.info)));
             clients[i] = Some(c);
         }
-        let Some(c) = clients[i].as_mut() else { continue };
+        let Some(c) = clients[i].as_mut() else {
+            continue;
+        };
         let bytes = match step {
             Step::Nkey(_, seed) => {
                 let nonce = c.info_json()["nonce"].trim_matches('"').to_owned();
                 let pair = nkeys::KeyPair::from_seed(seed).unwrap();
-                let sig = data_encoding::BASE64URL_NOPAD.encode(&pair.sign(nonce.as_bytes()).unwrap());
-                format!("CONNECT {{\"verbose\":false,\"nkey\":\"{}\",\"sig\":\"{sig}\"}}\r\n", pair.public_key())
-                    .into_bytes()
+                let sig =
+                    data_encoding::BASE64URL_NOPAD.encode(&pair.sign(nonce.as_bytes()).unwrap());
+                format!(
+                    "CONNECT {{\"verbose\":false,\"nkey\":\"{}\",\"sig\":\"{sig}\"}}\r\n",
+                    pair.public_key()
+                )
+                .into_bytes()
             }
             Step::Send(..) => bytes,
         };
         c.send(&bytes).await;
         let (got, closed) = c.ping_pong_or_close().await;
-        transcript.push(format!("client {i}: {}{}", normalise(&got), if closed { "<closed>" } else { "" }));
+        transcript.push(format!(
+            "client {i}: {}{}",
+            normalise(&got),
+            if closed { "<closed>" } else { "" }
+        ));
         if closed {
             clients[i] = None;
         }
@@ -318,5 +329,9 @@ async fn same_permissions_and_accounts_as_nats_server() {
             ));
         }
     }
-    assert!(mismatches.is_empty(), "differences:\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "differences:\n{}",
+        mismatches.join("\n")
+    );
 }

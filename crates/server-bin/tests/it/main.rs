@@ -254,7 +254,10 @@ fn passwd_hashes_from_stdin_and_nkey_tools() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     let hash = String::from_utf8(out.stdout).unwrap();
-    assert!(hash.starts_with("$2b$04$") || hash.starts_with("$2a$04$"), "{hash}");
+    assert!(
+        hash.starts_with("$2b$04$") || hash.starts_with("$2a$04$"),
+        "{hash}"
+    );
 
     let mut child = Command::new(bin())
         .args(["passwd", "--argon2"])
@@ -266,14 +269,23 @@ fn passwd_hashes_from_stdin_and_nkey_tools() {
     let out = child.wait_with_output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("$argon2id$"));
 
-    let out = Command::new(bin()).args(["nkey", "gen", "user"]).output().unwrap();
+    let out = Command::new(bin())
+        .args(["nkey", "gen", "user"])
+        .output()
+        .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = text.lines();
     let (seed, public) = (lines.next().unwrap(), lines.next().unwrap());
     assert!(seed.starts_with("SU") && public.starts_with('U'));
-    let out = Command::new(bin()).args(["nkey", "pub", seed]).output().unwrap();
+    let out = Command::new(bin())
+        .args(["nkey", "pub", seed])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), public);
-    let out = Command::new(bin()).args(["nkey", "pub", "SUnotaseed"]).output().unwrap();
+    let out = Command::new(bin())
+        .args(["nkey", "pub", "SUnotaseed"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 }
 
@@ -282,15 +294,21 @@ async fn user_and_token_flags_require_credentials() {
     let server = ExternalServer::spawn(&bin(), &["--user", "admin", "--pass", "pw"]).unwrap();
     let mut c = RawClient::connect(server.addr()).await;
     assert_eq!(c.info_json()["auth_required"], "true");
-    c.send(b"CONNECT {\"verbose\":false,\"user\":\"admin\",\"pass\":\"pw\"}\r\n").await;
+    c.send(b"CONNECT {\"verbose\":false,\"user\":\"admin\",\"pass\":\"pw\"}\r\n")
+        .await;
     assert_eq!(c.ping_pong().await, b"");
     let mut bad = RawClient::connect(server.addr()).await;
-    bad.send(b"CONNECT {\"verbose\":false,\"user\":\"admin\",\"pass\":\"no\"}\r\n").await;
-    assert_eq!(bad.read_to_close().await, b"-ERR 'Authorization Violation'\r\n");
+    bad.send(b"CONNECT {\"verbose\":false,\"user\":\"admin\",\"pass\":\"no\"}\r\n")
+        .await;
+    assert_eq!(
+        bad.read_to_close().await,
+        b"-ERR 'Authorization Violation'\r\n"
+    );
 
     let server = ExternalServer::spawn(&bin(), &["--auth", "t0k"]).unwrap();
     let mut c = RawClient::connect(server.addr()).await;
-    c.send(b"CONNECT {\"verbose\":false,\"auth_token\":\"t0k\"}\r\n").await;
+    c.send(b"CONNECT {\"verbose\":false,\"auth_token\":\"t0k\"}\r\n")
+        .await;
     assert_eq!(c.ping_pong().await, b"");
 }
 
@@ -312,7 +330,10 @@ fn bad_fixtures_are_refused_with_position() {
         if !name.ends_with(".conf") {
             continue;
         }
-        let out = Command::new(bin()).args(["-t", "-c", path.to_str().unwrap()]).output().unwrap();
+        let out = Command::new(bin())
+            .args(["-t", "-c", path.to_str().unwrap()])
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         if name.starts_with("bad-") {
             assert!(!out.status.success(), "{name} must be refused");

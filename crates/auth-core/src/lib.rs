@@ -56,6 +56,7 @@
 //! contains a password, token, signature, JWT or seed.
 #![warn(missing_docs)]
 
+pub mod dn;
 mod error;
 mod nkey;
 mod permissions;
@@ -77,6 +78,7 @@ pub use secret::{
     SECRET_CACHE_CAPACITY, SecretCacheStats, hash_password_argon2, hash_password_bcrypt,
 };
 pub use server::{DEFAULT_AUTH_TIMEOUT, GLOBAL_ACCOUNT, ServerAuth};
+pub use tls_map::map_certificate_user;
 
 /// The kind of connection a client came in on (`allowed_connection_types`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -140,11 +142,18 @@ impl fmt::Display for ConnectionType {
     }
 }
 
-/// What a verified client certificate says about its holder (filled in by the TLS layer).
+/// What a verified client certificate says about its holder (filled in by the TLS layer:
+/// `rnats_tls::PeerIdentity::to_auth_identity`); the input to [`map_certificate_user`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsIdentity {
-    /// The subject DN in RFC 2253 form (`CN=carol,O=Acme,DC=acme,DC=io`).
+    /// The subject DN in RFC 2253 form, most specific RDN first, with domain components
+    /// (`CN=carol,O=Acme,DC=acme,DC=io`), values escaped as [`dn::escape_value`] does.
     pub subject_dn: String,
+    /// The subject as Go's `pkix.Name.ToRDNSequence().String()` prints it (`CN=carol,O=Acme`):
+    /// only C, ST, L, STREET, POSTALCODE, O, OU, CN and SERIALNUMBER, in Go's fixed order.
+    /// The last form nats-server tries; it cannot be derived from `subject_dn`, so leaving it
+    /// empty only disables that step.
+    pub subject_dn_without_dc: String,
     /// Email (RFC 822) SANs.
     pub emails: Vec<String>,
     /// DNS SANs.

@@ -14,7 +14,7 @@ use rnats_jwt::UserClaims;
 use crate::error::{AuthConfigError, AuthError};
 use crate::nkey::{public_key, verify_nonce};
 use crate::secret::{SecretCache, SecretCacheStats, StoredSecret};
-use crate::tls_map::map_certificate;
+use crate::tls_map::map_certificate_user;
 use crate::{AuthMethod, AuthRequest, Authenticator, Authorized, ConnectionType, Permissions};
 
 /// The account of users outside `accounts {}`.
@@ -556,13 +556,17 @@ impl ServerAuth {
         let Some(cert) = &req.tls else {
             return Err(AuthError::NoCertificate);
         };
-        let usable = |name: &str| {
-            self.users
-                .get(name)
-                .is_some_and(|u| u.grant.connection_types.allows(req.connection_type))
-        };
-        let Some(name) = map_certificate(cert, self.users.keys().map(String::as_str), usable)
-        else {
+        // Only users allowed on this connection type are candidates; sorted, so that when
+        // several configured DNs match a certificate at the same step the choice does not
+        // depend on the map's iteration order.
+        let mut usable: Vec<&str> = self
+            .users
+            .iter()
+            .filter(|(_, u)| u.grant.connection_types.allows(req.connection_type))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        usable.sort_unstable();
+        let Some(name) = map_certificate_user(cert, usable).map(str::to_owned) else {
             return Err(AuthError::NoCertificateUser);
         };
         let Some(user) = self.users.get(&name) else {

@@ -11,8 +11,9 @@ use std::time::{Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use rnats_auth::{
-    AuthRequest, Authenticator, Authorized, ConnectionType, Permissions, PublishCache,
+    AuthRequest, Authenticator, Authorized, ConnectionType, Permissions, PublishCache, TlsIdentity,
 };
+use rnats_config::HandshakeFirst;
 use rnats_protocol::{ClientOp, ClientParser, ConnectOptions, Limits, OK, PING, PONG};
 use rnats_sublist::{MatchCache, Matches, validate_literal_subject};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -38,33 +39,125 @@ const RESERVED_REPLY_PREFIXES: [&[u8]; 3] = [b"_R_.", b"$JS.ACK.", b"_GR_."];
 pub(crate) async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketAddr, cid: u64) {
     let _ = tcp.set_nodelay(true);
     let live = shared.live();
-    let config = live.config.clone();
+    let deadline = live.config.write_deadline;
     let nonce = live.auth.needs_nonce().then(new_nonce);
-    // nats-server sends INFO first and only then checks the connection limit.
     let mut info = shared.client_info(cid, peer, false);
     info.nonce.clone_from(&nonce);
     let info = info.to_line();
-    if write_direct(&mut tcp, &info, config.write_deadline)
-        .await
-        .is_err()
+    let Some(tls) = live.tls.clone() else {
+        // nats-server sends INFO first and only then checks the connection limit.
+        if write_direct(&mut tcp, &info, deadline).await.is_err() {
+            return;
+        }
+        let Some(_admitted) = admit(&shared, &mut tcp, peer, cid, &live).await else {
+            return;
+        };
+        let (rd, wr) = tcp.into_split();
+        let conn = Accepted {
+            shared: shared.clone(),
+            live,
+            peer,
+            cid,
+            nonce,
+            tls: None,
+        };
+        run_connection(conn, rd, wr).await;
+        return;
+    };
+    let tls_first = match tls.handshake_first {
+        HandshakeFirst::Off => false,
+        HandshakeFirst::On => true,
+        // Clients that start TLS at once send a ClientHello; older ones wait for INFO.
+        HandshakeFirst::Fallback(wait) => {
+            let mut byte = [0u8; 1];
+            matches!(
+                tokio::time::timeout(wait, tcp.peek(&mut byte)).await,
+                Ok(Ok(1..))
+            )
+        }
+        _ => false,
+    };
+    if !tls_first && write_direct(&mut tcp, &info, deadline).await.is_err() {
+        return;
+    }
+    let mut stream = match tokio::time::timeout(tls.timeout, tls.acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::error!("{peer} - cid:{cid} - TLS handshake error: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::error!("{peer} - cid:{cid} - TLS handshake timeout");
+            return;
+        }
+    };
+    let identity = match stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
     {
+        Some(cert) => match rnats_tls::PeerIdentity::from_cert(cert) {
+            Ok(identity) => Some(identity),
+            Err(e) => {
+                tracing::error!("{peer} - cid:{cid} - unreadable client certificate: {e}");
+                return;
+            }
+        },
+        None => None,
+    };
+    if let Some(identity) = &identity
+        && !tls.pinned(identity)
+    {
+        tracing::error!(
+            "{peer} - cid:{cid} - TLS handshake error: certificate {} is not pinned",
+            identity.spki_sha256_hex
+        );
         return;
     }
+    if tls_first && write_direct(&mut stream, &info, deadline).await.is_err() {
+        return;
+    }
+    let Some(_admitted) = admit(&shared, &mut stream, peer, cid, &live).await else {
+        return;
+    };
+    let (rd, wr) = tokio::io::split(stream);
+    let identity = identity
+        .as_ref()
+        .map(rnats_tls::PeerIdentity::to_auth_identity);
+    let conn = Accepted {
+        shared: shared.clone(),
+        live,
+        peer,
+        cid,
+        nonce,
+        tls: identity,
+    };
+    run_connection(conn, rd, wr).await;
+}
+
+/// Counts the connection against `max_connections` (after INFO, as nats-server). Over the
+/// limit: `-ERR 'maximum connections exceeded'` and `None`.
+async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Arc<Shared>,
+    stream: &mut S,
+    peer: SocketAddr,
+    cid: u64,
+    live: &Live,
+) -> Option<CountGuard> {
     let count = shared.client_count.fetch_add(1, Ordering::AcqRel) + 1;
-    let _count_guard = CountGuard(&shared);
-    if count > config.max_connections {
-        tracing::error!("{peer} - cid:{cid} - maximum connections exceeded");
-        let line = ClientError::MaxConnectionsExceeded
-            .wire_line()
-            .unwrap_or_default();
-        let _ = write_direct(&mut tcp, &line, config.write_deadline).await;
-        let _ = tcp.shutdown().await;
-        let (mut rd, _wr) = tcp.into_split();
-        linger(&mut rd).await;
-        return;
+    let guard = CountGuard(shared.clone());
+    if count <= live.config.max_connections {
+        return Some(guard);
     }
-    let (rd, wr) = tcp.into_split();
-    run_connection(shared.clone(), live, rd, wr, peer, cid, nonce).await;
+    tracing::error!("{peer} - cid:{cid} - maximum connections exceeded");
+    let line = ClientError::MaxConnectionsExceeded
+        .wire_line()
+        .unwrap_or_default();
+    let _ = write_direct(stream, &line, live.config.write_deadline).await;
+    let _ = stream.shutdown().await;
+    linger(stream).await;
+    None
 }
 
 /// 11 random bytes, base64url without padding (15 characters), as nats-server's nonce.
@@ -74,9 +167,19 @@ fn new_nonce() -> String {
     data_encoding::BASE64URL_NOPAD.encode(&raw)
 }
 
+/// A connection that got its INFO (and its TLS handshake) and was admitted.
+struct Accepted {
+    shared: Arc<Shared>,
+    live: Arc<Live>,
+    peer: SocketAddr,
+    cid: u64,
+    nonce: Option<String>,
+    tls: Option<TlsIdentity>,
+}
+
 /// One write straight to the socket, before the writer task exists (INFO, early errors).
-async fn write_direct(
-    tcp: &mut TcpStream,
+async fn write_direct<S: AsyncWrite + Unpin>(
+    tcp: &mut S,
     data: &[u8],
     deadline: std::time::Duration,
 ) -> std::io::Result<()> {
@@ -87,18 +190,19 @@ async fn write_direct(
 }
 
 /// The connection after INFO (and, later, the TLS handshake): a writer task and the reader loop.
-async fn run_connection<R, W>(
-    shared: Arc<Shared>,
-    live: Arc<Live>,
-    mut rd: R,
-    wr: W,
-    peer: SocketAddr,
-    cid: u64,
-    nonce: Option<String>,
-) where
+async fn run_connection<R, W>(conn: Accepted, mut rd: R, wr: W)
+where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let Accepted {
+        shared,
+        live,
+        peer,
+        cid,
+        nonce,
+        tls,
+    } = conn;
     let config = live.config.clone();
     let out = Arc::new(Outbound::new(
         cid,
@@ -113,6 +217,7 @@ async fn run_connection<R, W>(
     shared.register(cid, out.clone());
     tracing::debug!("{peer} - cid:{cid} - Client connection created");
     let mut client = Client::new(shared.clone(), live, out.clone(), peer, cid, nonce);
+    client.tls = tls;
     let reason = client.run(&mut rd).await;
     client.unsubscribe_all();
     shared.unregister(cid);
@@ -149,9 +254,9 @@ enum AuthOutcome {
     Failed,
 }
 
-struct CountGuard<'a>(&'a Shared);
+struct CountGuard(Arc<Shared>);
 
-impl Drop for CountGuard<'_> {
+impl Drop for CountGuard {
     fn drop(&mut self) {
         self.0.client_count.fetch_sub(1, Ordering::AcqRel);
     }
@@ -190,6 +295,8 @@ struct Client {
     peer: SocketAddr,
     cid: u64,
     nonce: Option<String>,
+    /// The verified client certificate, for `verify_and_map`.
+    tls: Option<TlsIdentity>,
     account: Arc<Account>,
     /// Whether the client may send anything but CONNECT.
     authenticated: bool,
@@ -262,6 +369,7 @@ impl Client {
             peer,
             cid,
             nonce,
+            tls: None,
             parser: ClientParser::new(limits),
             opts: Options::before_connect(),
             connected: false,
@@ -364,6 +472,7 @@ impl Client {
     fn empty_request(&self) -> AuthRequest {
         let mut request = AuthRequest::new(self.peer, ConnectionType::Standard);
         request.nonce.clone_from(&self.nonce);
+        request.tls.clone_from(&self.tls);
         request
     }
 
@@ -670,7 +779,7 @@ impl Client {
             nonce: self.nonce.clone(),
             client_addr: self.peer,
             connection_type: ConnectionType::Standard,
-            tls: None,
+            tls: self.tls.clone(),
         };
         self.pending_connect = Some(opts);
         Ok(Some(request))

@@ -18,6 +18,10 @@ pub(crate) struct Info {
     pub(crate) headers: bool,
     #[serde(skip_serializing_if = "is_false")]
     pub(crate) auth_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub(crate) tls_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub(crate) tls_verify: bool,
     pub(crate) max_payload: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) nonce: Option<String>,

@@ -54,6 +54,9 @@ pub(crate) struct Live {
     pub(crate) auth_configured: bool,
     /// Cross-account routes by the account they start in.
     links: HashMap<String, Links>,
+    /// Client TLS, built from the certificate files at start-up and at every reload (so a
+    /// reload picks up renewed certificates for new connections).
+    pub(crate) tls: Option<Arc<TlsSetup>>,
     /// For the operator: plaintext passwords, imports that no export allows, ...
     warnings: Vec<String>,
 }
@@ -68,6 +71,15 @@ impl Live {
             || config.no_auth_user.is_some();
         let mut info = base_info(&config, server_id, port);
         info.auth_required = auth.auth_required();
+        let tls = match &config.tls {
+            Some(options) => {
+                let setup = TlsSetup::new(options)?;
+                info.tls_required = true;
+                info.tls_verify = options.verify || options.verify_and_map;
+                Some(Arc::new(setup))
+            }
+            None => None,
+        };
         let (links, mut warnings) = links::build(&config.accounts);
         warnings.splice(0..0, auth.plaintext_password_warnings());
         Ok(Self {
@@ -76,8 +88,38 @@ impl Live {
             auth: Arc::new(auth),
             auth_configured,
             links,
+            tls,
             warnings,
         })
+    }
+}
+
+/// nats-server's default TLS handshake timeout.
+const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The client listener's TLS: the acceptor and the options the connection task needs.
+pub(crate) struct TlsSetup {
+    pub(crate) acceptor: tokio_rustls::TlsAcceptor,
+    pub(crate) timeout: Duration,
+    pub(crate) handshake_first: rnats_config::HandshakeFirst,
+    options: rnats_config::TlsConfig,
+}
+
+impl TlsSetup {
+    fn new(options: &rnats_config::TlsConfig) -> Result<Self, ServerError> {
+        let config = rnats_tls::server_config(options)
+            .map_err(|e| ServerError::Config(format!("TLS: {e}")))?;
+        Ok(Self {
+            acceptor: tokio_rustls::TlsAcceptor::from(config),
+            timeout: options.timeout.unwrap_or(DEFAULT_TLS_TIMEOUT),
+            handshake_first: options.handshake_first,
+            options: options.clone(),
+        })
+    }
+
+    /// Whether the peer certificate passes `pinned_certs` (always, when none are listed).
+    pub(crate) fn pinned(&self, peer: &rnats_tls::PeerIdentity) -> bool {
+        rnats_tls::pinned(&self.options, peer)
     }
 }
 
@@ -415,6 +457,8 @@ fn base_info(config: &ServerConfig, server_id: &str, port: u16) -> Info {
         port,
         headers: !config.no_header_support,
         auth_required: false,
+        tls_required: false,
+        tls_verify: false,
         max_payload: config.max_payload,
         nonce: None,
         client_id: 0,

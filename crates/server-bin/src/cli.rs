@@ -26,6 +26,12 @@ pub(crate) struct Cli {
     pub(crate) user: Option<String>,
     pub(crate) pass: Option<String>,
     pub(crate) token: Option<String>,
+    /// `--tls`, `--tlsverify`: turn TLS on (and client certificate verification).
+    pub(crate) tls: bool,
+    pub(crate) tls_verify: bool,
+    pub(crate) tls_cert: Option<PathBuf>,
+    pub(crate) tls_key: Option<PathBuf>,
+    pub(crate) tls_ca: Option<PathBuf>,
     pub(crate) help: bool,
     pub(crate) version: bool,
     /// Flags accepted for compatibility that change nothing yet, with a warning each.
@@ -128,10 +134,14 @@ impl Cli {
             "user" => self.user = Some(value),
             "pass" => self.pass = Some(value),
             "auth" => self.token = Some(value),
-            "tls" | "tlscert" | "tlskey" | "tlsverify" | "tlscacert" => {
-                self.unsupported
-                    .push(format!("--{name} (TLS is not supported yet)"));
+            "tls" => self.tls = on,
+            "tlsverify" => {
+                self.tls |= on;
+                self.tls_verify = on;
             }
+            "tlscert" => self.tls_cert = Some(value.into()),
+            "tlskey" => self.tls_key = Some(value.into()),
+            "tlscacert" => self.tls_ca = Some(value.into()),
             _ => self
                 .unsupported
                 .push(format!("--{name} (clustering is not supported yet)")),
@@ -169,6 +179,13 @@ Authorization Options:
         --user <user>                User required for connections
         --pass <password>            Password required for connections
         --auth <token>               Authorization token required for connections
+
+TLS Options:
+        --tls                        Enable TLS, do not verify clients (default: false)
+        --tlscert <file>             Server certificate file
+        --tlskey <file>              Private key for server certificate
+        --tlsverify                  Enable TLS, verify client certificates
+        --tlscacert <file>           Client certificate CA for verification
 
 JetStream Options:
     -js, --jetstream                 Enable JetStream functionality (not supported by rnats yet)
@@ -213,7 +230,8 @@ mod tests {
         assert!(parse(&["-p"]).is_err());
         assert!(parse(&["-p", "x"]).is_err());
         let cli = parse(&["--tls", "--routes", "nats://a:1", "-m", "8222"]).unwrap();
-        assert_eq!(cli.unsupported.len(), 2);
+        assert!(cli.tls);
+        assert_eq!(cli.unsupported.len(), 1);
         assert_eq!(cli.ignored, ["-m"]);
     }
 }

@@ -64,7 +64,6 @@ fn run(args: Vec<String>) -> Result<ExitCode> {
     if !cli.unsupported.is_empty() {
         bail!("not supported by rnats yet: {}", cli.unsupported.join(", "));
     }
-    refuse_unenforced(&config)?;
     if cli.jetstream {
         bail!("JetStream is not supported by rnats yet: start without -js/--jetstream");
     }
@@ -91,22 +90,6 @@ fn run(args: Vec<String>) -> Result<ExitCode> {
         .build()
         .context("could not start the runtime")?;
     runtime.block_on(serve(config, cli, log))
-}
-
-/// A security section rnats reads but does not enforce yet must not leave the server open:
-/// refuse to start rather than run half-configured.
-fn refuse_unenforced(config: &ServerConfig) -> Result<()> {
-    let mut sections = Vec::new();
-    if config.tls.is_some() {
-        sections.push("tls");
-    }
-    if sections.is_empty() {
-        return Ok(());
-    }
-    bail!(
-        "{} configured but not enforced by this rnats build yet: refusing to start",
-        sections.join(", ")
-    )
 }
 
 /// The configuration file (if any), then the command line on top, as nats-server does.
@@ -144,6 +127,21 @@ fn load_config(cli: &Cli) -> Result<(ServerConfig, Vec<String>)> {
     }
     if let Some(v) = cli.trace {
         config.trace = v;
+    }
+    if cli.tls || cli.tls_cert.is_some() || cli.tls_key.is_some() || cli.tls_ca.is_some() {
+        let tls = config.tls.get_or_insert_default();
+        if let Some(p) = &cli.tls_cert {
+            tls.cert_file = Some(p.clone());
+        }
+        if let Some(p) = &cli.tls_key {
+            tls.key_file = Some(p.clone());
+        }
+        if let Some(p) = &cli.tls_ca {
+            tls.ca_file = Some(p.clone());
+        }
+        if cli.tls_verify {
+            tls.verify = true;
+        }
     }
     if cli.user.is_some() || cli.pass.is_some() || cli.token.is_some() {
         let auth = config.authorization.get_or_insert_default();
@@ -217,16 +215,11 @@ fn write_ports_file(dir: &Path, addr: std::net::SocketAddr) -> Result<PathBuf> {
 /// Re-reads the configuration file (flags still win) and applies it; on any error nothing
 /// changes and the server keeps running on what it had.
 fn reload(handle: &rnats_broker::ServerHandle, cli: &Cli, log: &logging::LogControl) {
-    let applied = load_config(cli)
-        .and_then(|(config, warnings)| {
-            refuse_unenforced(&config)?;
-            Ok((config, warnings))
-        })
-        .and_then(|(config, warnings)| {
-            let (debug, trace) = (config.debug, config.trace);
-            let changes = handle.reload(config)?;
-            Ok((changes, warnings, debug, trace))
-        });
+    let applied = load_config(cli).and_then(|(config, warnings)| {
+        let (debug, trace) = (config.debug, config.trace);
+        let changes = handle.reload(config)?;
+        Ok((changes, warnings, debug, trace))
+    });
     match applied {
         Ok((changes, warnings, debug, trace)) => {
             for w in warnings {

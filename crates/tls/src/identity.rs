@@ -1,5 +1,6 @@
 //! The identity a client certificate presents: subject DN forms, SANs and the SPKI hash.
 
+use rnats_auth::dn;
 use rustls_pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
 use x509_parser::asn1_rs::{Tag, ToDer};
@@ -7,9 +8,9 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 use x509_parser::x509::{AttributeTypeAndValue, X509Name};
 
 use crate::TlsError;
-use crate::dn;
 
-/// What a peer certificate says about who holds it; the input to `verify_and_map` and pinning.
+/// What a peer certificate says about who holds it; the input to `verify_and_map` (through
+/// [`to_auth_identity`](Self::to_auth_identity)) and pinning.
 ///
 /// Only the first (leaf) certificate of a chain is ever looked at, as in nats-server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,37 +73,17 @@ impl PeerIdentity {
         })
     }
 
-    /// The literal form nats-server tries before the one without DC: Go's standard form with
-    /// `,DC=…` appended for each domain component in certificate (ASN.1) order —
-    /// `CN=bob,OU=eng,O=Acme,DC=com,DC=example` for a `/DC=com/DC=example/…` certificate
-    /// (verified against nats-server 2.15.1). `None` when the subject has no DC.
-    ///
-    /// Unlike nats-server, DC values are escaped here: nats-server 2.15.1 joins them raw, so a
-    /// single DC `example,DC=com` reads as `…,DC=example,DC=com` and maps to that user (seen
-    /// with the real server); here it cannot.
-    pub(crate) fn go_form_with_dc(&self) -> Option<String> {
-        let parsed = dn::Dn::parse(&self.subject_dn)?;
-        let dcs: Vec<String> = parsed
-            .rdns
-            .iter()
-            .rev()
-            .flatten()
-            .filter(|a| a.ty == "DC" && !a.value.starts_with('#'))
-            .map(|a| {
-                let mut s = String::from("DC=");
-                dn::escape_value(&a.value, &mut s);
-                s
-            })
-            .collect();
-        if dcs.is_empty() {
-            return None;
+    /// The identity as `rnats-auth` takes it for `verify_and_map`
+    /// ([`rnats_auth::map_certificate_user`], `rnats_auth::ServerAuth`): the subject DN forms
+    /// and the SANs, without the SPKI hash (pinning stays here, in [`crate::pinned`]).
+    pub fn to_auth_identity(&self) -> rnats_auth::TlsIdentity {
+        rnats_auth::TlsIdentity {
+            subject_dn: self.subject_dn.clone(),
+            subject_dn_without_dc: self.subject_dn_without_dc.clone(),
+            emails: self.emails.clone(),
+            dns_names: self.dns_names.clone(),
+            uris: self.uris.clone(),
         }
-        let mut parts = Vec::with_capacity(dcs.len() + 1);
-        if !self.subject_dn_without_dc.is_empty() {
-            parts.push(self.subject_dn_without_dc.clone());
-        }
-        parts.extend(dcs);
-        Some(parts.join(","))
     }
 }
 

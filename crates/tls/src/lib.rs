@@ -1,12 +1,16 @@
 //! rustls server configurations from nats-server `tls {}` options, the identity a client
 //! certificate presents (for `verify_and_map`), and certificate pinning.
 //!
+//! Which user that identity maps to is decided in `rnats-auth` (one implementation, pure
+//! string logic): [`PeerIdentity::to_auth_identity`] gives its input, and
+//! [`rnats_auth::map_certificate_user`] / `rnats_auth::ServerAuth` do the mapping.
+//!
 //! No I/O beyond reading the configured PEM files, and no tokio: the broker owns the sockets
 //! and runs the handshake with the [`rustls::ServerConfig`] built here.
 //!
 //! ```
 //! use rnats_config::TlsConfig;
-//! use rnats_tls::{PeerIdentity, map_user_in, pinned, server_config};
+//! use rnats_tls::{PeerIdentity, pinned, server_config};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let dir = std::env::temp_dir().join(format!("rnats-tls-doc-{}", std::process::id()));
@@ -24,7 +28,8 @@
 //! let peer = PeerIdentity::from_cert(&client_cert)?;
 //! assert_eq!(peer.subject_dn, "CN=bob,OU=eng,O=Acme,DC=example,DC=com");
 //! let users = ["alice@example.com", "DC=com,DC=example,O=Acme,OU=eng,CN=bob"];
-//! assert_eq!(map_user_in(&peer, users), Some(users[1]));
+//! let id = peer.to_auth_identity(); // what rnats_auth::ServerAuth maps
+//! assert_eq!(rnats_auth::map_certificate_user(&id, users), Some(users[1]));
 //! assert!(pinned(&opts, &peer)); // no pinned_certs configured
 //! # drop(files);
 //! # std::fs::remove_dir_all(&dir)?;
@@ -37,9 +42,8 @@
 #![warn(missing_docs)]
 
 mod config;
-mod dn;
 mod identity;
-mod map;
+mod pin;
 #[cfg(feature = "test-certs")]
 pub mod testcerts;
 
@@ -47,7 +51,7 @@ use std::path::PathBuf;
 
 pub use config::{load_certs, load_key, server_config};
 pub use identity::PeerIdentity;
-pub use map::{map_user, map_user_in, pinned};
+pub use pin::pinned;
 
 /// Why a TLS configuration could not be built or a certificate not be read. Messages name the
 /// file, option or value at fault.

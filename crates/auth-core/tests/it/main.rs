@@ -5,6 +5,7 @@ mod fixtures;
 mod jwt;
 mod methods;
 mod permissions;
+mod tls_map;
 
 use std::net::SocketAddr;
 

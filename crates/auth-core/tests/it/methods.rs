@@ -421,6 +421,7 @@ fn tls_map_takes_the_user_from_the_certificate() {
     let mut r = anonymous();
     r.tls = Some(rnats_auth::TlsIdentity {
         subject_dn: "CN=carol,O=Acme,DC=acme,DC=io".into(),
+        subject_dn_without_dc: "CN=carol,O=Acme".into(),
         ..Default::default()
     });
     // Mapped, but this user also has a password, which must be presented.

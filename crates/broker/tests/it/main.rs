@@ -5,6 +5,7 @@ mod clients;
 mod differential;
 mod limits;
 mod raw;
+mod tls;
 
 use std::net::SocketAddr;
 use std::time::Duration;

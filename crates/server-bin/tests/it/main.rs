@@ -98,13 +98,13 @@ fn jetstream_refuses_to_start() {
 }
 
 #[test]
-fn unsupported_security_flags_refuse_to_start() {
+fn tls_flag_without_certificate_refuses_to_start() {
     let out = Command::new(bin())
         .args(["--tls", "-p", "-1"])
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("TLS is not supported yet"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no server certificate"));
 }
 
 #[test]
@@ -175,16 +175,24 @@ async fn config_file_values_with_command_line_port() {
 }
 
 #[test]
-fn unenforced_tls_section_refuses_to_start() {
+fn tls_with_missing_certificate_refuses_to_start() {
     let dir = scratch_dir("conf");
-    let conf = dir.join("auth.conf");
-    std::fs::write(&conf, "tls { cert_file: \"a.pem\", key_file: \"b.pem\" }\n").unwrap();
+    let conf = dir.join("tls.conf");
+    std::fs::write(
+        &conf,
+        "tls { cert_file: \"missing.pem\", key_file: \"missing-key.pem\" }\n",
+    )
+    .unwrap();
     let out = Command::new(bin())
         .args(["-p", "-1", "-c", conf.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to start"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missing.pem"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Waits until the log file contains `needle` (a signal has no reply to wait on).

@@ -1,7 +1,8 @@
 //! Real handshakes (in memory, tokio-rustls): server-only TLS, and client verification.
 
+use rnats_auth::map_certificate_user;
 use rnats_tls::testcerts;
-use rnats_tls::{PeerIdentity, map_user_in, server_config};
+use rnats_tls::{PeerIdentity, server_config};
 
 use crate::support::{certs, client_config, handshake, server_opts};
 
@@ -52,7 +53,7 @@ async fn verify_and_map_accepts_a_ca_signed_client_and_maps_it() {
     let peer = PeerIdentity::from_cert(&peers[0]).expect("identity");
     assert_eq!(peer.subject_dn, testcerts::CLIENT_DN);
     assert_eq!(
-        map_user_in(&peer, [testcerts::CLIENT_DN]),
+        map_certificate_user(&peer.to_auth_identity(), [testcerts::CLIENT_DN]),
         Some(testcerts::CLIENT_DN)
     );
 }

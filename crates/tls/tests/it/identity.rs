@@ -1,10 +1,11 @@
-//! PeerIdentity from generated certificates, map_user order, semantic DN matching, the
-//! adversarial non-matches, and pinning.
+//! PeerIdentity from generated certificates; real certificates through rnats-auth's
+//! `verify_and_map` (mapping order, crafted subjects that must not map); pinning. The DN
+//! matching itself (semantic forms, adversarial names) is tested in rnats-auth.
 
-use std::collections::HashSet;
-
+use rnats_auth::{AuthError, AuthMethod, Authenticator, ConnectionType, ServerAuth};
+use rnats_auth::{AuthRequest, map_certificate_user};
 use rnats_tls::testcerts::{self, Ca, oid};
-use rnats_tls::{PeerIdentity, load_certs, map_user, map_user_in, pinned};
+use rnats_tls::{PeerIdentity, load_certs, pinned};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
@@ -20,6 +21,28 @@ fn identity_of(pem: &str) -> PeerIdentity {
 
 fn identity_file(path: &std::path::Path) -> PeerIdentity {
     PeerIdentity::from_cert(&load_certs(path).expect("cert")[0]).expect("identity")
+}
+
+/// The user `peer` maps to among `users`, through rnats-auth.
+fn map<'u>(peer: &PeerIdentity, users: impl IntoIterator<Item = &'u str>) -> Option<&'u str> {
+    map_certificate_user(&peer.to_auth_identity(), users)
+}
+
+/// What `ServerAuth` with `tls { verify_and_map: true }` and these (password-less) users
+/// says about `peer` on a standard connection: the mapped user, or the error.
+fn server_auth_login(peer: &PeerIdentity, users: &[&str]) -> Result<String, AuthError> {
+    let users: Vec<String> = users.iter().map(|u| format!("{{user: {u:?}}}")).collect();
+    let src = format!(
+        "tls {{ verify_and_map: true }}\nauthorization {{ users = [ {} ] }}\n",
+        users.join(", ")
+    );
+    let loaded = rnats_config::load_str(&src, None).expect("config parses");
+    let auth = ServerAuth::from_config(&loaded.config).expect("auth config is valid");
+    let mut req = AuthRequest::new(([127, 0, 0, 1], 4222).into(), ConnectionType::Standard);
+    req.tls = Some(peer.to_auth_identity());
+    let who = auth.authenticate(&req)?;
+    assert_eq!(who.method, AuthMethod::TlsMap);
+    Ok(who.identity)
 }
 
 #[test]
@@ -100,7 +123,21 @@ fn everything_cert(ca: &Ca) -> PeerIdentity {
 }
 
 #[test]
-fn map_user_order_email_dns_uri_dn() {
+fn to_auth_identity_keeps_every_name() {
+    let carol = everything_cert(&Ca::new("identity CA").expect("ca"));
+    let id = carol.to_auth_identity();
+    assert_eq!(
+        (id.subject_dn, id.subject_dn_without_dc),
+        (carol.subject_dn, carol.subject_dn_without_dc)
+    );
+    assert_eq!(
+        (id.emails, id.dns_names, id.uris),
+        (carol.emails, carol.dns_names, carol.uris)
+    );
+}
+
+#[test]
+fn mapping_order_email_dns_uri_dn() {
     let ca = Ca::new("order CA").expect("ca");
     let carol = everything_cert(&ca);
     assert_eq!(carol.emails, ["carol@example.com", "c2@example.com"]);
@@ -116,80 +153,34 @@ fn map_user_order_email_dns_uri_dn() {
         "carol@example.com",
     ];
     while let Some(expected) = users.last().copied() {
-        let set: HashSet<&str> = users.iter().copied().collect();
+        assert_eq!(map(&carol, users.iter().copied()), Some(expected));
         assert_eq!(
-            map_user(&carol, |u| set.contains(u)).as_deref(),
-            Some(expected)
+            server_auth_login(&carol, &users).expect("ServerAuth maps"),
+            expected
         );
-        assert_eq!(map_user_in(&carol, users.iter().copied()), Some(expected));
         users.pop();
     }
-    assert_eq!(map_user(&carol, |_| false), None);
-    assert_eq!(map_user_in(&carol, ["carol", "CN=carol"]), None);
+    assert_eq!(map(&carol, ["carol", "CN=carol"]), None);
 }
 
 #[test]
-fn dn_forms_and_semantic_matching() {
+fn dn_certificate_maps_in_every_form() {
     let (dir, _) = certs();
     let bob = identity_file(&dir.join("client-dn.pem"));
-    // Literal forms: RFC 2253 with DC, nats-server's DC-in-certificate-order form, without DC.
+    // Literal forms: RFC 2253 with DC, nats-server's DC-in-certificate-order form, without DC;
+    // then semantic ones: another RDN order, lower-case types.
     for name in [
         "CN=bob,OU=eng,O=Acme,DC=example,DC=com",
         "CN=bob,OU=eng,O=Acme,DC=com,DC=example",
         "CN=bob,OU=eng,O=Acme",
-    ] {
-        assert_eq!(
-            map_user(&bob, |u| u == name).as_deref(),
-            Some(name),
-            "{name}"
-        );
-        assert_eq!(map_user_in(&bob, [name]), Some(name), "{name}");
-    }
-    // Semantic: another RDN order, other spacing, lower-case types, OIDs.
-    for name in [
         "DC=com,DC=example,O=Acme,OU=eng,CN=bob",
-        "O=Acme, CN=bob, DC=com, OU=eng, DC=example",
-        "cn=bob,ou=eng,o=Acme,dc=example,dc=com",
-        "2.5.4.3=bob,2.5.4.11=eng,2.5.4.10=Acme,0.9.2342.19200300.100.1.25=example,DC=com",
+        "cn=bob, ou=eng, o=Acme, dc=example, dc=com",
     ] {
-        assert_eq!(map_user_in(&bob, ["alice", name]), Some(name), "{name}");
-        // A predicate cannot see the list, so only literal forms map through map_user.
-        assert_eq!(map_user(&bob, |u| u == name), None, "{name}");
-    }
-    // An exact-order match wins over an any-order one, whatever the list order.
-    let exact = "cn=bob,ou=eng,o=Acme,dc=example,dc=com";
-    let reordered = "DC=com,DC=example,O=Acme,OU=eng,CN=bob";
-    assert_eq!(map_user_in(&bob, [reordered, exact]), Some(exact));
-}
-
-#[test]
-fn adversarial_dns_do_not_match() {
-    let (dir, _) = certs();
-    let bob = identity_file(&dir.join("client-dn.pem"));
-    for name in [
-        "CN=bob", // contained in the DN
-        "bob",
-        "CN=bob,OU=eng,O=Acme,DC=example", // an RDN missing
-        "CN=bob,OU=eng,O=Acme,DC=example,DC=com,DC=extra", // an extra RDN
-        "CN=bob,OU=eng,O=Acme,DC=example,DC=com,CN=bob",
-        "CN=bob,CN=bob,O=Acme,DC=example,DC=com", // repeated RDN for a missing one
-        "CN=bob,OU=eng,O=Acme,DC=example,DC=example",
-        "CN=Bob,OU=eng,O=Acme,DC=example,DC=com", // value case
-        "CN=bob,OU=ENG,O=Acme,DC=example,DC=com",
-        "CN=bob,OU=eng,O=acme,DC=example,DC=com",
-        r"CN=bob\,OU=eng,O=Acme,DC=example,DC=com", // escaped comma: one value
-        r"CN=bob,OU=eng\,O=Acme,DC=example,DC=com",
-        "CN=bob+OU=eng,O=Acme,DC=example,DC=com", // multi-valued RDN
-        "CN=bob,OU=eng,O=Acme,DC=example.com",
-        "XCN=bob,OU=eng,O=Acme,DC=example,DC=com",
-        "CN=bob,OU=eng,O=Acme,DC=example,DC=com,",
-        "CN=bob*,OU=eng,O=Acme,DC=example,DC=com",
-        r"CN=bob\ ,OU=eng,O=Acme,DC=example,DC=com", // escaped trailing space
-        "CN=bob,OU=eng,O=Acme,DC=example,DC=com\u{0}",
-        "",
-    ] {
-        assert_eq!(map_user_in(&bob, [name]), None, "{name:?} must not map");
-        assert_eq!(map_user(&bob, |u| u == name), None, "{name:?} must not map");
+        assert_eq!(map(&bob, ["alice", name]), Some(name), "{name}");
+        assert_eq!(
+            server_auth_login(&bob, &["alice", name]).expect("ServerAuth maps"),
+            name
+        );
     }
 }
 
@@ -241,16 +232,13 @@ fn certificates_crafted_to_look_like_a_user_do_not_match() {
     ];
     for subject in crafted {
         let peer = identity_of(&ca.client(subject, &[], &[], &[]).expect("cert").cert_pem);
-        assert_eq!(
-            map_user_in(&peer, [user]),
-            None,
-            "{} must not map",
-            peer.subject_dn
-        );
-        assert_eq!(
-            map_user(&peer, |u| u == user),
-            None,
-            "{} must not map",
+        assert_eq!(map(&peer, [user]), None, "{} must not map", peer.subject_dn);
+        assert!(
+            matches!(
+                server_auth_login(&peer, &[user]),
+                Err(AuthError::NoCertificateUser)
+            ),
+            "{} must not log in",
             peer.subject_dn
         );
     }

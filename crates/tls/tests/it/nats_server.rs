@@ -1,5 +1,6 @@
-//! Differential check against the real nats-server (when `NATS_SERVER_BIN` names it): the same
-//! generated certificates, `verify_and_map`, and the users our mapping picks.
+//! Differential check against the real nats-server 2.15.1 (found or installed by
+//! `rnats_test_support::reference_server_bin`): the same generated certificates,
+//! `verify_and_map`, and the users our mapping picks.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -7,8 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rnats_auth::map_certificate_user;
 use rnats_tls::testcerts::CLIENT_DN;
-use rnats_tls::{PeerIdentity, load_certs, map_user_in};
+use rnats_tls::{PeerIdentity, load_certs};
 use rustls::pki_types::ServerName;
 
 use crate::support::{TempDir, certs, client_config};
@@ -92,10 +94,9 @@ fn reply(bin: &str, dir: &TempDir, users: &[&str], client: &str) -> String {
 
 #[test]
 fn verify_and_map_agrees_with_nats_server() {
-    let Ok(bin) = std::env::var("NATS_SERVER_BIN") else {
-        // The differential suite runs only where the reference server is named.
-        return;
-    };
+    let bin = rnats_test_support::reference_server_bin()
+        .display()
+        .to_string();
     let (dir, _) = certs();
     let bob = PeerIdentity::from_cert(&load_certs(&dir.join("client-dn.pem")).expect("cert")[0])
         .expect("identity");
@@ -119,7 +120,7 @@ fn verify_and_map_agrees_with_nats_server() {
         .expect("identity");
     for (client, user) in cases {
         let peer = if *client == "client" { &alice } else { &bob };
-        let ours = map_user_in(peer, [*user]).is_some();
+        let ours = map_certificate_user(&peer.to_auth_identity(), [*user]).is_some();
         let theirs = reply(&bin, &dir, &[user], client);
         assert_eq!(
             ours,

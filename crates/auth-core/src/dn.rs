@@ -1,6 +1,10 @@
 //! Distinguished names: printing in the RFC 2253 form Go's `pkix` uses, parsing the RFC 4514
 //! strings found in `users` lists, and comparing the two.
 //!
+//! Only the printing helpers ([`short_name`], [`escape_value`]) are public: the TLS layer
+//! (`rnats-tls`) uses them to write [`TlsIdentity::subject_dn`](crate::TlsIdentity::subject_dn), so the
+//! printer and the parser below agree on names and escapes. Pure string logic: no X.509 here.
+//!
 //! The comparison is deliberately strict, because a DN match logs a client in
 //! (CVE-2026-33248 was a bypass in exactly this step): attribute types compare
 //! case-insensitively (and `2.5.4.3` is `CN`), values compare byte for byte after unescaping,
@@ -23,8 +27,9 @@ const NAMES: &[(&str, &str)] = &[
     ("0.9.2342.19200300.100.1.1", "UID"),
 ];
 
-/// The short name for an OID, if it has one.
-pub(crate) fn short_name(oid: &str) -> Option<&'static str> {
+/// The short name Go's `pkix` prints for an attribute type OID (`"2.5.4.3"` → `"CN"`), if it
+/// has one: `CN`, `SERIALNUMBER`, `C`, `L`, `ST`, `STREET`, `O`, `OU`, `POSTALCODE`, `DC`, `UID`.
+pub fn short_name(oid: &str) -> Option<&'static str> {
     NAMES.iter().find(|(o, _)| *o == oid).map(|(_, n)| *n)
 }
 
@@ -42,9 +47,15 @@ fn canonical_type(ty: &str) -> String {
     }
 }
 
-/// Escapes a value as Go's `pkix.RDNSequence.String` does: `,+"\<>;` anywhere, a space at
-/// either end, a `#` at the start.
-pub(crate) fn escape_value(value: &str, out: &mut String) {
+/// Appends `value` to `out` escaped as Go's `pkix.RDNSequence.String` escapes it: `,+"\<>;`
+/// anywhere, a space at either end, a `#` at the start.
+///
+/// ```
+/// let mut s = String::from("O=");
+/// rnats_auth::dn::escape_value("Acme, Inc", &mut s);
+/// assert_eq!(s, r"O=Acme\, Inc");
+/// ```
+pub fn escape_value(value: &str, out: &mut String) {
     let last = value.len().saturating_sub(1);
     for (i, c) in value.char_indices() {
         let escape = match c {

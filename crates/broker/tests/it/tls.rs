@@ -1,0 +1,223 @@
+//! TLS with rustls: server-only, mutual, certificate-mapped users, pinning, TLS-first.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rnats_test_support::{RawClient, scratch_dir};
+
+use crate::TestServer;
+use crate::auth::start_conf;
+
+struct Certs {
+    dir: PathBuf,
+}
+
+impl Certs {
+    fn new() -> Self {
+        let dir = scratch_dir("certs");
+        rnats_tls::testcerts::write_all(&dir).expect("test certificates");
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    fn server_block(&self, extra: &str) -> String {
+        format!(
+            "tls {{ cert_file: \"{}\", key_file: \"{}\", ca_file: \"{}\" {extra} }}",
+            self.path("server.pem"),
+            self.path("server-key.pem"),
+            self.path("ca.pem")
+        )
+    }
+
+    fn spki(&self, cert: &str) -> String {
+        let certs = rnats_tls::load_certs(Path::new(&self.path(cert))).unwrap();
+        rnats_tls::PeerIdentity::from_cert(&certs[0])
+            .unwrap()
+            .spki_sha256_hex
+    }
+}
+
+fn options(certs: &Certs, client: Option<&str>) -> async_nats::ConnectOptions {
+    let mut opts = async_nats::ConnectOptions::new()
+        .add_root_certificates(certs.dir.join("ca.pem"))
+        .require_tls(true);
+    if let Some(name) = client {
+        opts = opts.add_client_certificate(
+            certs.dir.join(format!("{name}.pem")),
+            certs.dir.join(format!("{name}-key.pem")),
+        );
+    }
+    opts
+}
+
+async fn try_connect(
+    s: &TestServer,
+    opts: async_nats::ConnectOptions,
+) -> Result<async_nats::Client, String> {
+    match tokio::time::timeout(Duration::from_secs(5), opts.connect(s.url())).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("timed out".into()),
+    }
+}
+
+#[tokio::test]
+async fn server_only_tls() {
+    let certs = Certs::new();
+    let s = start_conf(&certs.server_block("")).await;
+    let raw = RawClient::connect(s.addr).await;
+    assert_eq!(raw.info_json()["tls_required"], "true");
+    assert!(!raw.info_json().contains_key("tls_verify"));
+
+    let client = try_connect(&s, options(&certs, None))
+        .await
+        .expect("TLS connect");
+    let mut sub = client.subscribe("secure").await.unwrap();
+    client.publish("secure", "over tls".into()).await.unwrap();
+    assert_eq!(sub.next().await.unwrap().payload, "over tls");
+}
+
+#[tokio::test]
+async fn mutual_tls_accepts_ca_signed_clients_only() {
+    let certs = Certs::new();
+    let s = start_conf(&certs.server_block(", verify: true")).await;
+    let raw = RawClient::connect(s.addr).await;
+    assert_eq!(raw.info_json()["tls_verify"], "true");
+    assert!(
+        try_connect(&s, options(&certs, Some("client")))
+            .await
+            .is_ok()
+    );
+    assert!(
+        try_connect(&s, options(&certs, None)).await.is_err(),
+        "no client certificate"
+    );
+
+    // A client certificate from another CA is refused.
+    let other = Certs::new();
+    let mut opts = async_nats::ConnectOptions::new()
+        .add_root_certificates(certs.dir.join("ca.pem"))
+        .require_tls(true);
+    opts = opts.add_client_certificate(
+        other.dir.join("client.pem"),
+        other.dir.join("client-key.pem"),
+    );
+    assert!(try_connect(&s, opts).await.is_err(), "foreign CA");
+}
+
+#[tokio::test]
+async fn verify_and_map_gives_the_mapped_user_its_permissions() {
+    let certs = Certs::new();
+    let conf = format!(
+        "{}\nauthorization {{ users = [
+            {{ user: \"alice@example.com\", permissions: {{ publish: \"alice.>\", subscribe: \"alice.>\" }} }}
+            {{ user: \"CN=bob,OU=eng,O=Acme,DC=example,DC=com\" }}
+        ] }}",
+        certs.server_block(", verify_and_map: true")
+    );
+    let s = start_conf(&conf).await;
+    let bob = try_connect(&s, options(&certs, Some("client-dn")))
+        .await
+        .expect("bob by DN");
+    let mut seen = bob.subscribe(">").await.unwrap();
+    bob.flush().await.unwrap();
+    let alice = try_connect(&s, options(&certs, Some("client")))
+        .await
+        .expect("alice by email SAN");
+    alice.publish("other.x", "denied".into()).await.unwrap();
+    alice.publish("alice.x", "allowed".into()).await.unwrap();
+    alice.flush().await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), seen.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first.subject.as_str(),
+        "alice.x",
+        "the denied publish never arrived"
+    );
+
+    // A certificate that names nobody is refused.
+    let stranger_conf = format!(
+        "{}\nauthorization {{ users = [ {{ user: \"someone.else@example.com\" }} ] }}",
+        certs.server_block(", verify_and_map: true")
+    );
+    let s2 = start_conf(&stranger_conf).await;
+    assert!(
+        try_connect(&s2, options(&certs, Some("client")))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn pinned_certificates() {
+    let certs = Certs::new();
+    let pin = certs.spki("client.pem");
+    let s = start_conf(&certs.server_block(&format!(", verify: true, pinned_certs: [\"{pin}\"]")))
+        .await;
+    assert!(
+        try_connect(&s, options(&certs, Some("client")))
+            .await
+            .is_ok()
+    );
+    assert!(
+        try_connect(&s, options(&certs, Some("client-dn")))
+            .await
+            .is_err(),
+        "not pinned"
+    );
+}
+
+#[tokio::test]
+async fn handshake_first() {
+    let certs = Certs::new();
+    let s = start_conf(&certs.server_block(", handshake_first: true")).await;
+    let client = try_connect(&s, options(&certs, None).tls_first())
+        .await
+        .expect("TLS first");
+    client.flush().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_or_stalled_handshakes_do_not_disturb_others() {
+    let certs = Certs::new();
+    let s = start_conf(&certs.server_block(", timeout: 0.3")).await;
+    // Plain text where TLS is required: the handshake fails and the connection closes.
+    let mut plain = RawClient::connect(s.addr).await;
+    plain.send(b"CONNECT {}\r\nPING\r\n").await;
+    plain.read_to_close().await;
+    // A client that never starts the handshake is closed after the TLS timeout.
+    let mut stalled = RawClient::connect(s.addr).await;
+    stalled.read_to_close().await;
+    let client = try_connect(&s, options(&certs, None))
+        .await
+        .expect("others still served");
+    client.flush().await.unwrap();
+}
+
+#[tokio::test]
+async fn reload_swaps_certificates_for_new_connections_only() {
+    let certs = Certs::new();
+    let s = start_conf(&certs.server_block("")).await;
+    let old = try_connect(&s, options(&certs, None)).await.unwrap();
+    // New certificates from a new CA.
+    let renewed = Certs::new();
+    let mut config = rnats_config::load_str(&renewed.server_block(""), None)
+        .unwrap()
+        .config;
+    config.host = "127.0.0.1".into();
+    config.port = 0;
+    s.handle.reload(config).unwrap();
+    assert!(
+        try_connect(&s, options(&certs, None)).await.is_err(),
+        "old CA no longer trusted for new handshakes"
+    );
+    assert!(try_connect(&s, options(&renewed, None)).await.is_ok());
+    // The connection made before the reload is untouched.
+    old.flush().await.unwrap();
+}

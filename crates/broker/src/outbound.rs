@@ -60,6 +60,9 @@ impl CloseReason {
     }
 }
 
+/// Largest buffer a writer keeps for reuse after a flush.
+const SPARE_KEEP: usize = 256 * 1024;
+
 struct OutState {
     buf: BytesMut,
     /// Set once the connection is closing: nothing more is queued, the writer flushes and stops.
@@ -183,13 +186,17 @@ impl Outbound {
         mut wr: W,
         write_deadline: Duration,
     ) {
+        // Two buffers swap roles: publishers fill one while this task writes the other, so a
+        // busy connection reuses the same two allocations instead of a new one per flush.
+        let mut data = BytesMut::new();
         loop {
             self.notify.notified().await;
             loop {
-                let (data, closed) = {
+                let closed = {
                     let mut st = self.lock();
                     st.wake_queued = false;
-                    (st.buf.split(), st.closed)
+                    std::mem::swap(&mut st.buf, &mut data);
+                    st.closed
                 };
                 if data.is_empty() {
                     if closed.is_some() {
@@ -200,7 +207,13 @@ impl Outbound {
                     break;
                 }
                 match tokio::time::timeout(write_deadline, wr.write_all(&data)).await {
-                    Ok(Ok(())) => {}
+                    Ok(Ok(())) => {
+                        data.clear();
+                        // A burst may have grown it; an idle connection keeps nothing large.
+                        if data.capacity() > SPARE_KEEP {
+                            data = BytesMut::new();
+                        }
+                    }
                     Ok(Err(_)) => {
                         self.close(CloseReason::WriteError);
                         self.kill.cancel();

@@ -91,6 +91,8 @@ pub struct ServerAuth {
     /// A hashed secret to verify against when the user is unknown, so the answer takes as
     /// long as for a known user with a wrong password.
     decoy: Option<StoredSecret>,
+    /// Some configured password or token is bcrypt/argon2.
+    hashed_secrets: bool,
     cache: SecretCache,
 }
 
@@ -304,10 +306,15 @@ impl ServerAuth {
             })
             .collect();
 
+        let token = auth.token.as_deref().map(StoredSecret::new);
+        let hashed_secrets = decoy.is_some()
+            || single_user.as_ref().is_some_and(|(_, s)| s.is_hashed())
+            || token.as_ref().is_some_and(StoredSecret::is_hashed);
         Ok(Self {
             users,
             nkeys,
-            token: auth.token.as_deref().map(StoredSecret::new),
+            token,
+            hashed_secrets,
             single_user,
             no_auth_user,
             anonymous_to_global,
@@ -326,6 +333,13 @@ impl ServerAuth {
     /// and there is no `no_auth_user`.
     pub fn auth_required(&self) -> bool {
         self.configured() && self.no_auth_user.is_none()
+    }
+
+    /// Whether answering `req` may run bcrypt or argon2 (tens to hundreds of milliseconds of CPU):
+    /// callers run such requests off their I/O threads. NKey and JWT logins, plain secrets and
+    /// configurations without hashed secrets answer in microseconds.
+    pub fn may_block(&self, req: &AuthRequest) -> bool {
+        self.hashed_secrets && (req.pass.is_some() || req.token.is_some() || req.user.is_some())
     }
 
     /// Whether INFO carries a `nonce`: NKey users or JWT-issuing accounts exist.

@@ -460,6 +460,13 @@ impl Client {
 
     async fn authenticate(&self, request: AuthRequest) -> AuthOutcome {
         let auth = self.live.auth.clone();
+        if !auth.may_block(&request) {
+            // Signatures and plain comparisons take microseconds: no thread hop needed.
+            return match auth.authenticate(&request) {
+                Ok(authorized) => AuthOutcome::Accepted(authorized, request),
+                Err(e) => AuthOutcome::Refused(e, request),
+            };
+        }
         let joined = tokio::task::spawn_blocking(move || match auth.authenticate(&request) {
             Ok(authorized) => AuthOutcome::Accepted(authorized, request),
             Err(e) => AuthOutcome::Refused(e, request),

@@ -485,3 +485,40 @@ fn authenticator_is_object_safe_and_shareable() {
         .join()
         .unwrap();
 }
+
+#[test]
+fn only_hashed_secrets_may_block() {
+    let plain = rnats_auth::ServerAuth::from_config(
+        &rnats_config::load_str(
+            "authorization { users = [ { user: a, password: p } ] }",
+            None,
+        )
+        .unwrap()
+        .config,
+    )
+    .unwrap();
+    let mut req = rnats_auth::AuthRequest::new(
+        "127.0.0.1:1".parse().unwrap(),
+        rnats_auth::ConnectionType::Standard,
+    );
+    req.user = Some("a".into());
+    req.pass = Some("p".into());
+    assert!(!plain.may_block(&req));
+    let hash = rnats_auth::hash_password_bcrypt("p", 4).unwrap();
+    let hashed = rnats_auth::ServerAuth::from_config(
+        &rnats_config::load_str(
+            &format!("authorization {{ users = [ {{ user: a, password: \"{hash}\" }} ] }}"),
+            None,
+        )
+        .unwrap()
+        .config,
+    )
+    .unwrap();
+    assert!(hashed.may_block(&req));
+    let mut nkey_req = rnats_auth::AuthRequest::new(
+        "127.0.0.1:1".parse().unwrap(),
+        rnats_auth::ConnectionType::Standard,
+    );
+    nkey_req.nkey = Some("U...".into());
+    assert!(!hashed.may_block(&nkey_req), "an NKey login never hashes");
+}

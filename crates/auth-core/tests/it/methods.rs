@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use nkeys::KeyPair;
 use rnats_auth::{
-    AuthConfigError, AuthError, AuthMethod, Authenticator, ConnectionType, ServerAuth,
+    AuthConfigError, AuthError, AuthMethod, AuthRequest, Authenticator, ConnectionType, ServerAuth,
     hash_password_argon2, hash_password_bcrypt,
 };
 
@@ -488,7 +488,7 @@ fn authenticator_is_object_safe_and_shareable() {
 
 #[test]
 fn only_hashed_secrets_may_block() {
-    let plain = rnats_auth::ServerAuth::from_config(
+    let plain = ServerAuth::from_config(
         &rnats_config::load_str(
             "authorization { users = [ { user: a, password: p } ] }",
             None,
@@ -497,15 +497,12 @@ fn only_hashed_secrets_may_block() {
         .config,
     )
     .unwrap();
-    let mut req = rnats_auth::AuthRequest::new(
-        "127.0.0.1:1".parse().unwrap(),
-        rnats_auth::ConnectionType::Standard,
-    );
+    let mut req = AuthRequest::new("127.0.0.1:1".parse().unwrap(), ConnectionType::Standard);
     req.user = Some("a".into());
     req.pass = Some("p".into());
     assert!(!plain.may_block(&req));
-    let hash = rnats_auth::hash_password_bcrypt("p", 4).unwrap();
-    let hashed = rnats_auth::ServerAuth::from_config(
+    let hash = hash_password_bcrypt("p", 4).unwrap();
+    let hashed = ServerAuth::from_config(
         &rnats_config::load_str(
             &format!("authorization {{ users = [ {{ user: a, password: \"{hash}\" }} ] }}"),
             None,
@@ -515,10 +512,7 @@ fn only_hashed_secrets_may_block() {
     )
     .unwrap();
     assert!(hashed.may_block(&req));
-    let mut nkey_req = rnats_auth::AuthRequest::new(
-        "127.0.0.1:1".parse().unwrap(),
-        rnats_auth::ConnectionType::Standard,
-    );
+    let mut nkey_req = AuthRequest::new("127.0.0.1:1".parse().unwrap(), ConnectionType::Standard);
     nkey_req.nkey = Some("U...".into());
     assert!(!hashed.may_block(&nkey_req), "an NKey login never hashes");
 }

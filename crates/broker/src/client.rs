@@ -246,6 +246,16 @@ async fn linger<R: AsyncRead + Unpin>(rd: &mut R) {
     }
 }
 
+/// One message on its way to subscribers.
+#[derive(Clone, Copy)]
+struct Msg<'a> {
+    subject: &'a [u8],
+    reply: Option<&'a [u8]>,
+    /// `Some` for HPUB: the header block's length at the start of `body`.
+    header_len: Option<usize>,
+    body: &'a [u8],
+}
+
 /// What the authenticator said about one CONNECT.
 enum AuthOutcome {
     Accepted(Authorized, AuthRequest),
@@ -861,7 +871,13 @@ impl Client {
         if self.opts.verbose {
             self.reply(OK);
         }
-        let delivered = self.route(subject, reply.map(|r| &r[..]), header_len, message);
+        let msg = Msg {
+            subject,
+            reply: reply.map(|r| &r[..]),
+            header_len,
+            body: message,
+        };
+        let delivered = self.route(msg);
         if !delivered
             && self.opts.no_responders
             && let Some(reply) = reply
@@ -884,50 +900,50 @@ impl Client {
 
     /// Delivers one message in this client's account (through the match cache), then across
     /// accounts where exports and imports say so. Returns whether anybody got it.
-    fn route(
-        &mut self,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        header_len: Option<usize>,
-        message: &[u8],
-    ) -> bool {
-        let matches = self.lookup(subject);
-        let mut delivered = self.deliver_matches(&matches, subject, reply, header_len, message);
+    fn route(&mut self, msg: Msg<'_>) -> bool {
+        let matches = self.lookup(msg.subject);
+        let mut delivered = self.deliver_matches(&matches, msg);
         for sub in self.expired.drain(..) {
             self.account.remove(&sub.0);
         }
-        if subject.starts_with(b"_R_.") || self.account.links().is_some() {
-            delivered |= self.route_across(subject, reply, header_len, message);
+        if msg.subject.starts_with(b"_R_.") || self.account.links().is_some() {
+            delivered |= self.route_across(msg);
         }
         delivered
     }
 
     /// Service responses going back to their importer, stream exports and service imports.
-    fn route_across(
-        &mut self,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        header_len: Option<usize>,
-        message: &[u8],
-    ) -> bool {
+    fn route_across(&mut self, msg: Msg<'_>) -> bool {
         let mut delivered = false;
-        if subject.starts_with(b"_R_.")
-            && let Some((importer, original)) = self.account.take_response(subject, Instant::now())
+        if msg.subject.starts_with(b"_R_.")
+            && let Some((importer, original)) =
+                self.account.take_response(msg.subject, Instant::now())
         {
-            delivered |= self.route_in(&importer, &original, None, header_len, message);
+            let response = Msg {
+                subject: &original,
+                reply: None,
+                ..msg
+            };
+            delivered |= self.route_in(&importer, response);
         }
         let Some(links) = self.account.links() else {
             return delivered;
         };
-        for route in links.streams.iter().filter(|r| r.matches(subject)) {
+        for route in links.streams.iter().filter(|r| r.matches(msg.subject)) {
             let importer = self.shared.account(&route.importer);
-            let mapped = route.map.apply(subject);
-            delivered |= self.route_in(&importer, &mapped, reply, header_len, message);
+            let mapped = route.map.apply(msg.subject);
+            delivered |= self.route_in(
+                &importer,
+                Msg {
+                    subject: &mapped,
+                    ..msg
+                },
+            );
         }
-        for route in links.services.iter().filter(|r| r.matches(subject)) {
+        for route in links.services.iter().filter(|r| r.matches(msg.subject)) {
             let exporter = self.shared.account(&route.exporter);
-            let mapped = route.map.apply(subject);
-            let reply = reply.and_then(|r| {
+            let mapped = route.map.apply(msg.subject);
+            let reply = msg.reply.and_then(|r| {
                 exporter.register_response(
                     self.account.clone(),
                     r,
@@ -936,22 +952,20 @@ impl Client {
                     Instant::now(),
                 )
             });
-            delivered |= self.route_in(&exporter, &mapped, reply.as_deref(), header_len, message);
+            let request = Msg {
+                subject: &mapped,
+                reply: reply.as_deref(),
+                ..msg
+            };
+            delivered |= self.route_in(&exporter, request);
         }
         delivered
     }
 
     /// Delivers in another account (no match cache: cross-account traffic is the rarer path).
-    fn route_in(
-        &mut self,
-        account: &Arc<Account>,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        header_len: Option<usize>,
-        message: &[u8],
-    ) -> bool {
-        let matches = account.read().matches(subject);
-        let delivered = self.deliver_matches(&matches, subject, reply, header_len, message);
+    fn route_in(&mut self, account: &Arc<Account>, msg: Msg<'_>) -> bool {
+        let matches = account.read().matches(msg.subject);
+        let delivered = self.deliver_matches(&matches, msg);
         for sub in self.expired.drain(..) {
             account.remove(&sub.0);
         }
@@ -959,17 +973,10 @@ impl Client {
     }
 
     /// Every plain match, and one member of each queue group.
-    fn deliver_matches(
-        &mut self,
-        matches: &Matches<SubRef>,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        header_len: Option<usize>,
-        message: &[u8],
-    ) -> bool {
+    fn deliver_matches(&mut self, matches: &Matches<SubRef>, msg: Msg<'_>) -> bool {
         let mut delivered = false;
         for sub in &matches.plain {
-            delivered |= self.deliver(sub, subject, reply, header_len, message);
+            delivered |= self.deliver(sub, msg);
         }
         for group in &matches.queues {
             let n = group.members.len();
@@ -979,7 +986,7 @@ impl Client {
             let start = self.next_random() as usize % n;
             for i in 0..n {
                 let sub = &group.members[(start + i) % n];
-                if self.deliver(sub, subject, reply, header_len, message) {
+                if self.deliver(sub, msg) {
                     delivered = true;
                     break;
                 }
@@ -988,14 +995,7 @@ impl Client {
         delivered
     }
 
-    fn deliver(
-        &mut self,
-        sub: &SubRef,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        header_len: Option<usize>,
-        message: &[u8],
-    ) -> bool {
+    fn deliver(&mut self, sub: &SubRef, msg: Msg<'_>) -> bool {
         if sub.closed.load(Ordering::Relaxed) {
             return false;
         }
@@ -1004,7 +1004,7 @@ impl Client {
             return false;
         }
         if let Some(filter) = &sub.deliver_filter
-            && !filter.may_deliver(subject)
+            && !filter.may_deliver(msg.subject)
         {
             return false;
         }
@@ -1012,22 +1012,24 @@ impl Client {
         if !allowed {
             return false;
         }
-        if let Some(reply) = reply {
+        if let Some(reply) = msg.reply {
             target.replies.grant(reply, Instant::now());
         }
         let headers = target.headers.load(Ordering::Relaxed);
+        let Msg {
+            subject,
+            reply,
+            header_len,
+            body,
+        } = msg;
         let queued = target.append(|b| match header_len {
-            Some(h) if headers => {
-                rnats_protocol::encode_hmsg(b, subject, &sub.sid, reply, h, message)
+            Some(h) if headers => rnats_protocol::encode_hmsg(b, subject, &sub.sid, reply, h, body),
+            // A client without headers support gets the message without them, as nats-server.
+            Some(h) => {
+                let payload = &body[h.min(body.len())..];
+                rnats_protocol::encode_msg(b, subject, &sub.sid, reply, payload);
             }
-            Some(h) => rnats_protocol::encode_msg(
-                b,
-                subject,
-                &sub.sid,
-                reply,
-                &message[h.min(message.len())..],
-            ),
-            None => rnats_protocol::encode_msg(b, subject, &sub.sid, reply, message),
+            None => rnats_protocol::encode_msg(b, subject, &sub.sid, reply, body),
         });
         if last {
             self.expired.push(sub.clone());

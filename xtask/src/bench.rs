@@ -68,6 +68,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
             "authorization {{\n  users = [\n    {{ nkey: \"{BENCH_NKEY_PUBLIC}\" }}\n  ]\n}}\n"
         ),
     )?;
+    let tls = TlsFiles::write(&bench_dir)?;
 
     let servers = [
         ServerKind {
@@ -83,7 +84,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
         .iter()
         .map(|s| version_of(&s.bin))
         .collect::<Result<_>>()?;
-    let rows: Vec<Row> = rows(opts.quick, &nkey_conf)
+    let rows: Vec<Row> = rows(opts.quick, &nkey_conf, &tls)
         .into_iter()
         .filter(|r| {
             opts.only
@@ -147,12 +148,43 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
         results: &results,
         versions: &versions,
         opts: &opts,
+        ca: tls.ca.display().to_string(),
     };
     draw_chart(&docs.join(chart_name), &report)?;
     let md = report.markdown(root, chart_name)?;
     fs::write(docs.join("benchmarks.md"), md)?;
     eprintln!("bench: wrote docs/benchmarks.md and docs/{chart_name}");
     Ok(())
+}
+
+/// Throwaway TLS material made fresh for each run (`rnats_tls::testcerts`), and the one
+/// configuration file both servers start with for the TLS rows.
+struct TlsFiles {
+    /// The CA loadgen trusts.
+    ca: PathBuf,
+    /// `tls { cert_file, key_file }`.
+    conf: PathBuf,
+}
+
+impl TlsFiles {
+    fn write(bench_dir: &Path) -> Result<Self> {
+        let dir = bench_dir.join("certs");
+        let files = rnats_tls::testcerts::write_all(&dir)
+            .with_context(|| format!("writing certificates into {}", dir.display()))?;
+        let conf = bench_dir.join("tls.conf");
+        fs::write(
+            &conf,
+            format!(
+                "tls {{\n  cert_file: {}\n  key_file: {}\n}}\n",
+                json!(files.path("server.pem")),
+                json!(files.path("server-key.pem")),
+            ),
+        )?;
+        Ok(Self {
+            ca: files.path("ca.pem"),
+            conf,
+        })
+    }
 }
 
 struct Options {
@@ -266,7 +298,7 @@ const SUBS: &[Metric] = &[
     higher("msgs_per_sec", "msgs/s with them in place"),
 ];
 
-fn rows(quick: bool, nkey_conf: &Path) -> Vec<Row> {
+fn rows(quick: bool, nkey_conf: &Path, tls: &TlsFiles) -> Vec<Row> {
     let scale = |full: u64| if quick { full / 10 } else { full };
     let seconds = if quick { "10" } else { "30" };
     let mut rows = Vec::new();
@@ -307,6 +339,25 @@ fn rows(quick: bool, nkey_conf: &Path) -> Vec<Row> {
             rows.push(r);
         }
     }
+    // The same pubsub, every connection over TLS (server-only authentication).
+    for (payload, msgs) in [(128, scale(3_000_000)), (1024, scale(1_000_000))] {
+        let mut r = row(
+            "pubsub",
+            size_label(payload),
+            &strings(&[
+                "--payload",
+                &payload.to_string(),
+                "--msgs",
+                &msgs.to_string(),
+            ]),
+            THROUGHPUT,
+        );
+        r.scenario = "pubsub-tls";
+        r.label = format!("pubsub-tls/{}", r.case.replace(' ', ""));
+        r.payload = Some(payload);
+        with_tls(&mut r, tls);
+        rows.push(r);
+    }
     rows.push(row(
         "reqrep",
         "128 B".to_owned(),
@@ -333,6 +384,14 @@ fn rows(quick: bool, nkey_conf: &Path) -> Vec<Row> {
     );
     nkey.config = Some(nkey_conf.to_path_buf());
     rows.push(nkey);
+    let mut tls_row = row(
+        "connect",
+        "tls".to_owned(),
+        &strings(&["--conns", conns, "--auth", "none"]),
+        CONNECT,
+    );
+    with_tls(&mut tls_row, tls);
+    rows.push(tls_row);
     let mut idle = row(
         "idle",
         "2000 conns".to_owned(),
@@ -355,6 +414,13 @@ fn rows(quick: bool, nkey_conf: &Path) -> Vec<Row> {
         SUBS,
     ));
     rows
+}
+
+/// Both servers start with the TLS configuration, and loadgen trusts its CA.
+fn with_tls(row: &mut Row, tls: &TlsFiles) {
+    row.config = Some(tls.conf.clone());
+    row.loadgen_args
+        .extend(["--tls-ca".to_owned(), tls.ca.display().to_string()]);
 }
 
 fn strings(s: &[&str]) -> Vec<String> {
@@ -558,6 +624,8 @@ struct Report<'a> {
     results: &'a [RunResult],
     versions: &'a [String],
     opts: &'a Options,
+    /// The TLS rows' CA path, shown as `<ca.pem>` in the commands table.
+    ca: String,
 }
 
 /// Median, min and max of one metric over the rounds, with what went wrong in any of them.
@@ -735,7 +803,9 @@ impl Report<'_> {
         writeln!(
             md,
             "Each row runs `loadgen --url <server> <arguments>`; the `connect/nkey` row starts \
-             both servers with a configuration file holding one NKey user.\n"
+             both servers with a configuration file holding one NKey user, and the TLS rows \
+             (`pubsub-tls`, `connect/tls`) with `tls {{ cert_file, key_file }}` (an ECDSA P-256 \
+             certificate made for the run by `rnats_tls::testcerts`, whose CA is `<ca.pem>`).\n"
         )?;
         writeln!(md, "| Row | loadgen arguments |")?;
         writeln!(md, "|---|---|")?;
@@ -743,7 +813,8 @@ impl Report<'_> {
             let args = row
                 .loadgen_args
                 .join(" ")
-                .replace(BENCH_NKEY_SEED, "<seed>");
+                .replace(BENCH_NKEY_SEED, "<seed>")
+                .replace(&self.ca, "<ca.pem>");
             writeln!(md, "| {} | `{args}` |", row.label)?;
         }
         Ok(md)
@@ -777,6 +848,12 @@ fn describe(scenario: &str) -> &'static str {
              keeps at most 8 MiB of messages in flight (both servers close slow consumers at \
              64 MiB)."
         }
+        "pubsub-tls" => {
+            "pubsub with both connections over TLS: the server's INFO in plain text, then the \
+             TLS handshake (server certificate ECDSA P-256, no client certificate), then \
+             everything else encrypted. loadgen encrypts and decrypts with rustls (ring) for \
+             both servers alike."
+        }
         "fanout" => {
             "One publisher → 4 subscribers on the same subject; the rate counts every delivery."
         }
@@ -790,7 +867,8 @@ fn describe(scenario: &str) -> &'static str {
         }
         "connect" => {
             "INFO → CONNECT → PING → PONG, first one connection at a time, then all at once; \
-             `nkey` signs the server's nonce (Ed25519)."
+             `nkey` signs the server's nonce (Ed25519); `tls` adds a full TLS handshake after \
+             INFO (no session resumption: the server signs with its ECDSA P-256 key every time)."
         }
         "idle" => {
             "Idle connections with one subscription each: growth of the server's resident \
@@ -999,11 +1077,76 @@ mod tests {
     }
 
     #[test]
+    fn report_has_tls_sections_and_hides_the_ca_path() {
+        let tls = TlsFiles {
+            ca: PathBuf::from("/tmp/run/certs/ca.pem"),
+            conf: PathBuf::from("/tmp/run/tls.conf"),
+        };
+        let rows: Vec<Row> = rows(true, Path::new("nkey.conf"), &tls)
+            .into_iter()
+            .filter(|r| r.label.contains("tls"))
+            .collect();
+        let results: Vec<RunResult> = rows
+            .iter()
+            .flat_map(|r| {
+                (0..2).map(|server| RunResult {
+                    row: r.label.clone(),
+                    server,
+                    round: 0,
+                    outcome: Ok(json!({ "msgs_per_sec": 1000.0 * (server + 1) as f64,
+                                        "par_per_sec": 500.0 })),
+                })
+            })
+            .collect();
+        let opts = Options {
+            quick: true,
+            rounds: 1,
+            only: None,
+            criterion: false,
+            no_build: false,
+        };
+        let report = Report {
+            rows: &rows,
+            results: &results,
+            versions: &["rnats".to_owned(), "nats-server".to_owned()],
+            opts: &opts,
+            ca: tls.ca.display().to_string(),
+        };
+        let md = report.markdown(Path::new("."), "chart.svg").unwrap();
+        assert!(md.contains("## pubsub-tls\n"));
+        assert!(md.contains("| pubsub-tls/128B | msgs/s | higher | 1,000 | 2,000 | 0.50 |"));
+        assert!(md.contains("| connect/tls | parallel handshakes/s | higher | 500 | 500 | 1.00 |"));
+        assert!(md.contains("--tls-ca <ca.pem>"));
+        assert!(!md.contains("/tmp/run/certs"));
+    }
+
+    #[test]
     fn quick_rows_cover_every_scenario() {
-        let rows = rows(true, Path::new("nkey.conf"));
-        assert_eq!(rows.len(), 4 * PAYLOADS.len() + 5);
+        let tls = TlsFiles {
+            ca: PathBuf::from("certs/ca.pem"),
+            conf: PathBuf::from("tls.conf"),
+        };
+        let rows = rows(true, Path::new("nkey.conf"), &tls);
+        assert_eq!(rows.len(), 4 * PAYLOADS.len() + 8);
         let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
         assert!(labels.contains(&"pubsub/64KiB"));
         assert!(labels.contains(&"connect/nkey"));
+        let tls_rows: Vec<&str> = labels
+            .iter()
+            .copied()
+            .filter(|l| l.contains("tls"))
+            .collect();
+        assert_eq!(
+            tls_rows,
+            ["pubsub-tls/128B", "pubsub-tls/1KiB", "connect/tls"]
+        );
+        for r in rows.iter().filter(|r| r.label.contains("tls")) {
+            assert_eq!(r.config.as_deref(), Some(Path::new("tls.conf")));
+            assert!(
+                r.loadgen_args
+                    .windows(2)
+                    .any(|w| w == ["--tls-ca", "certs/ca.pem"])
+            );
+        }
     }
 }

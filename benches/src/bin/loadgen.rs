@@ -3,6 +3,7 @@
 //! ```text
 //! loadgen --url 127.0.0.1:4222 --scenario NAME [--payload BYTES] [--msgs N] [--pubs N]
 //!         [--subs K] [--seconds S] [--conns C] [--server-pid PID] [--auth SPEC]
+//!         [--tls-ca FILE [--tls-cert FILE --tls-key FILE]]
 //! ```
 //!
 //! One thread, one `mio::Poll`, pipelined writes and a small parser (`wire`), so the tool costs
@@ -22,6 +23,11 @@
 //! - `subs`: time to add `--subs` (default 100 000) subscriptions on distinct subjects, then the
 //!   pubsub rate with the publisher cycling over all of those subjects.
 //!
+//! `--tls-ca` makes every connection (in every scenario) start TLS after the server's plain-text
+//! INFO, trusting that CA (PEM) and checking the certificate against the `--url` host (an IP or
+//! `localhost`); `--tls-cert`/`--tls-key` add a client certificate. Each handshake is a full one,
+//! without session resumption. The scenarios then run unchanged inside TLS.
+//!
 //! Flow control is the same for both servers: a publisher never has more than
 //! [`INFLIGHT_BYTES`] of messages that a subscriber has not yet read, far below the 64 MiB at
 //! which both servers close a slow consumer. Only loopback addresses are accepted.
@@ -35,11 +41,14 @@ mod wire;
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use crate::net::{ConnId, Net};
+use rustls_pki_types::ServerName;
+
+use crate::net::{ConnId, Net, TlsClient};
 use crate::wire::ServerOp;
 
 pub(crate) type Error = Box<dyn std::error::Error>;
@@ -104,6 +113,7 @@ struct Args {
     conns: usize,
     server_pid: Option<u32>,
     auth: Auth,
+    tls: Option<TlsClient>,
 }
 
 impl Args {
@@ -120,6 +130,25 @@ impl Args {
         let mut take = |name: &str| values.remove(name);
         let url = take("url").unwrap_or_else(|| "127.0.0.1:4222".into());
         let scenario = take("scenario").ok_or("--scenario is required")?;
+        let tls = match (take("tls-ca"), take("tls-cert"), take("tls-key")) {
+            (None, None, None) => None,
+            (Some(ca), cert, key) => {
+                let client_auth = match (&cert, &key) {
+                    (Some(c), Some(k)) => Some((Path::new(c), Path::new(k))),
+                    (None, None) => None,
+                    _ => return Err("--tls-cert and --tls-key go together".into()),
+                };
+                Some(TlsClient::new(
+                    Path::new(&ca),
+                    client_auth,
+                    server_name(&url)?,
+                )?)
+            }
+            _ => return Err("--tls-cert and --tls-key need --tls-ca".into()),
+        };
+        if tls.is_none() && url.starts_with("tls://") {
+            return Err(format!("--url {url:?} asks for TLS: give --tls-ca").into());
+        }
         let args = Self {
             addr: resolve(&url)?,
             scenario,
@@ -131,6 +160,7 @@ impl Args {
             conns: number(take("conns"), "conns")?.unwrap_or(1000),
             server_pid: number(take("server-pid"), "server-pid")?,
             auth: Auth::parse(take("auth").as_deref().unwrap_or("none"))?,
+            tls,
         };
         if let Some(name) = values.keys().next() {
             return Err(format!("unknown flag --{name}").into());
@@ -148,6 +178,10 @@ impl Args {
     fn deadline(&self) -> Deadline {
         Deadline(Instant::now() + Duration::from_secs_f64(self.seconds))
     }
+
+    fn net(&self) -> Result<Net> {
+        Net::new(self.tls.clone())
+    }
 }
 
 fn number<T: std::str::FromStr>(value: Option<String>, name: &str) -> Result<Option<T>> {
@@ -159,9 +193,17 @@ fn number<T: std::str::FromStr>(value: Option<String>, name: &str) -> Result<Opt
         .transpose()
 }
 
-/// `host:port` or `nats://host:port`, which must be a loopback address: this tool floods.
+/// `host:port`, `nats://host:port` or `tls://host:port` (as nats-server writes its ports file
+/// when it requires TLS) without the scheme.
+fn host_port(url: &str) -> &str {
+    url.strip_prefix("nats://")
+        .or_else(|| url.strip_prefix("tls://"))
+        .unwrap_or(url)
+}
+
+/// The `--url` address, which must be a loopback address: this tool floods.
 fn resolve(url: &str) -> Result<SocketAddr> {
-    let hostport = url.strip_prefix("nats://").unwrap_or(url);
+    let hostport = host_port(url);
     let addr = hostport
         .to_socket_addrs()?
         .next()
@@ -170,6 +212,15 @@ fn resolve(url: &str) -> Result<SocketAddr> {
         return Err(format!("--url {url:?}: loadgen only runs against loopback addresses").into());
     }
     Ok(addr)
+}
+
+/// The name the server's certificate must carry: the `--url` host, an IP address or a DNS name.
+fn server_name(url: &str) -> Result<ServerName<'static>> {
+    let hostport = host_port(url);
+    let host = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    ServerName::try_from(host.to_owned())
+        .map_err(|e| format!("--url {url:?}: {host:?} is no TLS server name: {e}").into())
 }
 
 /// What CONNECT carries to authenticate.
@@ -213,11 +264,11 @@ impl Auth {
     }
 
     /// `CONNECT {…}\r\n` answering the server's INFO (NKey signs its nonce).
-    fn connect_line(&self, info: &[u8]) -> Result<Vec<u8>> {
+    fn connect_line(&self, info: &[u8], tls: bool) -> Result<Vec<u8>> {
         let mut c = json!({
             "verbose": false,
             "pedantic": false,
-            "tls_required": false,
+            "tls_required": tls,
             "name": "loadgen",
             "lang": "rust",
             "version": env!("CARGO_PKG_VERSION"),
@@ -276,6 +327,7 @@ fn handshake(
     deadline: Deadline,
 ) -> Result<()> {
     let index: HashMap<ConnId, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+    let tls = net.is_tls();
     let mut greeted = vec![false; ids.len()];
     let mut left = ids.len();
     while left > 0 {
@@ -286,7 +338,7 @@ fn handshake(
             match op {
                 ServerOp::Info(info) if !greeted[i] => {
                     greeted[i] = true;
-                    out.extend_from_slice(&auth.connect_line(info)?);
+                    out.extend_from_slice(&auth.connect_line(info, tls)?);
                     out.extend_from_slice(&extra(i));
                     out.extend_from_slice(b"PING\r\n");
                 }
@@ -358,7 +410,7 @@ struct FlowResult {
 
 fn flow_scenario(args: &Args) -> Result<Map<String, Value>> {
     let deadline = args.deadline();
-    let mut net = Net::new()?;
+    let mut net = args.net()?;
     let subject = format!("bench.{}", args.scenario);
     let (delivery, nsubs, queue) = match args.scenario.as_str() {
         "pub" => (Delivery::Nobody, 0, None),
@@ -589,7 +641,7 @@ const REQREP_WARMUP: u64 = 100;
 
 fn reqrep(args: &Args) -> Result<Map<String, Value>> {
     let deadline = args.deadline();
-    let mut net = Net::new()?;
+    let mut net = args.net()?;
     let inbox = "_INBOX.loadgen.reply";
     let responder = open(
         &mut net,
@@ -673,7 +725,7 @@ fn reqrep(args: &Args) -> Result<Map<String, Value>> {
 
 fn connect(args: &Args) -> Result<Map<String, Value>> {
     let deadline = args.deadline();
-    let mut net = Net::new()?;
+    let mut net = args.net()?;
     let c = args.conns;
 
     let mut seq = Vec::with_capacity(c);
@@ -718,7 +770,7 @@ const OPEN_BATCH: usize = 200;
 fn idle(args: &Args) -> Result<Map<String, Value>> {
     let pid = args.server_pid.ok_or("idle needs --server-pid")?;
     let deadline = args.deadline();
-    let mut net = Net::new()?;
+    let mut net = args.net()?;
     let before = vm_rss(pid)?;
     let mut ids = Vec::with_capacity(args.conns);
     while ids.len() < args.conns {
@@ -765,7 +817,7 @@ fn vm_rss(pid: u32) -> Result<u64> {
 
 fn subs(args: &Args) -> Result<Map<String, Value>> {
     let deadline = args.deadline();
-    let mut net = Net::new()?;
+    let mut net = args.net()?;
     let n = args.subs.unwrap_or(100_000);
     if n == 0 {
         return Err("--subs must be positive".into());
@@ -815,4 +867,49 @@ fn micros(d: Duration) -> f64 {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_server_names() {
+        for url in [
+            "127.0.0.1:4222",
+            "nats://127.0.0.1:4222",
+            "tls://127.0.0.1:4222",
+        ] {
+            assert_eq!(resolve(url).unwrap(), "127.0.0.1:4222".parse().unwrap());
+            assert_eq!(
+                server_name(url).unwrap(),
+                ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into())
+            );
+        }
+        assert_eq!(
+            server_name("[::1]:4222").unwrap(),
+            ServerName::IpAddress(std::net::Ipv6Addr::LOCALHOST.into())
+        );
+        assert_eq!(
+            server_name("tls://localhost:4222").unwrap(),
+            ServerName::try_from("localhost").unwrap()
+        );
+        assert!(resolve("192.0.2.1:4222").is_err());
+    }
+
+    #[test]
+    fn tls_flags_go_together() {
+        let parse = |s: &str| {
+            let argv: Vec<String> = s.split(' ').map(str::to_owned).collect();
+            Args::parse(&argv).err().map(|e| e.to_string())
+        };
+        let err = |s: &str| parse(s).unwrap_or_default();
+        assert!(
+            err("--scenario pubsub --tls-cert c.pem --tls-key k.pem").contains("need --tls-ca")
+        );
+        assert!(err("--scenario pubsub --tls-ca ca.pem --tls-cert c.pem").contains("go together"));
+        assert!(err("--scenario pubsub --url tls://127.0.0.1:4222").contains("give --tls-ca"));
+        assert!(err("--scenario pubsub --tls-ca /nonexistent/ca.pem").contains("/nonexistent"));
+        assert_eq!(parse("--scenario pubsub --url nats://127.0.0.1:4222"), None);
+    }
 }

@@ -280,6 +280,10 @@ pub struct Authorized {
     /// When the credentials stop working (`connection_deadline`, JWT `exp`): the broker closes
     /// the connection then with `User Authentication Expired`.
     pub expires: Option<SystemTime>,
+    /// Most subscriptions this user may hold (JWT `subs`); `None`: only the server's limit.
+    pub max_subscriptions: Option<u32>,
+    /// Largest payload this user may publish (JWT `payload`); `None`: only the server's limit.
+    pub max_payload: Option<u32>,
 }
 
 /// Decides who a client is. Implementations may block (bcrypt, argon2): call them off the I/O

@@ -392,6 +392,8 @@ impl ServerAuth {
                 method: AuthMethod::None,
                 permissions: None,
                 expires: None,
+                max_subscriptions: None,
+                max_payload: None,
             });
         }
 
@@ -441,6 +443,8 @@ impl ServerAuth {
                         method: AuthMethod::NoAuthUser,
                         permissions: None,
                         expires: None,
+                        max_subscriptions: None,
+                        max_payload: None,
                     });
                 }
                 None => {}
@@ -563,7 +567,16 @@ impl ServerAuth {
             deadline: claims.expires,
             proxy_required: false,
         };
-        finish(&identity, AuthMethod::Jwt, &grant, req, now)
+        let mut authorized = finish(&identity, AuthMethod::Jwt, &grant, req, now)?;
+        // As nats-server: a negative limit is unlimited, a missing one is 0.
+        let limit = |v: i64| {
+            u32::try_from(v)
+                .ok()
+                .or_else(|| (v >= 0).then_some(u32::MAX))
+        };
+        authorized.max_subscriptions = limit(claims.limits.subscriptions);
+        authorized.max_payload = limit(claims.limits.payload);
+        Ok(authorized)
     }
 
     fn tls_login(&self, req: &AuthRequest, now: SystemTime) -> Result<Authorized, AuthError> {
@@ -629,6 +642,8 @@ fn finish(
         method,
         permissions: grant.permissions.clone(),
         expires: grant.deadline,
+        max_subscriptions: None,
+        max_payload: None,
     })
 }
 
@@ -644,6 +659,8 @@ fn global(identity: String, method: AuthMethod) -> Authorized {
         method,
         permissions: None,
         expires: None,
+        max_subscriptions: None,
+        max_payload: None,
     }
 }
 

@@ -323,7 +323,10 @@ struct Client {
     opts: Options,
     connected: bool,
     sent_connect_info: bool,
-    max_subs: usize,
+    /// Most subscriptions (`None`: no limit): the server's, lowered by the user's JWT.
+    max_subs: Option<usize>,
+    /// Largest payload this connection may publish: the server's, lowered by the user's JWT.
+    max_payload: u32,
     subs: FastMap<Bytes, Arc<Subscription>>,
     /// Prune auto-unsubscribed entries from `subs` when it reaches this size.
     prune_subs_at: usize,
@@ -372,7 +375,8 @@ impl Client {
             permissions: None,
             publish_cache: PublishCache::new(),
             reload,
-            max_subs: config.max_subscriptions as usize,
+            max_subs: (config.max_subscriptions > 0).then_some(config.max_subscriptions as usize),
+            max_payload: config.max_payload,
             live,
             shared,
             out,
@@ -532,7 +536,7 @@ impl Client {
     /// Binds the connection to its account, permissions and expiry.
     fn bind(&mut self, authorized: Authorized, request: Option<AuthRequest>) {
         tracing::info!(
-            "{} - cid:{} - authenticated: method={:?} identity={:?} account={:?}",
+            "{} - cid:{} - authenticated: method={} identity={:?} account={:?}",
             self.peer,
             self.cid,
             authorized.method,
@@ -549,6 +553,7 @@ impl Client {
             .configure(authorized.permissions.as_ref().and_then(|p| p.responses()));
         self.permissions = authorized.permissions;
         self.publish_cache = PublishCache::new();
+        self.apply_user_limits(authorized.max_subscriptions, authorized.max_payload);
         self.identity = authorized.identity;
         self.timers.set_expiry(authorized.expires.map(|at| {
             let left = at.duration_since(SystemTime::now()).unwrap_or_default();
@@ -557,6 +562,22 @@ impl Client {
         self.credentials = request;
         self.authenticated = true;
         self.timers.on_authenticated();
+    }
+
+    /// The effective limits are the lower of the server's and the user's (nats-server).
+    fn apply_user_limits(&mut self, subscriptions: Option<u32>, payload: Option<u32>) {
+        let config = &self.live.config;
+        let server_subs = (config.max_subscriptions > 0).then_some(config.max_subscriptions);
+        self.max_subs = match (server_subs, subscriptions) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .map(|n| n as usize);
+        self.max_payload = payload.map_or(config.max_payload, |p| p.min(config.max_payload));
+        self.parser.set_limits(Limits {
+            max_control_line: config.max_control_line as usize,
+            max_payload: self.max_payload as usize,
+        });
     }
 
     /// After a reload: check this connection against the new rules, as nats-server does. A user
@@ -724,6 +745,7 @@ impl Client {
                     self.sent_connect_info = true;
                     let mut info = self.shared.client_info(self.cid, self.peer, true);
                     info.remote_account = Some(self.account.name.clone());
+                    info.max_payload = self.max_payload;
                     self.reply(&info.to_line());
                 }
                 Ok(())
@@ -1123,9 +1145,11 @@ impl Client {
             self.subs.retain(|_, s| !s.closed.load(Ordering::Relaxed));
             self.prune_subs_at = (self.subs.len() * 2).max(64);
         }
-        if self.max_subs > 0 && self.subs.len() >= self.max_subs {
+        if let Some(max) = self.max_subs
+            && self.subs.len() >= max
+        {
             self.subs.retain(|_, s| !s.closed.load(Ordering::Relaxed));
-            if self.subs.len() >= self.max_subs {
+            if self.subs.len() >= max {
                 tracing::error!(
                     "{} - cid:{} - maximum subscriptions exceeded",
                     self.peer,

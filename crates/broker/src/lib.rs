@@ -44,4 +44,4 @@ mod timers;
 
 pub use info::COMPAT_VERSION;
 pub use rnats_config::ServerConfig;
-pub use server::{Server, ServerError, ServerHandle};
+pub use server::{Server, ServerError, ServerHandle, check_config};

@@ -21,9 +21,12 @@ pub(crate) const DEFAULT_RESPONSE_THRESHOLD: Duration = Duration::from_secs(120)
 pub(crate) enum Mapping {
     Same,
     Prefix(Box<[u8]>),
-    /// Replace the subject by `to`; wildcard tokens of `to` take the published subject's tokens
-    /// at the same positions.
-    To(Vec<Box<[u8]>>),
+    /// Replace the subject by `to`. The tokens the published subject puts in the wildcards of
+    /// `pattern` fill the wildcards of `to`, in order (nats-server's import mapping).
+    To {
+        pattern: Vec<Box<[u8]>>,
+        to: Vec<Box<[u8]>>,
+    },
 }
 
 impl Mapping {
@@ -37,19 +40,30 @@ impl Mapping {
                 out.extend_from_slice(subject);
                 out
             }
-            Self::To(tokens) => {
+            Self::To { pattern, to } => {
                 let published: Vec<&[u8]> = subject.split(|&b| b == b'.').collect();
+                // What each wildcard of the pattern matched, in order.
+                let mut captures: Vec<Vec<u8>> = Vec::new();
+                for (i, token) in pattern.iter().enumerate() {
+                    match &token[..] {
+                        b"*" => {
+                            captures.push(published.get(i).copied().unwrap_or_default().to_vec())
+                        }
+                        b">" => captures.push(published.get(i..).unwrap_or_default().join(&b'.')),
+                        _ => {}
+                    }
+                }
+                let mut captures = captures.into_iter();
                 let mut out = Vec::with_capacity(subject.len() + 8);
-                for (i, token) in tokens.iter().enumerate() {
+                for (i, token) in to.iter().enumerate() {
                     if i > 0 {
                         out.push(b'.');
                     }
                     match &token[..] {
-                        b"*" => out.extend_from_slice(published.get(i).copied().unwrap_or(b"*")),
-                        b">" => {
-                            let rest = published.get(i..).unwrap_or_default();
-                            out.extend_from_slice(&rest.join(&b'.'));
-                        }
+                        b"*" | b">" => match captures.next() {
+                            Some(c) => out.extend_from_slice(&c),
+                            None => out.extend_from_slice(token),
+                        },
                         literal => out.extend_from_slice(literal),
                     }
                 }
@@ -59,10 +73,18 @@ impl Mapping {
     }
 }
 
-fn to_mapping(to: Option<&str>) -> Mapping {
+fn tokens(subject: &str) -> Vec<Box<[u8]>> {
+    subject.split('.').map(|t| t.as_bytes().into()).collect()
+}
+
+/// `pattern` (what is matched) rewritten to `to`.
+fn to_mapping(pattern: &str, to: Option<&str>) -> Mapping {
     match to {
-        Some(to) => Mapping::To(to.split('.').map(|t| t.as_bytes().into()).collect()),
-        None => Mapping::Same,
+        Some(to) if to != pattern => Mapping::To {
+            pattern: tokens(pattern),
+            to: tokens(to),
+        },
+        _ => Mapping::Same,
     }
 }
 
@@ -130,38 +152,45 @@ fn find_export<'a>(
         e.kind == kind
             && within(&e.subject, subject)
             && (e.accounts.is_empty() || e.accounts.iter().any(|a| a == importer))
+            && e.account_token_position.is_none_or(|pos| {
+                // That token of the imported subject must be the importer's own name.
+                let index = (pos as usize).saturating_sub(1);
+                subject.split('.').nth(index) == Some(importer)
+            })
     })
 }
 
-/// Routes by the account they start in. An import that no export allows is left out with a
-/// warning (nats-server does not start routing it either).
-pub(crate) fn build(accounts: &[AccountConfig]) -> (HashMap<String, Links>, Vec<String>) {
+/// Routes by the account they start in. An import from an unknown account, or one that no
+/// export allows, is an error: nats-server refuses to start with the same text.
+pub(crate) fn build(accounts: &[AccountConfig]) -> Result<HashMap<String, Links>, String> {
     let by_name: HashMap<&str, &AccountConfig> =
         accounts.iter().map(|a| (a.name.as_str(), a)).collect();
     let mut links: HashMap<String, Links> = HashMap::new();
-    let mut warnings = Vec::new();
     for importer in accounts {
         for import in &importer.imports {
+            let kind = if import.kind == ExportKind::Stream {
+                "stream"
+            } else {
+                "service"
+            };
             let Some(exporter) = by_name.get(import.account.as_str()) else {
-                warnings.push(format!(
-                    "account {:?}: import from unknown account {:?} ignored",
-                    importer.name, import.account
+                return Err(format!(
+                    "{:?} account not defined for {kind} import",
+                    import.account
                 ));
-                continue;
             };
             let Some(export) = find_export(exporter, import.kind, &import.subject, &importer.name)
             else {
-                warnings.push(format!(
-                    "account {:?}: import of {:?} from {:?} is not exported to it; ignored",
-                    importer.name, import.subject, import.account
+                return Err(format!(
+                    "Error adding {kind} import {:?}: {kind} import not authorized",
+                    import.subject
                 ));
-                continue;
             };
             match import.kind {
                 ExportKind::Stream => {
                     let map = match (&import.prefix, &import.to) {
                         (Some(prefix), _) => Mapping::Prefix(prefix.as_bytes().into()),
-                        (None, to) => to_mapping(to.as_deref()),
+                        (None, to) => to_mapping(&import.subject, to.as_deref()),
                     };
                     links
                         .entry(exporter.name.clone())
@@ -177,11 +206,7 @@ pub(crate) fn build(accounts: &[AccountConfig]) -> (HashMap<String, Links>, Vec<
                     // Services. Requests arrive on the local subject (`to`, or the exported subject) and
                     // are mapped back to the exported subject.
                     let local = import.to.clone().unwrap_or_else(|| import.subject.clone());
-                    let map = if local == import.subject {
-                        Mapping::Same
-                    } else {
-                        to_mapping(Some(&import.subject))
-                    };
+                    let map = to_mapping(&local, Some(&import.subject));
                     links
                         .entry(importer.name.clone())
                         .or_default()
@@ -199,7 +224,7 @@ pub(crate) fn build(accounts: &[AccountConfig]) -> (HashMap<String, Links>, Vec<
             }
         }
     }
-    (links, warnings)
+    Ok(links)
 }
 
 impl StreamRoute {
@@ -226,11 +251,62 @@ mod tests {
             b"from.a.x.y"
         );
         assert_eq!(
-            to_mapping(Some("local.*.z")).apply(b"remote.7.z"),
+            to_mapping("remote.*.z", Some("local.*.z")).apply(b"remote.7.z"),
             b"local.7.z"
         );
-        assert_eq!(to_mapping(Some("q.>")).apply(b"p.1.2"), b"q.1.2");
-        assert_eq!(to_mapping(Some("fixed")).apply(b"anything"), b"fixed");
+        assert_eq!(to_mapping("p.>", Some("q.>")).apply(b"p.1.2"), b"q.1.2");
+        // Wildcards fill in order, whatever their position (nats-server's mapping).
+        assert_eq!(
+            to_mapping("private.>", Some("a.private.>")).apply(b"private.x.y"),
+            b"a.private.x.y"
+        );
+        assert_eq!(
+            to_mapping("fixed.in", Some("fixed")).apply(b"fixed.in"),
+            b"fixed"
+        );
+        assert_eq!(to_mapping("same.*", Some("same.*")), Mapping::Same);
+    }
+
+    fn account(name: &str, conf: &str) -> AccountConfig {
+        let text = format!("accounts {{ {name} {{ {conf} }} }}");
+        rnats_config::load_str(&text, None)
+            .unwrap()
+            .config
+            .accounts
+            .remove(0)
+    }
+
+    #[test]
+    fn account_token_position_binds_the_import_to_the_importer() {
+        let a = account(
+            "A",
+            "exports = [ { stream: \"feed.*.>\", account_token_position: 2 } ]",
+        );
+        let b = account(
+            "B",
+            "imports = [ { stream: { account: A, subject: \"feed.C.>\" } } ]",
+        );
+        let c = account(
+            "C",
+            "imports = [ { stream: { account: A, subject: \"feed.C.>\" } } ]",
+        );
+        assert_eq!(
+            build(&[a.clone(), b]).unwrap_err(),
+            "Error adding stream import \"feed.C.>\": stream import not authorized"
+        );
+        assert!(build(&[a, c]).is_ok());
+    }
+
+    #[test]
+    fn unknown_exporter_is_an_error() {
+        let b = account(
+            "B",
+            "imports = [ { service: { account: Z, subject: \"x\" } } ]",
+        );
+        assert_eq!(
+            build(&[b]).unwrap_err(),
+            "\"Z\" account not defined for service import"
+        );
     }
 
     #[test]

@@ -80,8 +80,8 @@ impl Live {
             }
             None => None,
         };
-        let (links, mut warnings) = links::build(&config.accounts);
-        warnings.splice(0..0, auth.plaintext_password_warnings());
+        let links = links::build(&config.accounts).map_err(ServerError::Config)?;
+        let warnings = auth.plaintext_password_warnings();
         Ok(Self {
             config: Arc::new(config),
             info,
@@ -441,6 +441,12 @@ impl ServerHandle {
             handle.shutdown();
         });
     }
+}
+
+/// Checks a configuration as `Server::bind` would (authentication, accounts and their imports,
+/// TLS files, limits) without opening a listener; returns the warnings it would log. For `-t`.
+pub fn check_config(config: &ServerConfig) -> Result<Vec<String>, ServerError> {
+    Live::new(config.clone(), "", 0).map(|live| live.warnings)
 }
 
 /// The INFO fields every client of this configuration gets.

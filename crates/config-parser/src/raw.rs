@@ -491,7 +491,7 @@ pub(crate) struct RawAuthorization {
     timeout: Option<Spanned<Scalar>>,
     #[serde(alias = "default_permission", alias = "permissions")]
     default_permissions: Option<RawPermissions>,
-    proxy_required: Option<bool>,
+    proxy_required: Option<Spanned<bool>>,
     auth_callout: Option<Spanned<IgnoredAny>>,
 }
 
@@ -512,10 +512,9 @@ impl RawAuthorization {
         if let Some(c) = &self.auth_callout {
             return Err(unsupported(&c.pos, "auth_callout"));
         }
-        if self.proxy_required == Some(true) {
-            warnings.push(format!(
-                "{pos}: \"proxy_required\" in authorization is not supported yet by rnats and is ignored"
-            ));
+        // Trusted proxies do not exist in rnats yet: ignoring this would let clients in directly.
+        if let Some(p) = self.proxy_required.as_ref().filter(|p| p.value) {
+            return Err(unsupported(&p.pos, "proxy_required"));
         }
         let single = self.user.is_some() || self.password.is_some();
         if single && self.token.is_some() {

@@ -50,9 +50,12 @@ fn run(args: Vec<String>) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let (config, warnings) = load_config(&cli)?;
-    // What the authenticator would refuse at start-up, `-t` refuses too.
-    rnats_auth::ServerAuth::from_config(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
     if cli.check_config {
+        // Everything start-up would refuse, `-t` refuses too (accounts, imports, TLS files).
+        let more = rnats_broker::check_config(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+        for w in warnings.iter().chain(&more) {
+            eprintln!("rnats-server: warning: {w}");
+        }
         if let Some(path) = &cli.config {
             eprintln!(
                 "rnats-server: configuration file {} is valid",
@@ -160,6 +163,7 @@ fn load_config(cli: &Cli) -> Result<(ServerConfig, Vec<String>)> {
 
 async fn serve(config: ServerConfig, cli: Cli, log: logging::LogControl) -> Result<ExitCode> {
     let pid_file = config.pid_file.clone();
+    let tls = config.tls.is_some();
     let ports_dir = config.ports_file_dir.clone();
     let server = match Server::bind(config).await {
         Ok(s) => s,
@@ -186,7 +190,7 @@ async fn serve(config: ServerConfig, cli: Cli, log: logging::LogControl) -> Resu
             .with_context(|| format!("could not write pid file {}", path.display()))?;
     }
     let ports_file = match &ports_dir {
-        Some(dir) => Some(write_ports_file(dir, server.local_addr())?),
+        Some(dir) => Some(write_ports_file(dir, server.local_addr(), tls)?),
         None => None,
     };
     let handle = server.handle();
@@ -199,14 +203,16 @@ async fn serve(config: ServerConfig, cli: Cli, log: logging::LogControl) -> Resu
     Ok(ExitCode::SUCCESS)
 }
 
-/// `<dir>/<executable>_<pid>.ports` holding `{"nats":["nats://host:port"]}`.
-fn write_ports_file(dir: &Path, addr: std::net::SocketAddr) -> Result<PathBuf> {
+/// `<dir>/<executable>_<pid>.ports` holding `{"nats":["nats://host:port"]}` (`tls://` when TLS
+/// is required, as nats-server writes it).
+fn write_ports_file(dir: &Path, addr: std::net::SocketAddr, tls: bool) -> Result<PathBuf> {
     let exe = std::env::current_exe()
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "rnats-server".to_owned());
     let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
-    let json = format!("{{\"nats\":[\"nats://{addr}\"]}}");
+    let scheme = if tls { "tls" } else { "nats" };
+    let json = format!("{{\"nats\":[\"{scheme}://{addr}\"]}}");
     std::fs::write(&path, json)
         .with_context(|| format!("could not write ports file {}", path.display()))?;
     Ok(path)

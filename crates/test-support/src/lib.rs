@@ -258,9 +258,9 @@ impl Drop for ExternalServer {
     }
 }
 
-/// `{"nats":["nats://127.0.0.1:4222"]}` → the address.
+/// `{"nats":["nats://127.0.0.1:4222"]}` (or `tls://`) → the address.
 fn parse_ports_file(text: &str) -> Option<SocketAddr> {
-    let start = text.find("nats://")? + "nats://".len();
+    let start = text.find("://")? + "://".len();
     let rest = &text[start..];
     let end = rest.find('"')?;
     rest[..end].parse().ok()

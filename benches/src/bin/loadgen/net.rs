@@ -5,13 +5,25 @@
 //! together with that connection's write buffer, and a write buffer flushed until the socket
 //! would block (mio is edge-triggered: a `WouldBlock` write waits for the next writable event).
 //! A server `PING` is answered here; `-ERR` and a closed connection end the run with an error.
+//!
+//! With a [`TlsClient`], every connection starts TLS the NATS way: the server's `INFO` arrives in
+//! plain text (saying `tls_required`), then a rustls `ClientConnection` runs the handshake over
+//! the same socket, and everything after (`CONNECT` on) goes inside TLS. The read and write
+//! buffers then hold plaintext: rustls encrypts out of `wbuf` and decrypts into `rbuf`, so the
+//! scenarios and the parser do not know TLS is there. Without it, the plain path is what it was:
+//! one `read` into `rbuf`, one `write` out of `wbuf`.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use rustls::{ClientConfig, ClientConnection, RootCertStore};
+use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 use crate::wire::{self, ServerOp};
 use crate::{Error, Result};
@@ -22,8 +34,164 @@ const READ_CHUNK: usize = 256 * 1024;
 /// An index into [`Net`]'s connections, also the `mio::Token`.
 pub(crate) type ConnId = usize;
 
+/// What every connection needs to start TLS after the server's INFO.
+#[derive(Clone)]
+pub(crate) struct TlsClient {
+    config: Arc<ClientConfig>,
+    server_name: ServerName<'static>,
+}
+
+impl TlsClient {
+    /// Trusts the CA certificates in `ca` (PEM), presents `client_auth` (certificate chain and
+    /// key, PEM) when given, and checks the server's certificate against `server_name`.
+    ///
+    /// Session resumption is off: every connection makes a full handshake, as a client's first
+    /// connection to a server does, so `connect` measures certificate signing and checking.
+    pub(crate) fn new(
+        ca: &Path,
+        client_auth: Option<(&Path, &Path)>,
+        server_name: ServerName<'static>,
+    ) -> Result<Self> {
+        let pem_err = |path: &Path, e: &dyn std::fmt::Display| -> Error {
+            format!("{}: {e}", path.display()).into()
+        };
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(ca).map_err(|e| pem_err(ca, &e))? {
+            roots
+                .add(cert.map_err(|e| pem_err(ca, &e))?)
+                .map_err(|e| pem_err(ca, &e))?;
+        }
+        if roots.is_empty() {
+            return Err(format!("{}: no CA certificate in it", ca.display()).into());
+        }
+        let builder =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()?
+                .with_root_certificates(roots);
+        let mut config = match client_auth {
+            None => builder.with_no_client_auth(),
+            Some((cert, key)) => {
+                let chain = CertificateDer::pem_file_iter(cert)
+                    .map_err(|e| pem_err(cert, &e))?
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| pem_err(cert, &e))?;
+                let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_err(key, &e))?;
+                builder.with_client_auth_cert(chain, key_der)?
+            }
+        };
+        config.resumption = rustls::client::Resumption::disabled();
+        Ok(Self {
+            config: Arc::new(config),
+            server_name,
+        })
+    }
+}
+
+/// How a connection's bytes reach the socket.
+enum Transport {
+    Plain,
+    /// TLS starts after the server's INFO, which comes in plain text.
+    AwaitingInfo(TlsClient),
+    Tls(Box<TlsSession>),
+}
+
+/// A rustls client session and the ciphertext read from the socket that it has not taken yet.
+struct TlsSession {
+    session: ClientConnection,
+    /// Ciphertext is `cbuf[cpos..clen]`: read in [`READ_CHUNK`]s, one syscall each, then handed
+    /// to rustls (which takes at most a record or so per `read_tls`).
+    cbuf: Vec<u8>,
+    cpos: usize,
+    clen: usize,
+}
+
+impl TlsSession {
+    fn new(tls: &TlsClient) -> Result<Self> {
+        let mut session = ClientConnection::new(tls.config.clone(), tls.server_name.clone())?;
+        // rustls takes this much plaintext from `wbuf` before its records must go out.
+        session.set_buffer_limit(Some(READ_CHUNK));
+        Ok(Self {
+            session,
+            cbuf: Vec::new(),
+            cpos: 0,
+            clen: 0,
+        })
+    }
+
+    /// Decrypts into `dst` (not empty): `Some(n)` with `n` plaintext bytes, `Some(0)` when the
+    /// handshake has something to send first, `None` once the socket would block.
+    fn read_plaintext(&mut self, stream: &mut TcpStream, dst: &mut [u8]) -> Result<Option<usize>> {
+        loop {
+            match self.session.reader().read(dst) {
+                Ok(0) => return Err("connection closed by the server (TLS close_notify)".into()),
+                Ok(n) => return Ok(Some(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(format!("TLS: {e}").into()),
+            }
+            if self.cpos < self.clen {
+                self.cpos += self
+                    .session
+                    .read_tls(&mut &self.cbuf[self.cpos..self.clen])?;
+                self.session
+                    .process_new_packets()
+                    .map_err(|e| format!("TLS: {e}"))?;
+                if self.session.wants_write() {
+                    return Ok(Some(0));
+                }
+                continue;
+            }
+            if self.cbuf.is_empty() {
+                self.cbuf.resize(READ_CHUNK, 0);
+            }
+            self.cpos = 0;
+            self.clen = 0;
+            match stream.read(&mut self.cbuf) {
+                Ok(0) => return Err("connection closed by the server".into()),
+                Ok(n) => self.clen = n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Encrypts `wbuf[*wpos..]` and writes the records until done or the socket would block.
+    fn flush(
+        &mut self,
+        stream: &mut TcpStream,
+        wbuf: &[u8],
+        wpos: &mut usize,
+        writable: &mut bool,
+    ) -> io::Result<()> {
+        loop {
+            while self.session.wants_write() {
+                if !*writable {
+                    return Ok(());
+                }
+                match self.session.write_tls(stream) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => *writable = false,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if *wpos == wbuf.len() {
+                return Ok(());
+            }
+            // Before the handshake ends rustls keeps this as plaintext, to send once it can.
+            let n = self.session.writer().write(&wbuf[*wpos..])?;
+            *wpos += n;
+            if n == 0 && !self.session.wants_write() {
+                return Ok(()); // its buffer is full until the handshake is done
+            }
+        }
+    }
+}
+
 pub(crate) struct Conn {
     stream: TcpStream,
+    transport: Transport,
     rbuf: Vec<u8>,
     /// Unparsed bytes are `rbuf[rpos..rlen]`.
     rpos: usize,
@@ -42,14 +210,26 @@ impl Conn {
 
     /// Writes queued bytes until done or the socket would block.
     fn flush(&mut self) -> io::Result<()> {
-        while self.wpos < self.wbuf.len() && self.writable {
-            match self.stream.write(&self.wbuf[self.wpos..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.wpos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+        match &mut self.transport {
+            Transport::Plain => {
+                while self.wpos < self.wbuf.len() && self.writable {
+                    match self.stream.write(&self.wbuf[self.wpos..]) {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(n) => self.wpos += n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
             }
+            // Nothing goes out in plain text on a TLS connection: it waits for the handshake.
+            Transport::AwaitingInfo(_) => {}
+            Transport::Tls(tls) => tls.flush(
+                &mut self.stream,
+                &self.wbuf,
+                &mut self.wpos,
+                &mut self.writable,
+            )?,
         }
         if self.wpos == self.wbuf.len() {
             self.wbuf.clear();
@@ -70,15 +250,24 @@ impl Conn {
                 let len = (self.rlen + READ_CHUNK).max(self.rpos + want);
                 self.rbuf.resize(len, 0);
             }
-            let n = match self.stream.read(&mut self.rbuf[self.rlen..]) {
-                Ok(0) => return Err("connection closed by the server".into()),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
+            let dst = &mut self.rbuf[self.rlen..];
+            let n = if let Transport::Tls(tls) = &mut self.transport {
+                match tls.read_plaintext(&mut self.stream, dst)? {
+                    Some(n) => n,
+                    None => return Ok(()),
+                }
+            } else {
+                match self.stream.read(dst) {
+                    Ok(0) => return Err("connection closed by the server".into()),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e.into()),
+                }
             };
             self.rlen += n;
             while let Some((op, used)) = wire::parse(&self.rbuf[self.rpos..self.rlen])? {
+                let mut start_tls = None;
                 match op {
                     ServerOp::Ping => self.wbuf.extend_from_slice(b"PONG\r\n"),
                     ServerOp::Err(text) => {
@@ -86,9 +275,31 @@ impl Conn {
                             format!("server sent -ERR {}", String::from_utf8_lossy(text)).into(),
                         );
                     }
+                    ServerOp::Info(info)
+                        if matches!(self.transport, Transport::AwaitingInfo(_)) =>
+                    {
+                        if !wire::offers_tls(info) {
+                            return Err("--tls-ca given, but the server's INFO offers no TLS \
+                                        (tls_required/tls_available)"
+                                .into());
+                        }
+                        // CONNECT and the rest go into `wbuf` now, and out once TLS is up.
+                        on_op(id, ServerOp::Info(info), &mut self.wbuf)?;
+                        if let Transport::AwaitingInfo(tls) = &self.transport {
+                            start_tls = Some(TlsSession::new(tls)?);
+                        }
+                    }
                     op => on_op(id, op, &mut self.wbuf)?,
                 }
                 self.rpos += used;
+                if let Some(session) = start_tls {
+                    if self.rpos != self.rlen {
+                        return Err("the server sent plain-text bytes after its INFO, \
+                                    where the TLS handshake should be"
+                            .into());
+                    }
+                    self.transport = Transport::Tls(Box::new(session));
+                }
             }
             // Keep the unparsed tail at the front so the buffer does not creep.
             self.rbuf.copy_within(self.rpos..self.rlen, 0);
@@ -100,6 +311,7 @@ impl Conn {
 }
 
 pub(crate) struct Net {
+    tls: Option<TlsClient>,
     poll: Poll,
     events: Events,
     conns: Vec<Option<Conn>>,
@@ -107,8 +319,10 @@ pub(crate) struct Net {
 }
 
 impl Net {
-    pub(crate) fn new() -> Result<Self> {
+    /// Connections start TLS after the server's INFO when `tls` is given.
+    pub(crate) fn new(tls: Option<TlsClient>) -> Result<Self> {
         Ok(Self {
+            tls,
             poll: Poll::new()?,
             events: Events::with_capacity(1024),
             conns: Vec::new(),
@@ -129,6 +343,10 @@ impl Net {
         )?;
         let conn = Conn {
             stream,
+            transport: self
+                .tls
+                .clone()
+                .map_or(Transport::Plain, Transport::AwaitingInfo),
             rbuf: Vec::new(),
             rpos: 0,
             rlen: 0,
@@ -142,6 +360,11 @@ impl Net {
             self.conns[id] = Some(conn);
         }
         Ok(id)
+    }
+
+    /// Whether connections run over TLS, for CONNECT's `tls_required`.
+    pub(crate) fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// Closes a connection; its id may be reused by the next [`Net::connect`].

@@ -128,6 +128,14 @@ pub(crate) fn needed(buf: &[u8]) -> Option<usize> {
     Some(nl + 1 + size + 2)
 }
 
+/// Whether an INFO's JSON says the server takes TLS (`tls_required`, or `tls_available` when it
+/// also takes plain connections).
+pub(crate) fn offers_tls(info: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(info).is_ok_and(|v| {
+        v["tls_required"].as_bool() == Some(true) || v["tls_available"].as_bool() == Some(true)
+    })
+}
+
 fn trim_start(s: &[u8]) -> &[u8] {
     let n = s.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
     &s[n..]
@@ -162,6 +170,14 @@ mod tests {
         assert_eq!(one(b"INFO {\"a\":1}\r\n").0, ServerOp::Info(b"{\"a\":1}"));
         assert_eq!(parse(b"PIN").unwrap(), None);
         assert!(parse(b"HELLO\r\n").is_err());
+    }
+
+    #[test]
+    fn tls_offer_in_info() {
+        assert!(offers_tls(br#"{"server_id":"x","tls_required":true}"#));
+        assert!(offers_tls(br#"{"tls_available":true}"#));
+        assert!(!offers_tls(br#"{"tls_required":false}"#));
+        assert!(!offers_tls(b"{not json"));
     }
 
     #[test]

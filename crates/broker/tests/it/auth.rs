@@ -511,7 +511,6 @@ const EXPORTS: &str = r#"accounts {
     imports = [
       { stream: { account: A, subject: "feed.>" }, prefix: "fromA" }
       { service: { account: A, subject: "svc.time" }, to: "time" }
-      { stream: { account: A, subject: "private.>" } }
     ]
   }
   C {
@@ -705,4 +704,87 @@ async fn creds_file_with_async_nats() {
     let mut sub = client.subscribe("prod.events").await.unwrap();
     client.publish("prod.events", "ok".into()).await.unwrap();
     assert_eq!(sub.next().await.unwrap().payload, "ok");
+}
+
+#[tokio::test]
+async fn jwt_limits_lower_the_server_limits() {
+    let s = start_conf(&fixture("07-account-signing-keys.conf")).await;
+    let user = nkeys::KeyPair::new_user();
+    let signer = nkeys::KeyPair::from_seed(PROD_SIGNING_SEED).unwrap();
+    let mut claims = rnats_jwt::UserClaims::new(user.public_key(), signer.public_key());
+    claims.limits.subscriptions = 1;
+    claims.limits.payload = 8;
+    let jwt = rnats_jwt::encode_user(&claims, &signer);
+    let mut c = RawClient::connect(s.addr).await;
+    let nonce = c.info_json()["nonce"].trim_matches('"').to_owned();
+    let sig = data_encoding::BASE64URL_NOPAD.encode(&user.sign(nonce.as_bytes()).unwrap());
+    c.send(
+        format!("CONNECT {{\"verbose\":false,\"protocol\":1,\"jwt\":\"{jwt}\",\"sig\":\"{sig}\"}}\r\nPING\r\n")
+            .as_bytes(),
+    )
+    .await;
+    c.expect(b"PONG\r\n").await;
+    let info = c.read_line().await;
+    assert!(
+        info.contains("\"max_payload\":8"),
+        "per-connection max_payload: {info}"
+    );
+    c.send(b"SUB a 1\r\nSUB b 2\r\nPUB a 8\r\n12345678\r\n")
+        .await;
+    assert_eq!(
+        c.ping_pong().await,
+        b"-ERR 'maximum subscriptions exceeded'\r\nMSG a 1 8\r\n12345678\r\n"
+    );
+    c.send(b"PUB a 9\r\n").await;
+    assert_eq!(
+        c.read_to_close().await,
+        b"-ERR 'Maximum Payload Violation'\r\n"
+    );
+}
+
+#[tokio::test]
+async fn unauthorized_imports_refuse_to_start() {
+    for (conf, expected) in [
+        (
+            "accounts { A { exports = [ { stream: \"private.>\", accounts: [C] } ] }
+                        B { imports = [ { stream: { account: A, subject: \"private.>\" } } ] }
+                        C { } }",
+            "Error adding stream import \"private.>\": stream import not authorized",
+        ),
+        (
+            "accounts { A { exports = [ { stream: \"feed.*.>\", account_token_position: 2 } ] }
+                        B { imports = [ { stream: { account: A, subject: \"feed.C.>\" } } ] } }",
+            "Error adding stream import \"feed.C.>\": stream import not authorized",
+        ),
+        (
+            "accounts { B { imports = [ { service: { account: A, subject: \"x\" } } ] }, A { } }",
+            "Error adding service import \"x\": service import not authorized",
+        ),
+    ] {
+        let mut config = rnats_config::load_str(conf, None).expect("parses").config;
+        config.host = "127.0.0.1".into();
+        config.port = 0;
+        let err = Server::bind(config).await.err().expect("refused");
+        assert_eq!(err.to_string(), expected);
+    }
+}
+
+#[tokio::test]
+async fn stream_import_to_mapping_fills_wildcards_in_order() {
+    let s = start_conf(
+        "accounts {
+            A { users = [ { user: a, password: p } ], exports = [ { stream: \"private.>\" } ] }
+            B { users = [ { user: b, password: p } ], imports = [ { stream: { account: A, subject: \"private.>\" }, to: \"a.private.>\" } ] }
+        }",
+    )
+    .await;
+    let mut b = RawClient::connect(s.addr).await;
+    b.send(&connect_user("b", "p")).await;
+    b.send(b"SUB > 1\r\n").await;
+    assert_eq!(b.ping_pong().await, b"");
+    let mut a = RawClient::connect(s.addr).await;
+    a.send(&connect_user("a", "p")).await;
+    a.send(b"PUB private.x.y 1\r\nz\r\n").await;
+    assert_eq!(a.ping_pong().await, b"");
+    assert_eq!(b.ping_pong().await, b"MSG a.private.x.y 1 1\r\nz\r\n");
 }

@@ -80,6 +80,28 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketA
     if !tls_first && write_direct(&mut tcp, &info, deadline).await.is_err() {
         return;
     }
+    // allow_non_tls: a TLS client's first byte is a handshake record (0x16); anything else, or
+    // nothing within the TLS timeout, is a plain-text client.
+    if tls.optional && !tls_first {
+        let mut byte = [0u8; 1];
+        let peeked = tokio::time::timeout(tls.timeout, tcp.peek(&mut byte)).await;
+        if !matches!(peeked, Ok(Ok(1..))) || byte[0] != TLS_HANDSHAKE_RECORD {
+            let Some(_admitted) = admit(&shared, &mut tcp, peer, cid, &live).await else {
+                return;
+            };
+            let (rd, wr) = tcp.into_split();
+            let conn = Accepted {
+                shared: shared.clone(),
+                live,
+                peer,
+                cid,
+                nonce,
+                tls: None,
+            };
+            run_connection(conn, rd, wr).await;
+            return;
+        }
+    }
     let mut stream = match tokio::time::timeout(tls.timeout, tls.acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {
@@ -159,6 +181,9 @@ async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
     linger(stream).await;
     None
 }
+
+/// The first byte of a TLS handshake record.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 /// 11 random bytes, base64url without padding (15 characters), as nats-server's nonce.
 fn new_nonce() -> String {

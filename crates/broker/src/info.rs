@@ -22,6 +22,8 @@ pub(crate) struct Info {
     pub(crate) tls_required: bool,
     #[serde(skip_serializing_if = "is_false")]
     pub(crate) tls_verify: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub(crate) tls_available: bool,
     pub(crate) max_payload: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) nonce: Option<String>,

@@ -73,8 +73,9 @@ impl Live {
         info.auth_required = auth.auth_required();
         let tls = match &config.tls {
             Some(options) => {
-                let setup = TlsSetup::new(options)?;
-                info.tls_required = true;
+                let setup = TlsSetup::new(options, config.allow_non_tls)?;
+                info.tls_required = !config.allow_non_tls;
+                info.tls_available = config.allow_non_tls;
                 info.tls_verify = options.verify || options.verify_and_map;
                 Some(Arc::new(setup))
             }
@@ -102,17 +103,20 @@ pub(crate) struct TlsSetup {
     pub(crate) acceptor: tokio_rustls::TlsAcceptor,
     pub(crate) timeout: Duration,
     pub(crate) handshake_first: rnats_config::HandshakeFirst,
+    /// `allow_non_tls`: a client that does not start TLS after INFO is served in plain text.
+    pub(crate) optional: bool,
     options: rnats_config::TlsConfig,
 }
 
 impl TlsSetup {
-    fn new(options: &rnats_config::TlsConfig) -> Result<Self, ServerError> {
+    fn new(options: &rnats_config::TlsConfig, optional: bool) -> Result<Self, ServerError> {
         let config = rnats_tls::server_config(options)
             .map_err(|e| ServerError::Config(format!("TLS: {e}")))?;
         Ok(Self {
             acceptor: tokio_rustls::TlsAcceptor::from(config),
             timeout: options.timeout.unwrap_or(DEFAULT_TLS_TIMEOUT),
             handshake_first: options.handshake_first,
+            optional,
             options: options.clone(),
         })
     }
@@ -465,6 +469,7 @@ fn base_info(config: &ServerConfig, server_id: &str, port: u16) -> Info {
         auth_required: false,
         tls_required: false,
         tls_verify: false,
+        tls_available: false,
         max_payload: config.max_payload,
         nonce: None,
         client_id: 0,

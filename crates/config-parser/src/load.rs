@@ -78,7 +78,6 @@ const UNSUPPORTED: &[&str] = &[
     "ocsp_cache",
     "proxies",
     "proxy_protocol",
-    "allow_non_tls",
     "default_sentinel",
     "nkey",
     "accounts_jwt",
@@ -136,6 +135,7 @@ struct RawConfig {
     ping_max: Option<Spanned<i64>>,
     write_deadline: Option<Spanned<Scalar>>,
     no_header_support: Option<bool>,
+    allow_non_tls: Option<bool>,
     lame_duck_duration: Option<Spanned<Scalar>>,
     lame_duck_grace_period: Option<Spanned<Scalar>>,
     debug: Option<bool>,
@@ -291,6 +291,9 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
     }
     if let Some(v) = &raw.write_deadline {
         c.write_deadline = duration_or_seconds("write_deadline", v, warnings)?;
+    }
+    if let Some(v) = raw.allow_non_tls {
+        c.allow_non_tls = v;
     }
     if let Some(v) = raw.no_header_support {
         c.no_header_support = v;

@@ -37,6 +37,9 @@ pub struct ServerConfig {
     pub write_deadline: Duration,
     /// `no_header_support`: turn off HPUB/HMSG.
     pub no_header_support: bool,
+    /// `allow_non_tls`: with `tls {}`, clients may also connect without TLS (INFO then says
+    /// `tls_available` instead of `tls_required`).
+    pub allow_non_tls: bool,
     /// How long lame-duck mode takes to close every client, default 2 minutes.
     pub lame_duck_duration: Duration,
     /// Grace period before lame-duck mode starts closing clients, default 10 s.
@@ -80,6 +83,7 @@ impl Default for ServerConfig {
             ping_max: 2,
             write_deadline: Duration::from_secs(10),
             no_header_support: false,
+            allow_non_tls: false,
             lame_duck_duration: Duration::from_secs(120),
             lame_duck_grace_period: Duration::from_secs(10),
             debug: false,

@@ -221,3 +221,23 @@ async fn reload_swaps_certificates_for_new_connections_only() {
     // The connection made before the reload is untouched.
     old.flush().await.unwrap();
 }
+
+#[tokio::test]
+async fn allow_non_tls_serves_both_kinds_of_client() {
+    let certs = Certs::new();
+    let s = start_conf(&format!("allow_non_tls: true\n{}", certs.server_block(""))).await;
+    let mut plain = RawClient::connect(s.addr).await;
+    let info = plain.info_json();
+    assert_eq!(info["tls_available"], "true");
+    assert!(!info.contains_key("tls_required"));
+    plain
+        .send(b"CONNECT {\"verbose\":false}\r\nSUB x 1\r\nPUB x 1\r\na\r\n")
+        .await;
+    assert_eq!(plain.ping_pong().await, b"MSG x 1 1\r\na\r\n");
+    let secure = try_connect(&s, options(&certs, None))
+        .await
+        .expect("TLS client");
+    secure.publish("x", "b".into()).await.unwrap();
+    secure.flush().await.unwrap();
+    assert_eq!(plain.ping_pong().await, b"MSG x 1 1\r\nb\r\n");
+}

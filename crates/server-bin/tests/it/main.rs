@@ -358,3 +358,74 @@ fn bad_fixtures_are_refused_with_position() {
         }
     }
 }
+
+/// Issue 3's acceptance test: a running server, a connected async-nats client, a changed file,
+/// SIGHUP, and the new permissions enforced on that same connection.
+#[tokio::test]
+async fn sighup_reload_changes_permissions_of_a_connected_client() {
+    use futures_util::StreamExt;
+    let dir = scratch_dir("reload-perms");
+    let conf = dir.join("server.conf");
+    let log = dir.join("server.log");
+    let users = |alice_publish: &str| {
+        format!(
+            "authorization {{ users = [
+                {{ user: alice, password: a, permissions: {{ publish: \"{alice_publish}\" }} }}
+                {{ user: watcher, password: w }}
+            ] }}\n"
+        )
+    };
+    std::fs::write(&conf, users("orders.>")).unwrap();
+    let server = ExternalServer::spawn(
+        &bin(),
+        &["-c", conf.to_str().unwrap(), "-l", log.to_str().unwrap()],
+    )
+    .unwrap();
+    let url = format!("nats://{}", server.addr());
+    let watcher = async_nats::ConnectOptions::with_user_and_password("watcher".into(), "w".into())
+        .connect(&url)
+        .await
+        .unwrap();
+    let mut seen = watcher.subscribe(">").await.unwrap();
+    watcher.flush().await.unwrap();
+    let alice = async_nats::ConnectOptions::with_user_and_password("alice".into(), "a".into())
+        .connect(&url)
+        .await
+        .unwrap();
+
+    // Before: billing is denied, orders allowed.
+    alice.publish("billing.1", "no".into()).await.unwrap();
+    alice.publish("orders.1", "yes".into()).await.unwrap();
+    alice.flush().await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), seen.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.subject.as_str(), "orders.1");
+
+    std::fs::write(&conf, users("billing.>")).unwrap();
+    let status = Command::new(bin())
+        .args(["--signal", &format!("reload={}", server.pid())])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    wait_for_log(&log, "Reloaded server configuration");
+
+    // After, on the same connection: orders denied, billing allowed.
+    alice.publish("orders.2", "no".into()).await.unwrap();
+    alice.publish("billing.2", "yes".into()).await.unwrap();
+    alice.flush().await.unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(5), seen.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.subject.as_str(), "billing.2");
+    assert_eq!(
+        alice
+            .statistics()
+            .connects
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "no reconnect"
+    );
+}

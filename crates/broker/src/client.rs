@@ -102,6 +102,16 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketA
             return;
         }
     }
+    if !tls.admit_handshake() {
+        tracing::error!("{peer} - cid:{cid} - TLS connection rate limit reached");
+        let line = ClientError::ConnectionThrottled
+            .wire_line()
+            .unwrap_or_default();
+        let _ = write_direct(&mut tcp, &line, deadline).await;
+        let _ = tcp.shutdown().await;
+        linger(&mut tcp).await;
+        return;
+    }
     let mut stream = match tokio::time::timeout(tls.timeout, tls.acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {

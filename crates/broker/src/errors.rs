@@ -32,6 +32,7 @@ pub(crate) enum ClientError {
         sid: String,
     },
     UserAuthenticationExpired,
+    ConnectionThrottled,
     StaleConnection,
     ClientSentErr,
 }
@@ -84,6 +85,9 @@ impl ClientError {
                 "Permissions Violation for Subscription to \"{subject}\" using queue \"{q}\" (sid \"{sid}\")"
             ),
             Self::UserAuthenticationExpired => "User Authentication Expired".into(),
+            Self::ConnectionThrottled => {
+                "Connection throttling is active. Please try again later.".into()
+            }
         })
     }
 
@@ -108,6 +112,7 @@ impl ClientError {
             Self::MaxConnectionsExceeded => CloseReason::MaxConnectionsExceeded,
             Self::StaleConnection => CloseReason::StaleConnection,
             Self::UserAuthenticationExpired => CloseReason::AuthenticationExpired,
+            Self::ConnectionThrottled => CloseReason::MaxConnectionsExceeded,
             Self::SubscriptionViolation { .. } | Self::SubscriptionRemoved { .. } => return None,
             Self::MaxSubscriptionsExceeded
             | Self::InvalidSubject

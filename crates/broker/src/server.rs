@@ -105,6 +105,8 @@ pub(crate) struct TlsSetup {
     pub(crate) handshake_first: rnats_config::HandshakeFirst,
     /// `allow_non_tls`: a client that does not start TLS after INFO is served in plain text.
     pub(crate) optional: bool,
+    /// `connection_rate_limit`: new handshakes allowed per second (a window and its count).
+    rate: Option<(u64, Mutex<(std::time::Instant, u64)>)>,
     options: rnats_config::TlsConfig,
 }
 
@@ -117,8 +119,26 @@ impl TlsSetup {
             timeout: options.timeout.unwrap_or(DEFAULT_TLS_TIMEOUT),
             handshake_first: options.handshake_first,
             optional,
+            rate: options
+                .connection_rate_limit
+                .filter(|&n| n > 0)
+                .map(|n| (n, Mutex::new((std::time::Instant::now(), 0)))),
             options: options.clone(),
         })
+    }
+
+    /// Whether one more handshake fits in this second's `connection_rate_limit`.
+    pub(crate) fn admit_handshake(&self) -> bool {
+        let Some((limit, window)) = &self.rate else {
+            return true;
+        };
+        let mut window = window.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        if now.duration_since(window.0) >= Duration::from_secs(1) {
+            *window = (now, 0);
+        }
+        window.1 += 1;
+        window.1 <= *limit
     }
 
     /// Whether the peer certificate passes `pinned_certs` (always, when none are listed).

@@ -241,3 +241,22 @@ async fn allow_non_tls_serves_both_kinds_of_client() {
     secure.flush().await.unwrap();
     assert_eq!(plain.ping_pong().await, b"MSG x 1 1\r\nb\r\n");
 }
+
+#[tokio::test]
+async fn connection_rate_limit_throttles_new_handshakes() {
+    let certs = Certs::new();
+    let s = start_conf(&certs.server_block(", connection_rate_limit: 2")).await;
+    let mut refused = 0;
+    for _ in 0..5 {
+        let mut c = RawClient::connect(s.addr).await;
+        c.send(b"\x16\x03\x01\x00\x00").await;
+        let rest = c.read_to_close().await;
+        if rest == b"-ERR 'Connection throttling is active. Please try again later.'\r\n" {
+            refused += 1;
+        }
+    }
+    assert!(
+        refused >= 3,
+        "at most two handshakes a second: {refused} refused"
+    );
+}

@@ -281,6 +281,20 @@ async fn linger<R: AsyncRead + Unpin>(rd: &mut R) {
     }
 }
 
+/// One target's share of a batch.
+struct Staged {
+    target: Arc<Outbound>,
+    buf: BytesMut,
+}
+
+/// Largest staging buffer kept for reuse, and how many are kept. Buffers circulate between
+/// publishers' staging and targets' writers (a hand-over swaps them), so freeing the large ones
+/// would mean a fresh mapping, and page faults, per batch under load.
+const STAGING_KEEP: usize = 256 * 1024;
+const STAGING_SPARES: usize = 4;
+/// After a read this small the connection is not busy: spares above this size are released.
+const STAGING_IDLE_KEEP: usize = 16 * 1024;
+
 /// One message on its way to subscribers.
 #[derive(Clone, Copy)]
 struct Msg<'a> {
@@ -367,9 +381,15 @@ struct Client {
     prune_subs_at: usize,
     timers: ConnTimers,
     cache: MatchCache<SubRef>,
-    /// Other clients that got data in this batch and whose writers must be woken.
-    wake: Vec<Arc<Outbound>>,
-    wake_self: bool,
+    /// What this batch delivers to other clients, one buffer per target, handed over (one lock
+    /// each) at the end of the batch: per-message locking made the targets' lock cache lines
+    /// bounce between cores.
+    staged: Vec<Staged>,
+    staged_at: FastMap<u64, usize>,
+    /// What this batch sends to this client itself (replies and its own messages, in order).
+    own: BytesMut,
+    /// Emptied staging buffers kept for the next batches.
+    spare: Vec<BytesMut>,
     /// Subscriptions that reached their auto-unsubscribe count while routing one message.
     expired: Vec<SubRef>,
     rng: u64,
@@ -427,8 +447,10 @@ impl Client {
             prune_subs_at: 64,
             timers,
             cache: MatchCache::new(MATCH_CACHE_CAP),
-            wake: Vec::new(),
-            wake_self: false,
+            staged: Vec::new(),
+            staged_at: FastMap::default(),
+            own: BytesMut::new(),
+            spare: Vec::new(),
             expired: Vec::new(),
             rng,
         }
@@ -469,6 +491,9 @@ impl Client {
                         Err(_) => return CloseReason::ReadError,
                     };
                     self.timers.on_input(Instant::now());
+                    if n < READ_BUF_MIN {
+                        self.release_idle_buffers();
+                    }
                     let filled = buf.capacity() == buf.len();
                     let result = self.process_all(&mut buf).await;
                     self.flush();
@@ -1053,7 +1078,7 @@ impl Client {
     }
 
     fn deliver(&mut self, sub: &SubRef, msg: Msg<'_>) -> bool {
-        if sub.closed.load(Ordering::Relaxed) {
+        if sub.closed.load(Ordering::Relaxed) || sub.client.is_closed() {
             return false;
         }
         let target = &sub.client;
@@ -1079,25 +1104,42 @@ impl Client {
             header_len,
             body,
         } = msg;
-        let queued = target.append(|b| match header_len {
-            Some(h) if headers => rnats_protocol::encode_hmsg(b, subject, &sub.sid, reply, h, body),
+        let buf = self.staging(target);
+        match header_len {
+            Some(h) if headers => {
+                rnats_protocol::encode_hmsg(buf, subject, &sub.sid, reply, h, body)
+            }
             // A client without headers support gets the message without them, as nats-server.
             Some(h) => {
                 let payload = &body[h.min(body.len())..];
-                rnats_protocol::encode_msg(b, subject, &sub.sid, reply, payload);
+                rnats_protocol::encode_msg(buf, subject, &sub.sid, reply, payload);
             }
-            None => rnats_protocol::encode_msg(b, subject, &sub.sid, reply, body),
-        });
+            None => rnats_protocol::encode_msg(buf, subject, &sub.sid, reply, body),
+        }
         if last {
             self.expired.push(sub.clone());
         }
-        match queued {
-            Append::Wake if target.cid == self.cid => self.wake_self = true,
-            Append::Wake => self.wake.push(target.clone()),
-            Append::Queued => {}
-            Append::Dropped => return false,
-        }
         true
+    }
+
+    /// The buffer collecting this batch's bytes for `target`.
+    fn staging(&mut self, target: &Arc<Outbound>) -> &mut BytesMut {
+        if target.cid == self.cid {
+            return &mut self.own;
+        }
+        let index = match self.staged_at.get(&target.cid) {
+            Some(&i) => i,
+            None => {
+                let buf = self.spare.pop().unwrap_or_default();
+                self.staged.push(Staged {
+                    target: target.clone(),
+                    buf,
+                });
+                self.staged_at.insert(target.cid, self.staged.len() - 1);
+                self.staged.len() - 1
+            }
+        };
+        &mut self.staged[index].buf
     }
 
     /// A request nobody answered: the publisher's own subscription on the reply subject gets a
@@ -1116,12 +1158,15 @@ impl Client {
         if let Some(sub) = own {
             let (allowed, last) = sub.take_delivery();
             if allowed {
-                let queued = self.out.append(|b| {
-                    rnats_protocol::encode_hmsg(b, reply, &sub.sid, None, header.len(), &header)
-                });
-                if queued == Append::Wake {
-                    self.wake_self = true;
-                }
+                let sid = sub.sid.clone();
+                rnats_protocol::encode_hmsg(
+                    &mut self.own,
+                    reply,
+                    &sid,
+                    None,
+                    header.len(),
+                    &header,
+                );
             }
             if last {
                 self.account.remove(&sub.0);
@@ -1236,11 +1281,9 @@ impl Client {
         self.subs.clear();
     }
 
-    /// Queues bytes for this client; its writer is woken at the end of the batch.
+    /// Queues bytes for this client, after whatever this batch already has for it.
     fn reply(&mut self, data: &[u8]) {
-        if self.out.append(|b| b.extend_from_slice(data)) == Append::Wake {
-            self.wake_self = true;
-        }
+        self.own.extend_from_slice(data);
     }
 
     /// Sends the error (if nats-server sends one) and says whether the connection must close.
@@ -1254,15 +1297,31 @@ impl Client {
         }
     }
 
-    /// Wakes every writer that got data in this batch, once.
-    fn flush(&mut self) {
-        for target in self.wake.drain(..) {
-            target.wake();
+    /// A quiet connection keeps no large staging buffers.
+    fn release_idle_buffers(&mut self) {
+        self.spare.retain(|b| b.capacity() <= STAGING_IDLE_KEEP);
+        if self.own.capacity() > STAGING_IDLE_KEEP {
+            self.own = BytesMut::new();
         }
-        if self.wake_self {
-            self.wake_self = false;
+    }
+
+    /// Hands this batch's bytes to every target (one lock each) and wakes each writer once.
+    fn flush(&mut self) {
+        if !self.own.is_empty() && self.out.hand_over(&mut self.own) == Append::Wake {
             self.out.wake();
         }
+        if self.own.capacity() > STAGING_KEEP {
+            self.own = BytesMut::new();
+        }
+        for Staged { target, mut buf } in self.staged.drain(..) {
+            if target.hand_over(&mut buf) == Append::Wake {
+                target.wake();
+            }
+            if buf.capacity() <= STAGING_KEEP && self.spare.len() < STAGING_SPARES {
+                self.spare.push(buf);
+            }
+        }
+        self.staged_at.clear();
     }
 
     fn next_random(&mut self) -> u64 {

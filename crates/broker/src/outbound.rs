@@ -6,9 +6,7 @@
 //! a client without an `-ERR`).
 
 use std::sync::Mutex;
-use std::sync::atomic::AtomicBool;
-#[cfg(test)]
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -83,6 +81,9 @@ pub(crate) struct Outbound {
     pub(crate) kill: CancellationToken,
     /// Reply subjects this client may publish to under `allow_responses`.
     pub(crate) replies: ReplyGrants,
+    /// Mirrors `OutState::closed.is_some()` so publishers can skip a closed client without
+    /// taking its lock.
+    closed_flag: AtomicBool,
 }
 
 /// What happened to an append.
@@ -110,6 +111,7 @@ impl Outbound {
             notify: Notify::new(),
             kill,
             replies: ReplyGrants::default(),
+            closed_flag: AtomicBool::new(false),
         }
     }
 
@@ -127,8 +129,32 @@ impl Outbound {
             return Append::Dropped;
         }
         write(&mut st.buf);
+        self.after_append(st)
+    }
+
+    /// Hands a publisher's batch for this client over under one lock: when nothing is queued the
+    /// buffers are swapped (no copy; `staged` gets the empty one back), otherwise appended.
+    /// `staged` is empty afterwards either way.
+    pub(crate) fn hand_over(&self, staged: &mut BytesMut) -> Append {
+        let mut st = self.lock();
+        if st.closed.is_some() {
+            staged.clear();
+            return Append::Dropped;
+        }
+        if st.buf.is_empty() {
+            std::mem::swap(&mut st.buf, staged);
+        } else {
+            st.buf.extend_from_slice(staged);
+        }
+        staged.clear();
+        self.after_append(st)
+    }
+
+    /// `max_pending`: past it the client is closed as a slow consumer and its data dropped.
+    fn after_append(&self, mut st: std::sync::MutexGuard<'_, OutState>) -> Append {
         if st.buf.len() > self.max_pending {
             st.closed = Some(CloseReason::SlowConsumerPendingBytes);
+            self.closed_flag.store(true, Ordering::Relaxed);
             st.buf.clear();
             drop(st);
             tracing::info!(
@@ -148,6 +174,11 @@ impl Outbound {
         }
     }
 
+    /// Whether the connection is closing (a cheap, possibly slightly late, check).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed_flag.load(Ordering::Relaxed)
+    }
+
     /// Appends bytes from the connection's own task and wakes the writer at once.
     pub(crate) fn send_now(&self, data: &[u8]) {
         if self.append(|b| b.extend_from_slice(data)) == Append::Wake {
@@ -165,6 +196,7 @@ impl Outbound {
     pub(crate) fn close(&self, reason: CloseReason) -> CloseReason {
         let mut st = self.lock();
         let reason = *st.closed.get_or_insert(reason);
+        self.closed_flag.store(true, Ordering::Relaxed);
         drop(st);
         self.notify.notify_one();
         reason

@@ -24,6 +24,11 @@ const NATS_VERSION: &str = "2.15.1";
 const PAYLOADS: [usize; 4] = [16, 128, 1024, 65536];
 const SERVER_NAMES: [&str; 2] = ["rnats", "nats-server"];
 
+/// The `connect/bcrypt` row's user: the bcrypt (cost 11) hash of this throwaway password, the
+/// one the NATS security docs use (fixture 02).
+const BENCH_BCRYPT_PASSWORD: &str = "secret_password";
+const BENCH_BCRYPT_HASH: &str = "$2a$11$T54okxe8K9kI77Eio19W1ea9BzuLqBQ6cnyx416zfVDcmDv.wQXJO";
+
 /// A throwaway user NKey for the `connect/nkey` row: both servers get its public key in their
 /// configuration and loadgen signs nonces with the seed. It guards nothing but a loopback
 /// benchmark server that lives for a second.
@@ -68,6 +73,13 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
             "authorization {{\n  users = [\n    {{ nkey: \"{BENCH_NKEY_PUBLIC}\" }}\n  ]\n}}\n"
         ),
     )?;
+    let bcrypt_conf = bench_dir.join("bcrypt.conf");
+    fs::write(
+        &bcrypt_conf,
+        format!(
+            "authorization {{\n  users = [\n    {{ user: bench, password: \"{BENCH_BCRYPT_HASH}\" }}\n  ]\n}}\n"
+        ),
+    )?;
     let tls = TlsFiles::write(&bench_dir)?;
 
     let servers = [
@@ -84,7 +96,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
         .iter()
         .map(|s| version_of(&s.bin))
         .collect::<Result<_>>()?;
-    let rows: Vec<Row> = rows(opts.quick, &nkey_conf, &tls)
+    let rows: Vec<Row> = rows(opts.quick, &nkey_conf, &bcrypt_conf, &tls)
         .into_iter()
         .filter(|r| {
             opts.only
@@ -298,7 +310,7 @@ const SUBS: &[Metric] = &[
     higher("msgs_per_sec", "msgs/s with them in place"),
 ];
 
-fn rows(quick: bool, nkey_conf: &Path, tls: &TlsFiles) -> Vec<Row> {
+fn rows(quick: bool, nkey_conf: &Path, bcrypt_conf: &Path, tls: &TlsFiles) -> Vec<Row> {
     let scale = |full: u64| if quick { full / 10 } else { full };
     let seconds = if quick { "10" } else { "30" };
     let mut rows = Vec::new();
@@ -384,6 +396,20 @@ fn rows(quick: bool, nkey_conf: &Path, tls: &TlsFiles) -> Vec<Row> {
     );
     nkey.config = Some(nkey_conf.to_path_buf());
     rows.push(nkey);
+    // bcrypt (cost 11) costs nats-server ~0.1 s of CPU per login, so few connections.
+    let mut bcrypt = row(
+        "connect",
+        "bcrypt".to_owned(),
+        &strings(&[
+            "--conns",
+            if quick { "10" } else { "20" },
+            "--auth",
+            &format!("user:bench:{BENCH_BCRYPT_PASSWORD}"),
+        ]),
+        CONNECT,
+    );
+    bcrypt.config = Some(bcrypt_conf.to_path_buf());
+    rows.push(bcrypt);
     let mut tls_row = row(
         "connect",
         "tls".to_owned(),
@@ -867,7 +893,9 @@ fn describe(scenario: &str) -> &'static str {
         }
         "connect" => {
             "INFO → CONNECT → PING → PONG, first one connection at a time, then all at once; \
-             `nkey` signs the server's nonce (Ed25519); `tls` adds a full TLS handshake after \
+             `nkey` signs the server's nonce (Ed25519); `bcrypt` logs in with a password whose \
+             bcrypt hash (cost 11) is in the configuration (rnats caches verified secrets, so \
+             repeat logins skip the hash); `tls` adds a full TLS handshake after \
              INFO (no session resumption: the server signs with its ECDSA P-256 key every time)."
         }
         "idle" => {
@@ -1082,7 +1110,7 @@ mod tests {
             ca: PathBuf::from("/tmp/run/certs/ca.pem"),
             conf: PathBuf::from("/tmp/run/tls.conf"),
         };
-        let rows: Vec<Row> = rows(true, Path::new("nkey.conf"), &tls)
+        let rows: Vec<Row> = rows(true, Path::new("nkey.conf"), Path::new("bcrypt.conf"), &tls)
             .into_iter()
             .filter(|r| r.label.contains("tls"))
             .collect();
@@ -1126,8 +1154,8 @@ mod tests {
             ca: PathBuf::from("certs/ca.pem"),
             conf: PathBuf::from("tls.conf"),
         };
-        let rows = rows(true, Path::new("nkey.conf"), &tls);
-        assert_eq!(rows.len(), 4 * PAYLOADS.len() + 8);
+        let rows = rows(true, Path::new("nkey.conf"), Path::new("bcrypt.conf"), &tls);
+        assert_eq!(rows.len(), 4 * PAYLOADS.len() + 9);
         let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
         assert!(labels.contains(&"pubsub/64KiB"));
         assert!(labels.contains(&"connect/nkey"));

@@ -192,17 +192,21 @@ impl<T> Sublist<T> {
     where
         F: FnMut(Match<'a, T>),
     {
-        visit(&self.root, subject, &mut |subs: &'a Subs<T>| {
-            for value in subs.plain.as_slice() {
-                f(Match::Plain(value));
-            }
-            for group in &subs.queues {
-                f(Match::Queue {
-                    group: &group.name,
-                    members: &group.members,
-                });
-            }
-        });
+        visit(
+            &self.root,
+            subject,
+            &mut |plain: &'a [T], queues: &'a [QueueGroup<T>]| {
+                for value in plain {
+                    f(Match::Plain(value));
+                }
+                for group in queues {
+                    f(Match::Queue {
+                        group: &group.name,
+                        members: &group.members,
+                    });
+                }
+            },
+        );
     }
 
     /// Every subscription matching `subject`, cloned, with queue members merged by group name
@@ -212,12 +216,16 @@ impl<T> Sublist<T> {
         T: Clone,
     {
         let mut out = Matches::default();
-        visit(&self.root, subject, &mut |subs: &Subs<T>| {
-            out.plain.extend_from_slice(subs.plain.as_slice());
-            for group in &subs.queues {
-                out.add_queue_members(&group.name, &group.members);
-            }
-        });
+        visit(
+            &self.root,
+            subject,
+            &mut |plain: &[T], queues: &[QueueGroup<T>]| {
+                out.plain.extend_from_slice(plain);
+                for group in queues {
+                    out.add_queue_members(&group.name, &group.members);
+                }
+            },
+        );
         out
     }
 
@@ -276,15 +284,20 @@ impl<T> fmt::Debug for Sublist<T> {
     }
 }
 
-/// The longest token stored inline; keeps `Token` at 24 bytes.
-const INLINE_TOKEN: usize = 22;
+/// The longest token stored inline; keeps `Token` at 16 bytes, so that a map slot (token and
+/// node) fits in one cache line.
+const INLINE_TOKEN: usize = 14;
 
 /// One literal token as a map key, stored inline when short (nearly always) so that a lookup
 /// compares bytes without following a pointer.
 #[derive(Clone)]
 enum Token {
-    Inline { len: u8, bytes: [u8; INLINE_TOKEN] },
-    Heap(Box<[u8]>),
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_TOKEN],
+    },
+    /// Longer tokens are rare: a thin pointer (one more indirection) keeps the enum small.
+    Heap(Box<Box<[u8]>>),
 }
 
 impl Token {
@@ -295,7 +308,7 @@ impl Token {
                 bytes[..token.len()].copy_from_slice(token);
                 Self::Inline { len, bytes }
             }
-            _ => Self::Heap(token.into()),
+            _ => Self::Heap(Box::new(token.into())),
         }
     }
 
@@ -335,8 +348,14 @@ type TokenMap<T> = HashMap<Token, Node<T>, TokenHashBuilder>;
 /// nodes of a large trie have one child), a hash map beyond that.
 #[derive(Clone)]
 enum Children<T> {
+    /// Exactly one child, holding nothing but plain subscriptions: the last token of most
+    /// subjects in a large trie (`orders.<region>.<id>.created`). Kept inline, so a match ending
+    /// here reads it from the parent's map slot instead of from one more allocation.
+    Leaf(Token, Plain<T>),
     Few(Vec<(Token, Node<T>)>),
-    Many(TokenMap<T>),
+    /// Boxed: few nodes have a map, and keeping `Children` at the size of a `Vec` keeps every
+    /// node, and so every map slot, small.
+    Many(Box<TokenMap<T>>),
 }
 
 impl<T> Children<T> {
@@ -346,18 +365,21 @@ impl<T> Children<T> {
     const MANY_MIN: usize = 4;
 
     #[inline]
-    fn get(&self, token: &[u8]) -> Option<&Node<T>> {
+    fn get(&self, token: &[u8]) -> Option<Child<'_, T>> {
         match self {
+            Self::Leaf(t, plain) => (t.as_bytes() == token).then_some(Child::Leaf(plain)),
             Self::Few(few) => few
                 .iter()
                 .find(|(t, _)| t.as_bytes() == token)
-                .map(|(_, node)| node),
-            Self::Many(map) => map.get(token),
+                .map(|(_, node)| Child::Node(node)),
+            Self::Many(map) => map.get(token).map(Child::Node),
         }
     }
 
+    /// The child node for `token`; `None` also for a leaf (see [`Node::remove`]).
     fn get_mut(&mut self, token: &[u8]) -> Option<&mut Node<T>> {
         match self {
+            Self::Leaf(..) => None,
             Self::Few(few) => few
                 .iter_mut()
                 .find(|(t, _)| t.as_bytes() == token)
@@ -372,6 +394,7 @@ impl<T> Children<T> {
         hasher: &TokenHashBuilder,
         created: &mut usize,
     ) -> &mut Node<T> {
+        self.expand_leaf();
         if let Self::Few(few) = self
             && few.len() >= Self::FEW_MAX
             && !few.iter().any(|(t, _)| t.as_bytes() == token)
@@ -379,7 +402,7 @@ impl<T> Children<T> {
             let map = std::mem::take(few).into_iter();
             let mut many = HashMap::with_capacity_and_hasher(map.len() + 1, hasher.clone());
             many.extend(map);
-            *self = Self::Many(many);
+            *self = Self::Many(Box::new(many));
         }
         match self {
             Self::Few(few) => {
@@ -399,11 +422,49 @@ impl<T> Children<T> {
                 *created += 1;
                 Node::new()
             }),
+            // `expand_leaf` above leaves no `Leaf`; should that ever change, expanding again and
+            // retrying is still correct, and nothing reachable from a SUB can panic here.
+            Self::Leaf(..) => {
+                self.expand_leaf();
+                self.get_or_insert(token, hasher, created)
+            }
+        }
+    }
+
+    /// Turns a leaf into the equivalent one-element `Few`, so that it can be changed as a node.
+    fn expand_leaf(&mut self) {
+        if !matches!(self, Self::Leaf(..)) {
+            return;
+        }
+        if let Self::Leaf(token, plain) = std::mem::replace(self, Self::Few(Vec::new())) {
+            let node = Node {
+                literal: Self::Few(Vec::new()),
+                plain,
+                rare: None,
+            };
+            *self = Self::Few(vec![(token, node)]);
+        }
+    }
+
+    /// Turns a single child holding only plain subscriptions into a leaf.
+    fn compact(&mut self) {
+        if let Self::Few(few) = self
+            && let [(_, only)] = few.as_slice()
+            && only.literal.is_empty()
+            && only.rare.is_none()
+            && let Some((token, node)) = few.pop()
+        {
+            *self = Self::Leaf(token, node.plain);
         }
     }
 
     fn remove(&mut self, token: &[u8]) {
         match self {
+            Self::Leaf(t, _) => {
+                if t.as_bytes() == token {
+                    *self = Self::Few(Vec::new());
+                }
+            }
             Self::Few(few) => {
                 if let Some(at) = few.iter().position(|(t, _)| t.as_bytes() == token) {
                     few.swap_remove(at);
@@ -427,6 +488,7 @@ impl<T> Children<T> {
 
     fn is_empty(&self) -> bool {
         match self {
+            Self::Leaf(..) => false,
             Self::Few(few) => few.is_empty(),
             Self::Many(map) => map.is_empty(),
         }
@@ -435,21 +497,47 @@ impl<T> Children<T> {
     #[cfg(test)]
     fn allocated(&self) -> usize {
         match self {
+            Self::Leaf(..) => 1,
             Self::Few(few) => few.capacity(),
             Self::Many(map) => map.capacity(),
         }
     }
 }
 
+/// A child found by [`Children::get`].
+enum Child<'a, T> {
+    Node(&'a Node<T>),
+    /// A [`Children::Leaf`]: plain subscriptions only, nothing below.
+    Leaf(&'a Plain<T>),
+}
+
 /// The position after some tokens: subscriptions ending here, and the ways to go on.
+///
+/// Only what nearly every match reads is inline (literal children, plain subscriptions); the
+/// rarely present `*`/`>` children and queue groups sit behind one pointer, so a node (and the
+/// map slot holding it) spans fewer cache lines, and a match tests one pointer to skip them all.
 #[derive(Clone)]
 struct Node<T> {
     literal: Children<T>,
+    plain: Plain<T>,
+    rare: Option<Box<Rare<T>>>,
+}
+
+/// The parts of a node that most nodes of a large trie lack.
+#[derive(Clone)]
+struct Rare<T> {
     /// The `*` child.
-    pwc: Option<Box<Self>>,
+    pwc: Option<Box<Node<T>>>,
     /// Subscriptions ending in `>` here; `>` is last, so it has no children.
-    fwc: Option<Box<Subs<T>>>,
-    subs: Subs<T>,
+    fwc: Option<Subs<T>>,
+    /// Queue subscriptions ending at this node.
+    queues: Vec<QueueGroup<T>>,
+}
+
+impl<T> Rare<T> {
+    fn is_empty(&self) -> bool {
+        self.pwc.is_none() && self.fwc.is_none() && self.queues.is_empty()
+    }
 }
 
 /// The subscriptions that end at one node.
@@ -465,8 +553,11 @@ struct Subs<T> {
 enum Plain<T> {
     None,
     One(T),
-    /// Two or more.
-    Many(Vec<T>),
+    /// Two or more. Boxed so that `Plain` is no larger than `One` needs (16 bytes for a
+    /// `u64`), which with the 16-byte `Token` makes a map slot exactly one cache line.
+    // The box is the point: a thin pointer keeps `Plain` at 16 bytes (see above).
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<T>>),
 }
 
 impl<T> Plain<T> {
@@ -486,7 +577,7 @@ impl<T> Plain<T> {
     fn push(&mut self, value: T) {
         *self = match std::mem::replace(self, Self::None) {
             Self::None => Self::One(value),
-            Self::One(first) => Self::Many(vec![first, value]),
+            Self::One(first) => Self::Many(Box::new(vec![first, value])),
             Self::Many(mut values) => {
                 values.push(value);
                 Self::Many(values)
@@ -532,14 +623,62 @@ impl<T> Node<T> {
     fn new() -> Self {
         Self {
             literal: Children::Few(Vec::new()),
-            pwc: None,
-            fwc: None,
-            subs: Subs::default(),
+            plain: Plain::None,
+            rare: None,
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.subs.is_empty() && self.literal.is_empty() && self.pwc.is_none() && self.fwc.is_none()
+        self.plain.is_empty() && self.literal.is_empty() && self.rare.is_none()
+    }
+
+    fn rare_mut(&mut self) -> &mut Rare<T> {
+        self.rare.get_or_insert_with(|| {
+            Box::new(Rare {
+                pwc: None,
+                fwc: None,
+                queues: Vec::new(),
+            })
+        })
+    }
+
+    /// Frees the rare part once nothing is left in it.
+    fn tidy_rare(&mut self) {
+        if self.rare.as_deref().is_some_and(Rare::is_empty) {
+            self.rare = None;
+        }
+    }
+
+    #[inline]
+    fn queues(&self) -> &[QueueGroup<T>] {
+        match &self.rare {
+            Some(rare) => &rare.queues,
+            None => &[],
+        }
+    }
+
+    fn add(&mut self, queue: Option<&[u8]>, value: T) {
+        match queue {
+            None => self.plain.push(value),
+            Some(queue) => add_queue_member(&mut self.rare_mut().queues, queue, value),
+        }
+    }
+
+    fn remove_here(&mut self, queue: Option<&[u8]>, value: &T) -> bool
+    where
+        T: PartialEq,
+    {
+        let Some(queue) = queue else {
+            return self.plain.remove(value);
+        };
+        let Some(rare) = self.rare.as_deref_mut() else {
+            return false;
+        };
+        if !remove_queue_member(&mut rare.queues, queue, value) {
+            return false;
+        }
+        self.tidy_rare();
+        true
     }
 
     /// Inserts below this node along the (validated) `rest`, counting new nodes in `created`.
@@ -557,15 +696,15 @@ impl<T> Node<T> {
         let (token, next) = split_token(rest);
         if token == b">" {
             // Validation guarantees `next` is None.
-            let subs = self.fwc.get_or_insert_with(|| {
+            let subs = self.rare_mut().fwc.get_or_insert_with(|| {
                 *created += 1;
-                Box::default()
+                Subs::default()
             });
             subs.add(queue, value);
             return;
         }
         let child: &mut Self = if token == b"*" {
-            self.pwc.get_or_insert_with(|| {
+            self.rare_mut().pwc.get_or_insert_with(|| {
                 *created += 1;
                 Box::new(Self::new())
             })
@@ -573,9 +712,10 @@ impl<T> Node<T> {
             self.literal.get_or_insert(token, hasher, created)
         };
         match next {
-            None => child.subs.add(queue, value),
+            None => child.add(queue, value),
             Some(next) => child.insert(next, queue, value, hasher, created),
         }
+        self.literal.compact();
     }
 
     /// Removes one entry along `rest`, freeing children left empty and counting them in `pruned`.
@@ -586,30 +726,48 @@ impl<T> Node<T> {
         let (token, next) = split_token(rest);
         match token {
             b">" => {
-                let Some(subs) = self.fwc.as_deref_mut() else {
+                let Some(subs) = self.rare.as_deref_mut().and_then(|r| r.fwc.as_mut()) else {
                     return false;
                 };
                 if next.is_some() || !subs.remove(queue, value) {
                     return false;
                 }
                 if subs.is_empty() {
-                    self.fwc = None;
+                    self.rare_mut().fwc = None;
+                    self.tidy_rare();
                     *pruned += 1;
                 }
             }
             b"*" => {
-                let Some(child) = self.pwc.as_deref_mut() else {
+                let Some(child) = self.rare.as_deref_mut().and_then(|r| r.pwc.as_deref_mut())
+                else {
                     return false;
                 };
                 if !child.remove_at(next, queue, value, pruned) {
                     return false;
                 }
                 if child.is_empty() {
-                    self.pwc = None;
+                    self.rare_mut().pwc = None;
+                    self.tidy_rare();
                     *pruned += 1;
                 }
             }
             _ => {
+                if let Children::Leaf(t, plain) = &mut self.literal {
+                    // A leaf holds only plain subscriptions and has nothing below it.
+                    if t.as_bytes() != token
+                        || next.is_some()
+                        || queue.is_some()
+                        || !plain.remove(value)
+                    {
+                        return false;
+                    }
+                    if plain.is_empty() {
+                        self.literal.remove(token);
+                        *pruned += 1;
+                    }
+                    return true;
+                }
                 let Some(child) = self.literal.get_mut(token) else {
                     return false;
                 };
@@ -620,6 +778,7 @@ impl<T> Node<T> {
                     self.literal.remove(token);
                     *pruned += 1;
                 }
+                self.literal.compact();
             }
         }
         true
@@ -636,7 +795,7 @@ impl<T> Node<T> {
         T: PartialEq,
     {
         match next {
-            None => self.subs.remove(queue, value),
+            None => self.remove_here(queue, value),
             Some(next) => self.remove(next, queue, value, pruned),
         }
     }
@@ -648,16 +807,9 @@ impl<T> Subs<T> {
     }
 
     fn add(&mut self, queue: Option<&[u8]>, value: T) {
-        let Some(queue) = queue else {
-            self.plain.push(value);
-            return;
-        };
-        match self.queues.iter_mut().find(|g| *g.name == *queue) {
-            Some(group) => group.members.push(value),
-            None => self.queues.push(QueueGroup {
-                name: queue.into(),
-                members: vec![value],
-            }),
+        match queue {
+            None => self.plain.push(value),
+            Some(queue) => add_queue_member(&mut self.queues, queue, value),
         }
     }
 
@@ -665,22 +817,40 @@ impl<T> Subs<T> {
     where
         T: PartialEq,
     {
-        let Some(queue) = queue else {
-            return self.plain.remove(value);
-        };
-        let Some(at) = self.queues.iter().position(|g| *g.name == *queue) else {
-            return false;
-        };
-        let group = &mut self.queues[at];
-        if !swap_remove_equal(&mut group.members, value) {
-            return false;
+        match queue {
+            None => self.plain.remove(value),
+            Some(queue) => remove_queue_member(&mut self.queues, queue, value),
         }
-        if group.members.is_empty() {
-            self.queues.swap_remove(at);
-            shrink_vec(&mut self.queues);
-        }
-        true
     }
+}
+
+fn add_queue_member<T>(queues: &mut Vec<QueueGroup<T>>, queue: &[u8], value: T) {
+    match queues.iter_mut().find(|g| *g.name == *queue) {
+        Some(group) => group.members.push(value),
+        None => queues.push(QueueGroup {
+            name: queue.into(),
+            members: vec![value],
+        }),
+    }
+}
+
+fn remove_queue_member<T: PartialEq>(
+    queues: &mut Vec<QueueGroup<T>>,
+    queue: &[u8],
+    value: &T,
+) -> bool {
+    let Some(at) = queues.iter().position(|g| *g.name == *queue) else {
+        return false;
+    };
+    let group = &mut queues[at];
+    if !swap_remove_equal(&mut group.members, value) {
+        return false;
+    }
+    if group.members.is_empty() {
+        queues.swap_remove(at);
+        shrink_vec(queues);
+    }
+    true
 }
 
 impl<T> Default for Subs<T> {
@@ -741,7 +911,7 @@ fn no_empty_tokens(subject: &[u8]) -> bool {
 /// with an empty token.
 fn visit<'a, T, F>(root: &'a Node<T>, subject: &[u8], f: &mut F)
 where
-    F: FnMut(&'a Subs<T>),
+    F: FnMut(&'a [T], &'a [QueueGroup<T>]),
 {
     let mut node = root;
     let mut rest = subject;
@@ -750,29 +920,34 @@ where
         if token.is_empty() {
             return;
         }
-        if let Some(fwc) = &node.fwc
+        let rare = node.rare.as_deref();
+        if let Some(fwc) = rare.and_then(|r| r.fwc.as_ref())
             && next.is_none_or(no_empty_tokens)
         {
-            f(fwc);
+            f(fwc.plain.as_slice(), &fwc.queues);
         }
+        let pwc = rare.and_then(|r| r.pwc.as_deref());
         let Some(next) = next else {
-            if let Some(pwc) = &node.pwc {
-                f(&pwc.subs);
+            if let Some(pwc) = pwc {
+                f(pwc.plain.as_slice(), pwc.queues());
             }
-            if let Some(child) = node.literal.get(token) {
-                f(&child.subs);
+            match node.literal.get(token) {
+                Some(Child::Node(child)) => f(child.plain.as_slice(), child.queues()),
+                Some(Child::Leaf(plain)) => f(plain.as_slice(), &[]),
+                None => {}
             }
             return;
         };
-        if let Some(pwc) = &node.pwc {
+        if let Some(pwc) = pwc {
             visit(pwc, next, f);
         }
         match node.literal.get(token) {
-            Some(child) => {
+            Some(Child::Node(child)) => {
                 node = child;
                 rest = next;
             }
-            None => return,
+            // A leaf has nothing below it.
+            Some(Child::Leaf(_)) | None => return,
         }
     }
 }
@@ -1007,6 +1182,15 @@ mod tests {
             }
         });
         assert_eq!(found, ["x"]);
+    }
+
+    #[test]
+    fn map_slots_stay_small() {
+        // A map slot is a (Token, Node): these sizes keep a large trie's lookups at few cache
+        // lines (see the notes on `Node`, `Token` and `Children::Leaf`).
+        assert_eq!(size_of::<Token>(), 16);
+        assert_eq!(size_of::<Plain<u64>>(), 16);
+        assert!(size_of::<(Token, Node<u64>)>() <= 72);
     }
 
     #[test]

@@ -147,7 +147,10 @@ impl Hasher for TokenHasher {
 
     #[inline]
     fn finish(&self) -> u64 {
-        self.state
+        // One more fold with a fixed odd constant: without it, operands with little entropy
+        // (some seeds, short numeric tokens) left the product in the low half and the low bits
+        // poorly spread (found by a test that failed now and then with random seeds).
+        folded_multiply(self.state, 0x9E37_79B9_7F4A_7C15)
     }
 }
 
@@ -169,8 +172,19 @@ mod tests {
 
     #[test]
     fn numeric_tokens_spread_over_low_and_high_bits() {
-        // Plain FxHash puts similar short keys into few buckets; the fold must not.
-        let b = TokenHashBuilder::random();
+        // Plain FxHash puts similar short keys into few buckets; the fold must not. Fixed seeds
+        // keep the test deterministic (a random seed made it fail now and then near its bounds).
+        for seeds in [
+            [0x5EED, 0xF01D],
+            [1, 2],
+            [u64::MAX, 0x9E37_79B9_7F4A_7C15],
+            [0xDEAD_BEEF, 7],
+        ] {
+            spread_with(&TokenHashBuilder { seeds });
+        }
+    }
+
+    fn spread_with(b: &TokenHashBuilder) {
         let keys: Vec<String> = (10_000..20_000).map(|i| i.to_string()).collect();
         let low: HashSet<u64> = keys
             .iter()

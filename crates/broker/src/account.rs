@@ -88,10 +88,14 @@ pub(crate) struct Account {
 
 impl Account {
     pub(crate) fn new(name: impl Into<String>) -> Self {
+        let sublist = Sublist::new();
+        // The mirror must start equal to the sublist's own generation (which is not 0):
+        // otherwise no match result is ever cached until the first subscription.
+        let generation = AtomicU64::new(sublist.generation());
         Self {
             name: name.into(),
-            sublist: RwLock::new(Sublist::new()),
-            generation: AtomicU64::new(0),
+            sublist: RwLock::new(sublist),
+            generation,
             links: RwLock::new(Arc::new(Links::default())),
             has_links: AtomicBool::new(false),
             responses: Mutex::new(FastMap::default()),
@@ -203,5 +207,16 @@ impl Account {
 
     pub(crate) fn subscription_count(&self) -> usize {
         self.read().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_mirror_matches_the_sublist_from_the_start() {
+        let account = Account::new("A");
+        assert_eq!(account.generation(), account.read().generation());
     }
 }

@@ -49,20 +49,15 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketA
         if write_direct(&mut tcp, &info, deadline).await.is_err() {
             return;
         }
-        let Some(_admitted) = admit(&shared, &mut tcp, peer, cid, &live).await else {
-            return;
-        };
-        let (rd, wr) = tcp.into_split();
         let conn = Accepted {
-            shared: shared.clone(),
+            shared,
             live,
             peer,
             cid,
             nonce,
             tls: None,
         };
-        run_connection(conn, rd, wr).await;
-        return;
+        return serve_plain(conn, tcp).await;
     };
     let tls_first = match tls.handshake_first {
         HandshakeFirst::Off => false,
@@ -86,20 +81,15 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketA
         let mut byte = [0u8; 1];
         let peeked = tokio::time::timeout(tls.timeout, tcp.peek(&mut byte)).await;
         if !matches!(peeked, Ok(Ok(1..))) || byte[0] != TLS_HANDSHAKE_RECORD {
-            let Some(_admitted) = admit(&shared, &mut tcp, peer, cid, &live).await else {
-                return;
-            };
-            let (rd, wr) = tcp.into_split();
             let conn = Accepted {
-                shared: shared.clone(),
+                shared,
                 live,
                 peer,
                 cid,
                 nonce,
                 tls: None,
             };
-            run_connection(conn, rd, wr).await;
-            return;
+            return serve_plain(conn, tcp).await;
         }
     }
     if !tls.admit_handshake() {
@@ -190,6 +180,16 @@ async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
     let _ = stream.shutdown().await;
     linger(stream).await;
     None
+}
+
+/// A plain-text client after its INFO: admitted against `max_connections`, then served.
+async fn serve_plain(conn: Accepted, mut tcp: TcpStream) {
+    let Some(_admitted) = admit(&conn.shared, &mut tcp, conn.peer, conn.cid, &conn.live).await
+    else {
+        return;
+    };
+    let (rd, wr) = tcp.into_split();
+    run_connection(conn, rd, wr).await;
 }
 
 /// The first byte of a TLS handshake record.

@@ -680,7 +680,14 @@ impl Client {
                 self.log_auth_failure(&e, &request);
                 self.fail(ClientError::AuthorizationViolation)
             }
-            AuthOutcome::Failed => self.fail(ClientError::AuthorizationViolation),
+            AuthOutcome::Failed => {
+                tracing::error!(
+                    "{} - cid:{} - authentication error on reload: authenticator failed",
+                    self.peer,
+                    self.cid
+                );
+                self.fail(ClientError::AuthorizationViolation)
+            }
         }
     }
 
@@ -887,7 +894,11 @@ impl Client {
     /// The CONNECT checks that follow authentication, then the options take effect.
     fn apply_connect(&mut self, opts: ConnectOptions) -> Result<(), CloseReason> {
         if opts.account.is_some() || opts.new_account.is_some() {
-            tracing::error!("{} - cid:{} - authentication error", self.peer, self.cid);
+            tracing::error!(
+                "{} - cid:{} - authentication error: CONNECT may not name an account",
+                self.peer,
+                self.cid
+            );
             return self.fail(ClientError::AuthorizationViolation);
         }
         if !(0..=1).contains(&opts.protocol) {

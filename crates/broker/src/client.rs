@@ -1105,7 +1105,9 @@ impl Client {
         if !allowed {
             return false;
         }
-        if let Some(reply) = msg.reply {
+        if let Some(reply) = msg.reply
+            && target.replies.enabled()
+        {
             target.replies.grant(reply, Instant::now());
         }
         let headers = target.headers.load(Ordering::Relaxed);

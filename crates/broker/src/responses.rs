@@ -45,9 +45,15 @@ impl ReplyGrants {
         });
     }
 
+    /// Whether the client has a response permission at all (one atomic load): callers check
+    /// it before reading the clock for [`ReplyGrants::grant`].
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Acquire)
+    }
+
     /// A request with this reply subject was delivered to the client.
     pub(crate) fn grant(&self, reply: &[u8], now: Instant) {
-        if !self.enabled.load(Ordering::Acquire) {
+        if !self.enabled() {
             return;
         }
         let mut inner = self.lock();

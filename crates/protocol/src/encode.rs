@@ -26,27 +26,8 @@ pub fn encode_msg(
 ) {
     let len = Decimal::new(payload.len() as u64);
     let len = len.as_bytes();
-    dst.reserve(
-        b"MSG ".len()
-            + subject.len()
-            + 1
-            + sid.len()
-            + 1
-            + reply.map_or(0, |r| r.len() + 1)
-            + len.len()
-            + CRLF.len()
-            + payload.len()
-            + CRLF.len(),
-    );
-    dst.put_slice(b"MSG ");
-    dst.put_slice(subject);
-    dst.put_u8(b' ');
-    dst.put_slice(sid);
-    dst.put_u8(b' ');
-    if let Some(reply) = reply {
-        dst.put_slice(reply);
-        dst.put_u8(b' ');
-    }
+    let rest = len.len() + CRLF.len() + payload.len() + CRLF.len();
+    put_prefix(dst, b"MSG ", subject, sid, reply, rest);
     dst.put_slice(len);
     dst.put_slice(CRLF);
     dst.put_slice(payload);
@@ -70,21 +51,30 @@ pub fn encode_hmsg(
     let hdr = hdr.as_bytes();
     let total = Decimal::new(message.len() as u64);
     let total = total.as_bytes();
+    let rest = hdr.len() + 1 + total.len() + CRLF.len() + message.len() + CRLF.len();
+    put_prefix(dst, b"HMSG ", subject, sid, reply, rest);
+    dst.put_slice(hdr);
+    dst.put_u8(b' ');
+    dst.put_slice(total);
+    dst.put_slice(CRLF);
+    dst.put_slice(message);
+    dst.put_slice(CRLF);
+}
+
+/// Reserves room for the whole operation (`rest` bytes after the prefix) and writes
+/// `<verb><subject> <sid> [reply] `, the part MSG and HMSG share.
+fn put_prefix(
+    dst: &mut BytesMut,
+    verb: &[u8],
+    subject: &[u8],
+    sid: &[u8],
+    reply: Option<&[u8]>,
+    rest: usize,
+) {
     dst.reserve(
-        b"HMSG ".len()
-            + subject.len()
-            + 1
-            + sid.len()
-            + 1
-            + reply.map_or(0, |r| r.len() + 1)
-            + hdr.len()
-            + 1
-            + total.len()
-            + CRLF.len()
-            + message.len()
-            + CRLF.len(),
+        verb.len() + subject.len() + 1 + sid.len() + 1 + reply.map_or(0, |r| r.len() + 1) + rest,
     );
-    dst.put_slice(b"HMSG ");
+    dst.put_slice(verb);
     dst.put_slice(subject);
     dst.put_u8(b' ');
     dst.put_slice(sid);
@@ -93,12 +83,6 @@ pub fn encode_hmsg(
         dst.put_slice(reply);
         dst.put_u8(b' ');
     }
-    dst.put_slice(hdr);
-    dst.put_u8(b' ');
-    dst.put_slice(total);
-    dst.put_slice(CRLF);
-    dst.put_slice(message);
-    dst.put_slice(CRLF);
 }
 
 /// Appends `INFO <json>\r\n`.

@@ -260,3 +260,48 @@ async fn connection_rate_limit_throttles_new_handshakes() {
         "at most two handshakes a second: {refused} refused"
     );
 }
+
+/// What a burst of 4 new connections gets under `connection_rate_limit: 1`, as a sorted list
+/// (which of them is let through depends on accept order).
+async fn throttled_burst(addr: std::net::SocketAddr) -> Vec<String> {
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(RawClient::connect(addr).await);
+    }
+    let mut outcomes = Vec::new();
+    for mut c in clients {
+        // A client that was let through waits for its handshake: a PING round trip cannot be
+        // used, so the outcome is what arrives before close or before a short silence.
+        let got = tokio::time::timeout(Duration::from_millis(500), c.read_to_close()).await;
+        outcomes.push(match got {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(_) => "<waiting for TLS>".to_owned(),
+        });
+    }
+    outcomes.sort();
+    outcomes
+}
+
+#[tokio::test]
+async fn connection_throttling_matches_nats_server() {
+    let certs = Certs::new();
+    let conf = certs.server_block(", connection_rate_limit: 1");
+    let path = certs.dir.join("throttle.conf");
+    std::fs::write(&path, &conf).unwrap();
+    let reference = rnats_test_support::ExternalServer::spawn(
+        &rnats_test_support::reference_server_bin(),
+        &["-c", path.to_str().unwrap()],
+    )
+    .unwrap();
+    let theirs = throttled_burst(reference.addr()).await;
+    let ours = start_conf(&conf).await;
+    let mine = throttled_burst(ours.addr).await;
+    assert_eq!(mine, theirs);
+    assert_eq!(
+        theirs
+            .iter()
+            .filter(|o| o.contains("Connection throttling is active"))
+            .count(),
+        3
+    );
+}

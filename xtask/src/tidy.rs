@@ -1,5 +1,5 @@
 //! Repository checks: every crate has a README and a crate-level example; libraries do not print;
-//! the protocol crate stays sans-IO.
+//! the protocol crate stays sans-IO; nothing reads outside the checkout.
 
 use std::path::Path;
 
@@ -47,7 +47,68 @@ pub(crate) fn check(root: &Path) -> Result<Vec<String>> {
     if deps.lines().any(|l| l.trim_start().starts_with("tokio")) {
         problems.push("crates/protocol depends on tokio: it must stay sans-IO".to_owned());
     }
+    problems.extend(outside_paths(root)?);
     Ok(problems)
+}
+
+/// The project stands alone: no source, manifest or script names a folder beside the checkout
+/// or an absolute path of some machine. (The patterns are split so this file does not match.)
+fn outside_paths(root: &Path) -> Result<Vec<String>> {
+    let patterns: Vec<String> = [
+        ["../sha", "red"],
+        ["shared/fix", "tures"],
+        ["/wo", "rk/"],
+        ["/ho", "me/"],
+        ["/ro", "ot/"],
+    ]
+    .iter()
+    .map(|p| p.concat())
+    .collect();
+    let mut files = Vec::new();
+    for dir in ["crates", "benches", "xtask", "fuzz", ".ci", ".cargo"] {
+        let dir = root.join(dir);
+        if dir.is_dir() {
+            files.extend(source_files(&dir)?);
+        }
+    }
+    files.push(root.join("Cargo.toml"));
+    let mut problems = Vec::new();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        for (i, line) in text.lines().enumerate() {
+            if let Some(p) = patterns.iter().find(|p| line.contains(p.as_str())) {
+                problems.push(format!(
+                    "{}:{}: names a path outside the checkout ({p})",
+                    file.display(),
+                    i + 1
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// Sources, manifests and scripts under `dir`, skipping build output.
+fn source_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if path.is_dir() {
+            if !matches!(name, "target" | "corpus" | "artifacts") {
+                out.extend(source_files(&path)?);
+            }
+        } else if path
+            .extension()
+            .is_some_and(|e| e == "rs" || e == "toml" || e == "sh")
+            || name == "run"
+        {
+            out.push(path);
+        }
+    }
+    Ok(out)
 }
 
 fn rust_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {

@@ -9,11 +9,12 @@ use rnats_auth::{AuthError, AuthMethod, Authenticator, Authorized, ServerAuth};
 
 use crate::{anonymous, login, nkey_login, token};
 
+/// The seed configurations kept in the repository (`tests/fixtures/seed-configs`).
 fn dir() -> PathBuf {
-    std::env::var_os("RNATS_SEED_CONFIGS").map_or_else(
-        || PathBuf::from("/work/shared/fixtures/seed-configs"),
-        PathBuf::from,
-    )
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/seed-configs"
+    ))
 }
 
 fn load(name: &str) -> ServerAuth {

@@ -32,17 +32,8 @@ impl TestServer {
 }
 
 fn fixture(name: &str) -> String {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|a| a.join("shared/fixtures/seed-configs"))
-        .find(|p| p.is_dir())
-        .or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .ancestors()
-                .map(|a| a.join("../shared/fixtures/seed-configs"))
-                .find(|p| p.is_dir())
-        })
-        .expect("shared/fixtures/seed-configs");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/seed-configs");
     std::fs::read_to_string(dir.join(name)).expect("fixture")
 }
 

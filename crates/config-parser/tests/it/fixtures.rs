@@ -5,19 +5,9 @@ use std::path::{Path, PathBuf};
 
 use rnats_config::{ExportKind, ServerConfig, load_file};
 
-/// Finds `shared/fixtures/seed-configs` in an ancestor of the crate directory.
+/// The seed configurations kept in the repository (`tests/fixtures/seed-configs`).
 fn fixtures_dir() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for dir in manifest.ancestors() {
-        let candidate = dir.join("shared/fixtures/seed-configs");
-        if candidate.is_dir() {
-            return candidate;
-        }
-    }
-    panic!(
-        "no shared/fixtures/seed-configs above {}",
-        manifest.display()
-    );
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/seed-configs")
 }
 
 fn fixture_files() -> Vec<PathBuf> {

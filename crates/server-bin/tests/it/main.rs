@@ -324,16 +324,8 @@ async fn user_and_token_flags_require_credentials() {
 
 #[test]
 fn bad_fixtures_are_refused_with_position() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|a| a.join("shared/fixtures/seed-configs"))
-        .chain(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .ancestors()
-                .map(|a| a.join("../shared/fixtures/seed-configs")),
-        )
-        .find(|p| p.is_dir())
-        .expect("fixtures");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/seed-configs");
     for entry in std::fs::read_dir(&dir).unwrap().flatten() {
         let path = entry.path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();

@@ -162,6 +162,9 @@ pub enum AuthConfigError {
     /// A password that looks like an argon2id hash but does not parse.
     #[error("password of user {0:?} is not a valid argon2id hash")]
     InvalidPasswordHash(String),
+    /// A token that looks like an argon2id hash but does not parse.
+    #[error("authorization token is not a valid argon2id hash")]
+    InvalidTokenHash,
     /// A `users` entry with neither name nor NKey.
     #[error("User entry requires a user")]
     UserWithoutName,

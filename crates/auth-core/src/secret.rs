@@ -52,7 +52,11 @@ impl StoredSecret {
     /// Whether the stored form is well formed (argon2 strings must parse).
     pub(crate) fn is_well_formed(&self) -> bool {
         match self {
-            Self::Argon2(s) => PasswordHash::new(s).is_ok(),
+            // A PHC string that parses is not enough: it needs a hash and usable parameters,
+            // or no password could ever match it.
+            Self::Argon2(s) => PasswordHash::new(s).is_ok_and(|h| {
+                h.hash.is_some() && h.salt.is_some() && argon2::Params::try_from(&h).is_ok()
+            }),
             _ => true,
         }
     }

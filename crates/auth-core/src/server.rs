@@ -307,6 +307,9 @@ impl ServerAuth {
             .collect();
 
         let token = auth.token.as_deref().map(StoredSecret::new);
+        if token.as_ref().is_some_and(|t| !t.is_well_formed()) {
+            return Err(AuthConfigError::InvalidTokenHash);
+        }
         let hashed_secrets = decoy.is_some()
             || single_user.as_ref().is_some_and(|(_, s)| s.is_hashed())
             || token.as_ref().is_some_and(StoredSecret::is_hashed);

@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 
 use crate::account::{Account, SubRef, Subscription};
 use crate::errors::ClientError;
+use crate::logfmt::{self, Quoted};
 use crate::outbound::{Append, CloseReason, Outbound};
 use crate::server::{Live, Shared};
 use crate::timers::{ConnTimers, TimerAction};
@@ -241,6 +242,7 @@ where
     let config = live.config.clone();
     let out = Arc::new(Outbound::new(
         cid,
+        peer,
         usize::try_from(config.max_pending).unwrap_or(usize::MAX),
         tokio_util::sync::CancellationToken::new(),
     ));
@@ -393,6 +395,8 @@ struct Client {
     /// Subscriptions that reached their auto-unsubscribe count while routing one message.
     expired: Vec<SubRef>,
     rng: u64,
+    /// `trace`/`-V` is on and trace lines are wanted: every op in and line out is logged.
+    trace: bool,
 }
 
 impl Client {
@@ -453,7 +457,19 @@ impl Client {
             spare: Vec::new(),
             expired: Vec::new(),
             rng,
+            trace: false,
         }
+        .with_trace()
+    }
+
+    /// Follows the configuration's `trace` (at start and after each reload).
+    fn with_trace(mut self) -> Self {
+        self.set_trace();
+        self
+    }
+
+    fn set_trace(&mut self) {
+        self.trace = self.live.config.trace && tracing::enabled!(tracing::Level::TRACE);
     }
 
     async fn run<R: AsyncRead + Unpin>(&mut self, rd: &mut R) -> CloseReason {
@@ -584,7 +600,7 @@ impl Client {
             .user
             .as_deref()
             .or(request.nkey.as_deref())
-            .map(|u| format!(" - User \"{u}\""))
+            .map(|u| format!(" - User {}", Quoted(u.as_bytes())))
             .unwrap_or_default();
         tracing::error!(
             "{} - cid:{} - authentication error{who}: {e}",
@@ -646,6 +662,7 @@ impl Client {
     async fn reauthenticate(&mut self) -> Result<(), CloseReason> {
         let live = self.shared.live();
         let old_live = std::mem::replace(&mut self.live, live);
+        self.set_trace();
         if !self.live.auth_configured {
             self.permissions = None;
             self.publish_cache = PublishCache::new();
@@ -750,7 +767,13 @@ impl Client {
     /// authenticated before anything after it is handled.
     fn process(&mut self, buf: &mut BytesMut) -> Result<Option<AuthRequest>, CloseReason> {
         loop {
-            match self.parser.parse(buf) {
+            let parsed = self.parser.parse(buf);
+            if self.trace
+                && let Ok(Some(op)) = &parsed
+            {
+                self.trace_in(op);
+            }
+            match parsed {
                 Ok(None) => return Ok(None),
                 Ok(Some(ClientOp::Connect(json))) => {
                     if let Some(request) = self.on_connect(&json)? {
@@ -828,7 +851,7 @@ impl Client {
                     "{} - cid:{} - Client Error {}",
                     self.peer,
                     self.cid,
-                    String::from_utf8_lossy(&text)
+                    Quoted(&text)
                 );
                 self.fail(ClientError::ClientSentErr)
             }
@@ -865,7 +888,21 @@ impl Client {
         let opts = match ConnectOptions::from_json(json) {
             Ok(opts) => opts,
             Err(e) => {
-                tracing::error!("{} - cid:{} - {e}", self.peer, self.cid);
+                // serde's message quotes the offending value, which may be a password sent as
+                // a number: only the kind of error and its place are logged.
+                tracing::error!(
+                    "{} - cid:{} - invalid CONNECT JSON: {} error at line {} column {}",
+                    self.peer,
+                    self.cid,
+                    match e.classify() {
+                        serde_json::error::Category::Io => "read",
+                        serde_json::error::Category::Syntax => "syntax",
+                        serde_json::error::Category::Data => "data",
+                        serde_json::error::Category::Eof => "unexpected end of input",
+                    },
+                    e.line(),
+                    e.column()
+                );
                 self.fail(ClientError::InvalidConnect)?;
                 return Err(CloseReason::ProtocolViolation);
             }
@@ -1111,6 +1148,9 @@ impl Client {
             target.replies.grant(reply, Instant::now());
         }
         let headers = target.headers.load(Ordering::Relaxed);
+        if self.trace {
+            trace_delivery(target, sub, msg, headers);
+        }
         let Msg {
             subject,
             reply,
@@ -1296,7 +1336,18 @@ impl Client {
 
     /// Queues bytes for this client, after whatever this batch already has for it.
     fn reply(&mut self, data: &[u8]) {
+        if self.trace {
+            tracing::trace!("{} - cid:{} - {}", self.peer, self.cid, logfmt::outbound(data));
+        }
         self.own.extend_from_slice(data);
+    }
+
+    fn trace_in(&self, op: &ClientOp) {
+        let (line, payload) = logfmt::inbound(op);
+        tracing::trace!("{} - cid:{} - {line}", self.peer, self.cid);
+        if let Some(payload) = payload {
+            tracing::trace!("{} - cid:{} - {payload}", self.peer, self.cid);
+        }
     }
 
     /// Sends the error (if nats-server sends one) and says whether the connection must close.
@@ -1346,4 +1397,25 @@ impl Client {
         self.rng = x;
         x
     }
+}
+
+/// The trace line of one delivery, in the target's name, as nats-server writes it.
+fn trace_delivery(target: &Outbound, sub: &SubRef, msg: Msg<'_>, headers: bool) {
+    let mut line = BytesMut::new();
+    match msg.header_len {
+        Some(h) if headers => {
+            rnats_protocol::encode_hmsg(&mut line, msg.subject, &sub.sid, msg.reply, h, msg.body)
+        }
+        Some(h) => {
+            let body = &msg.body[h.min(msg.body.len())..];
+            rnats_protocol::encode_msg(&mut line, msg.subject, &sub.sid, msg.reply, body);
+        }
+        None => rnats_protocol::encode_msg(&mut line, msg.subject, &sub.sid, msg.reply, msg.body),
+    }
+    tracing::trace!(
+        "{} - cid:{} - {}",
+        target.peer,
+        target.cid,
+        logfmt::outbound(&line)
+    );
 }

@@ -37,6 +37,7 @@ mod client;
 mod errors;
 mod info;
 mod links;
+mod logfmt;
 mod outbound;
 mod responses;
 mod server;

@@ -72,6 +72,8 @@ struct OutState {
 /// Per-client outbound queue, shared by every publisher that delivers to the client.
 pub(crate) struct Outbound {
     pub(crate) cid: u64,
+    /// The client's address, for log lines written on its behalf by others (the trace).
+    pub(crate) peer: std::net::SocketAddr,
     /// Whether the client negotiated headers (HMSG); otherwise headers are stripped.
     pub(crate) headers: AtomicBool,
     max_pending: usize,
@@ -98,9 +100,15 @@ pub(crate) enum Append {
 }
 
 impl Outbound {
-    pub(crate) fn new(cid: u64, max_pending: usize, kill: CancellationToken) -> Self {
+    pub(crate) fn new(
+        cid: u64,
+        peer: std::net::SocketAddr,
+        max_pending: usize,
+        kill: CancellationToken,
+    ) -> Self {
         Self {
             cid,
+            peer,
             headers: AtomicBool::new(false),
             max_pending,
             state: Mutex::new(OutState {
@@ -271,9 +279,12 @@ impl Outbound {
 mod tests {
     use super::*;
 
+    const PEER: std::net::SocketAddr =
+        std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
     #[test]
     fn slow_consumer_closes_and_drops() {
-        let out = Outbound::new(1, 10, CancellationToken::new());
+        let out = Outbound::new(1, PEER, 10, CancellationToken::new());
         assert_eq!(out.append(|b| b.extend_from_slice(b"12345")), Append::Wake);
         assert_eq!(
             out.append(|b| b.extend_from_slice(b"12345")),
@@ -293,7 +304,7 @@ mod tests {
 
     #[test]
     fn first_close_reason_stands() {
-        let out = Outbound::new(1, 10, CancellationToken::new());
+        let out = Outbound::new(1, PEER, 10, CancellationToken::new());
         assert_eq!(
             out.close(CloseReason::StaleConnection),
             CloseReason::StaleConnection
@@ -307,7 +318,7 @@ mod tests {
 
     #[tokio::test]
     async fn writer_flushes_then_shuts_down() {
-        let out = std::sync::Arc::new(Outbound::new(1, 1 << 20, CancellationToken::new()));
+        let out = std::sync::Arc::new(Outbound::new(1, PEER, 1 << 20, CancellationToken::new()));
         let (client, server) = tokio::io::duplex(1024);
         let w = out.clone();
         let task = tokio::spawn(async move { w.run_writer(server, Duration::from_secs(5)).await });

@@ -64,8 +64,17 @@ pub(crate) struct Live {
 impl Live {
     fn new(config: ServerConfig, server_id: &str, port: u16) -> Result<Self, ServerError> {
         check_limits(&config)?;
-        let auth =
-            ServerAuth::from_config(&config).map_err(|e| ServerError::Config(e.to_string()))?;
+        let auth = ServerAuth::from_config(&config).map_err(|e| {
+            // Errors about one value name where it was written.
+            let key = match &e {
+                rnats_auth::AuthConfigError::InvalidPasswordHash(user) => {
+                    format!("password of {user}")
+                }
+                rnats_auth::AuthConfigError::InvalidTokenHash => "authorization.token".to_owned(),
+                _ => String::new(),
+            };
+            ServerError::Config(config.origins.locate(&key, &e))
+        })?;
         let auth_configured = config.authorization.is_some()
             || !config.accounts.is_empty()
             || config.no_auth_user.is_some();
@@ -73,7 +82,7 @@ impl Live {
         info.auth_required = auth.auth_required();
         let tls = match &config.tls {
             Some(options) => {
-                let setup = TlsSetup::new(options, config.allow_non_tls)?;
+                let setup = TlsSetup::new(options, config.allow_non_tls, &config.origins)?;
                 info.tls_required = !config.allow_non_tls;
                 info.tls_available = config.allow_non_tls;
                 info.tls_verify = options.verify || options.verify_and_map;
@@ -111,9 +120,24 @@ pub(crate) struct TlsSetup {
 }
 
 impl TlsSetup {
-    fn new(options: &rnats_config::TlsConfig, optional: bool) -> Result<Self, ServerError> {
-        let config = rnats_tls::server_config(options)
-            .map_err(|e| ServerError::Config(format!("TLS: {e}")))?;
+    fn new(
+        options: &rnats_config::TlsConfig,
+        optional: bool,
+        origins: &rnats_config::Origins,
+    ) -> Result<Self, ServerError> {
+        let config = rnats_tls::server_config(options).map_err(|e| {
+            // Point at the file's entry when the error is about one file, else at `tls`.
+            let file = e.file();
+            let key = [
+                ("tls.cert_file", &options.cert_file),
+                ("tls.key_file", &options.key_file),
+                ("tls.ca_file", &options.ca_file),
+            ]
+            .into_iter()
+            .find(|(_, path)| file.is_some() && path.as_deref() == file)
+            .map_or("tls", |(key, _)| key);
+            ServerError::Config(origins.locate(key, format!("TLS: {e}")))
+        })?;
         Ok(Self {
             acceptor: tokio_rustls::TlsAcceptor::from(config),
             timeout: options.timeout.unwrap_or(DEFAULT_TLS_TIMEOUT),
@@ -263,7 +287,9 @@ impl Server {
     /// Opens the client listener. Port 0 picks a free port; see [`Server::local_addr`].
     pub async fn bind(config: ServerConfig) -> Result<Self, ServerError> {
         let addr = join_host_port(&config.host, config.port);
-        let listener = listen(&addr).await.map_err(|source| ServerError::Listen {
+        let listener = listen(&config.host, config.port)
+            .await
+            .map_err(|source| ServerError::Listen {
             addr: addr.clone(),
             source,
         })?;
@@ -483,6 +509,7 @@ fn base_info(config: &ServerConfig, server_id: &str, port: u16) -> Info {
             .unwrap_or_else(|| server_id.to_owned()),
         version: COMPAT_VERSION,
         proto: 1,
+        git_commit: crate::info::GIT_COMMIT,
         host: config.host.clone(),
         port,
         headers: !config.no_header_support,
@@ -497,6 +524,7 @@ fn base_info(config: &ServerConfig, server_id: &str, port: u16) -> Info {
         connect_info: false,
         remote_account: None,
         ldm: false,
+        api_lvl: crate::info::API_LEVEL,
     }
 }
 
@@ -554,23 +582,45 @@ fn describe_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<String> {
 /// Pending connections the kernel queues before `accept`: nats-server (Go) gets the system's
 /// maximum, typically 4096; the std default of 128 drops SYNs under a reconnect storm, and each
 /// dropped SYN costs the client a one-second retransmit.
-const LISTEN_BACKLOG: u32 = 4096;
+const LISTEN_BACKLOG: i32 = 4096;
 
-async fn listen(addr: &str) -> std::io::Result<TcpListener> {
+async fn listen(host: &str, port: u16) -> std::io::Result<TcpListener> {
+    if is_wildcard(host) {
+        // Go binds the wildcard dual-stack: one socket for IPv4 and IPv6 clients alike (so a
+        // client that resolves `localhost` to ::1 first still gets in). Without IPv6 on the
+        // machine, IPv4 alone.
+        let any6 = SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port));
+        if let Ok(listener) = listen_on(any6, true) {
+            return Ok(listener);
+        }
+        return listen_on(SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port)), false);
+    }
     let mut last_err = None;
-    for sa in tokio::net::lookup_host(addr).await? {
-        let socket = if sa.is_ipv4() {
-            tokio::net::TcpSocket::new_v4()?
-        } else {
-            tokio::net::TcpSocket::new_v6()?
-        };
-        socket.set_reuseaddr(true)?;
-        match socket.bind(sa).and_then(|()| socket.listen(LISTEN_BACKLOG)) {
+    for sa in tokio::net::lookup_host(join_host_port(host, port)).await? {
+        match listen_on(sa, false) {
             Ok(listener) => return Ok(listener),
             Err(e) => last_err = Some(e),
         }
     }
     Err(last_err.unwrap_or_else(|| std::io::Error::other("no address to listen on")))
+}
+
+/// Whether `host` means every interface (nats-server's default `0.0.0.0`, or `::`).
+pub(crate) fn is_wildcard(host: &str) -> bool {
+    matches!(host, "" | "0.0.0.0" | "::" | "[::]")
+}
+
+fn listen_on(sa: SocketAddr, dual_stack: bool) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))?;
+    if dual_stack {
+        socket.set_only_v6(false)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.bind(&sa.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    TcpListener::from_std(socket.into())
 }
 
 /// `host:port`, bracketing IPv6 literals.

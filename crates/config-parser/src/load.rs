@@ -341,12 +341,14 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
     if let Some(a) = raw.authorization {
         c.authorization = Some(
             a.value
-                .build(&a.pos, warnings, &mut users, &mut account_refs)?,
+                .build(&a.pos, warnings, &mut users, &mut account_refs, &mut c.origins)?,
         );
     }
     if let Some(a) = raw.accounts {
         let mut account_users = Vec::new();
-        c.accounts = a.value.build(&mut account_users, &a.pos, warnings)?;
+        c.accounts = a
+            .value
+            .build(&mut account_users, &a.pos, warnings, &mut c.origins)?;
         if let (Some(auth), Some((_, first_pos))) = (&c.authorization, account_users.first()) {
             if auth.token.is_some() {
                 return Err(invalid(first_pos, "Can not have a token and accounts"));
@@ -409,7 +411,7 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
         c.system_account = Some(s.value);
     }
     if let Some(t) = raw.tls {
-        c.tls = Some(t.value.build(&t.pos)?);
+        c.tls = Some(t.value.build(&t.pos, &mut c.origins)?);
     }
     Ok(c)
 }

@@ -19,6 +19,7 @@ use crate::de::Spanned;
 use crate::error::{ConfigError, ErrorKind};
 use crate::nkey::{NkeyRole, is_valid_public};
 use crate::tls::{CertKeyPair, HandshakeFirst, TlsConfig};
+use crate::origins::Origins;
 use crate::units::{go_format, non_negative, parse_go_duration, parse_zulu};
 use crate::value::Pos;
 
@@ -382,7 +383,7 @@ pub(crate) struct RawUser {
     #[serde(alias = "username")]
     user: Option<String>,
     #[serde(alias = "pass")]
-    password: Option<String>,
+    password: Option<Spanned<String>>,
     nkey: Option<Spanned<String>>,
     #[serde(alias = "permission", alias = "authorization")]
     permissions: Option<RawPermissions>,
@@ -406,6 +407,7 @@ const CONNECTION_TYPES: &[&str] = &[
 fn build_user(
     raw: Spanned<RawUser>,
     account: Option<&str>,
+    origins: &mut Origins,
 ) -> Result<(UserConfig, Pos, Option<Pos>), ConfigError> {
     let pos = raw.pos;
     let r = raw.value;
@@ -464,9 +466,12 @@ fn build_user(
         (Some(a), _) => Some(a.to_owned()),
         (None, explicit) => explicit.map(|e| e.value),
     };
+    if let (Some(name), Some(p)) = (&r.user, &r.password) {
+        origins.record(format!("password of {name}"), p.pos.clone());
+    }
     let user = UserConfig {
         user: r.user,
-        password: r.password,
+        password: r.password.map(|p| p.value),
         nkey: r.nkey.map(|n| n.value),
         permissions: r.permissions.map(RawPermissions::build).transpose()?,
         allowed_connection_types: types,
@@ -482,11 +487,11 @@ fn build_user(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAuthorization {
-    token: Option<String>,
+    token: Option<Spanned<String>>,
     #[serde(alias = "username")]
     user: Option<String>,
     #[serde(alias = "pass")]
-    password: Option<String>,
+    password: Option<Spanned<String>>,
     users: Option<Vec<Spanned<RawUser>>>,
     timeout: Option<Spanned<Scalar>>,
     #[serde(alias = "default_permission", alias = "permissions")]
@@ -508,6 +513,7 @@ impl RawAuthorization {
         warnings: &mut Vec<String>,
         users_pos: &mut Vec<(UserConfig, Pos)>,
         account_refs: &mut Vec<UserAccountRef>,
+        origins: &mut Origins,
     ) -> Result<AuthorizationConfig, ConfigError> {
         if let Some(c) = &self.auth_callout {
             return Err(unsupported(&c.pos, "auth_callout"));
@@ -522,7 +528,7 @@ impl RawAuthorization {
         }
         let mut users = Vec::new();
         for u in self.users.unwrap_or_default() {
-            let (user, upos, apos) = build_user(u, None)?;
+            let (user, upos, apos) = build_user(u, None, origins)?;
             if let (Some(a), Some(apos)) = (&user.account, apos) {
                 account_refs.push(UserAccountRef {
                     account: a.clone(),
@@ -559,10 +565,17 @@ impl RawAuthorization {
             }
             None => None,
         };
+        if let Some(p) = &self.password {
+            let name = self.user.as_deref().unwrap_or_default();
+            origins.record(format!("password of {name}"), p.pos.clone());
+        }
         Ok(AuthorizationConfig {
-            token: self.token,
+            token: self.token.map(|t| {
+                origins.record("authorization.token", t.pos);
+                t.value
+            }),
             user: self.user,
-            password: self.password,
+            password: self.password.map(|p| p.value),
             users,
             timeout,
             default_permissions: self
@@ -886,6 +899,7 @@ impl RawAccounts {
         users_pos: &mut Vec<(UserConfig, Pos)>,
         accounts_pos: &Pos,
         warnings: &mut Vec<String>,
+        origins: &mut Origins,
     ) -> Result<Vec<AccountConfig>, ConfigError> {
         let mut out: Vec<AccountConfig> = Vec::new();
         for (name, raw) in self.0 {
@@ -914,7 +928,7 @@ impl RawAccounts {
                     }
                 }
                 for u in r.users.unwrap_or_default() {
-                    let (user, upos, _) = build_user(u, Some(&name))?;
+                    let (user, upos, _) = build_user(u, Some(&name), origins)?;
                     users_pos.push((user.clone(), upos));
                     acc.users.push(user);
                 }
@@ -974,11 +988,11 @@ pub(crate) struct RawCertPair {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTls {
-    cert_file: Option<String>,
-    key_file: Option<String>,
+    cert_file: Option<Spanned<String>>,
+    key_file: Option<Spanned<String>>,
     #[serde(alias = "certificates")]
     certs: Option<Vec<RawCertPair>>,
-    ca_file: Option<String>,
+    ca_file: Option<Spanned<String>>,
     verify: Option<bool>,
     verify_and_map: Option<bool>,
     verify_cert_and_check_known_urls: Option<Spanned<bool>>,
@@ -1005,7 +1019,17 @@ fn tls_err(pos: &Pos, msg: impl fmt::Display) -> ConfigError {
 }
 
 impl RawTls {
-    pub(crate) fn build(self, pos: &Pos) -> Result<TlsConfig, ConfigError> {
+    pub(crate) fn build(self, pos: &Pos, origins: &mut Origins) -> Result<TlsConfig, ConfigError> {
+        origins.record("tls", pos.clone());
+        for (key, v) in [
+            ("tls.cert_file", &self.cert_file),
+            ("tls.key_file", &self.key_file),
+            ("tls.ca_file", &self.ca_file),
+        ] {
+            if let Some(v) = v {
+                origins.record(key, v.pos.clone());
+            }
+        }
         for (key, v) in [
             ("ocsp_peer", &self.ocsp_peer),
             ("cert_store", &self.cert_store),
@@ -1115,8 +1139,8 @@ impl RawTls {
         };
         let verify_and_map = self.verify_and_map.unwrap_or(false);
         Ok(TlsConfig {
-            cert_file: self.cert_file.map(PathBuf::from),
-            key_file: self.key_file.map(PathBuf::from),
+            cert_file: self.cert_file.map(|f| PathBuf::from(f.value)),
+            key_file: self.key_file.map(|f| PathBuf::from(f.value)),
             certs: self
                 .certs
                 .unwrap_or_default()
@@ -1126,7 +1150,7 @@ impl RawTls {
                     key_file: c.key_file.into(),
                 })
                 .collect(),
-            ca_file: self.ca_file.map(PathBuf::from),
+            ca_file: self.ca_file.map(|f| PathBuf::from(f.value)),
             verify: self.verify.unwrap_or(false) || verify_and_map,
             verify_and_map,
             timeout: self

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::auth::{AccountConfig, AuthorizationConfig};
+use crate::origins::Origins;
 use crate::tls::TlsConfig;
 
 /// Everything the broker needs to run, with nats-server's defaults.
@@ -66,6 +67,8 @@ pub struct ServerConfig {
     pub system_account: Option<String>,
     /// `tls { … }` for the client listener.
     pub tls: Option<TlsConfig>,
+    /// Where values checked after loading were written (for error positions).
+    pub origins: Origins,
 }
 
 impl Default for ServerConfig {
@@ -97,6 +100,7 @@ impl Default for ServerConfig {
             no_auth_user: None,
             system_account: None,
             tls: None,
+            origins: Origins::default(),
         }
     }
 }

@@ -68,7 +68,14 @@ impl Cli {
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
-                bail!("unexpected argument {arg:?} (see --help)");
+                // As Go's flag package: the first non-flag ends the flags; nats-server then
+                // takes `version` and `help` as commands.
+                match arg.as_str() {
+                    "version" => cli.version = true,
+                    "help" => cli.help = true,
+                    other => bail!("unrecognized command: {other:?}"),
+                }
+                break;
             };
             let (name, inline) = match flag.split_once('=') {
                 Some((n, v)) => (n, Some(v.to_owned())),
@@ -107,7 +114,11 @@ impl Cli {
                     -1 => 0,
                     // nats-server treats 0 as "the default port".
                     0 => 4222,
-                    p => u16::try_from(p).with_context(|| format!("invalid port {p}"))?,
+                    p => u16::try_from(p).map_err(|_| {
+                        anyhow::anyhow!(
+                            "invalid value {value:?} for flag -{name}: port {p} is out of range"
+                        )
+                    })?,
                 });
             }
             "n" | "name" | "server_name" => self.server_name = Some(value),
@@ -222,6 +233,33 @@ mod tests {
         assert_eq!(cli.pid_file, Some(PathBuf::from("x.pid")));
         assert_eq!(cli.logtime, Some(false));
         assert_eq!(parse(&["--port=0"]).unwrap().port, Some(4222));
+    }
+
+    fn error(args: &[&str]) -> String {
+        format!("{:#}", parse(args).unwrap_err())
+    }
+
+    #[test]
+    fn every_flag_error_names_the_flag() {
+        assert_eq!(
+            error(&["-p", "99999"]),
+            "invalid value \"99999\" for flag -p: port 99999 is out of range"
+        );
+        assert_eq!(
+            error(&["--port=-2"]),
+            "invalid value \"-2\" for flag -port: port -2 is out of range"
+        );
+        assert!(error(&["-p", "x"]).starts_with("invalid value \"x\" for flag -p"));
+        assert_eq!(error(&["-p"]), "flag needs an argument: -p");
+        assert_eq!(error(&["-D=maybe"]), "invalid boolean value \"maybe\" for -D");
+        assert_eq!(error(&["-bogus"]), "flag provided but not defined: -bogus");
+    }
+
+    #[test]
+    fn version_and_help_commands() {
+        assert!(parse(&["version"]).unwrap().version);
+        assert!(parse(&["-p", "4222", "help"]).unwrap().help);
+        assert_eq!(error(&["foo"]), "unrecognized command: \"foo\"");
     }
 
     #[test]

@@ -15,9 +15,17 @@ use crate::cli::Cli;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Harnesses find the ports file by the name they started the server as (a `nats-server`
+    // symlink to rnats-server, say), as nats-server names it after its argv[0].
+    let argv0 = std::env::args_os()
+        .next()
+        .as_deref()
+        .and_then(|a| Path::new(a).file_name().map(|n| n.to_string_lossy().into_owned()))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "rnats-server".to_owned());
     let result = match tools::run(&args) {
         Some(result) => result.map(|()| ExitCode::SUCCESS),
-        None => run(args),
+        None => run(args, &argv0),
     };
     match result {
         Ok(code) => code,
@@ -32,7 +40,7 @@ fn main() -> ExitCode {
 }
 
 #[allow(clippy::print_stdout, clippy::print_stderr)] // reason: help, version and -t answers
-fn run(args: Vec<String>) -> Result<ExitCode> {
+fn run(args: Vec<String>, argv0: &str) -> Result<ExitCode> {
     let cli = Cli::parse(args)?;
     if cli.help {
         print!("{}", cli::USAGE);
@@ -48,6 +56,9 @@ fn run(args: Vec<String>) -> Result<ExitCode> {
     if let Some(spec) = &cli.signal {
         signal::send(spec, cli.pid_file.as_deref())?;
         return Ok(ExitCode::SUCCESS);
+    }
+    if cli.check_config && cli.config.is_none() {
+        bail!("must specify [-c, --config] option to check configuration file syntax");
     }
     let (config, warnings) = load_config(&cli)?;
     if cli.check_config {
@@ -92,7 +103,7 @@ fn run(args: Vec<String>) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("could not start the runtime")?;
-    runtime.block_on(serve(config, cli, log))
+    runtime.block_on(serve(config, cli, log, argv0))
 }
 
 /// The configuration file (if any), then the command line on top, as nats-server does.
@@ -161,7 +172,12 @@ fn load_config(cli: &Cli) -> Result<(ServerConfig, Vec<String>)> {
     Ok((config, warnings))
 }
 
-async fn serve(config: ServerConfig, cli: Cli, log: logging::LogControl) -> Result<ExitCode> {
+async fn serve(
+    config: ServerConfig,
+    cli: Cli,
+    log: logging::LogControl,
+    argv0: &str,
+) -> Result<ExitCode> {
     let pid_file = config.pid_file.clone();
     let tls = config.tls.is_some();
     let ports_dir = config.ports_file_dir.clone();
@@ -190,7 +206,11 @@ async fn serve(config: ServerConfig, cli: Cli, log: logging::LogControl) -> Resu
             .with_context(|| format!("could not write pid file {}", path.display()))?;
     }
     let ports_file = match &ports_dir {
-        Some(dir) => Some(write_ports_file(dir, server.local_addr(), tls)?),
+        Some(dir) => Some(write_ports_file(
+            dir,
+            argv0,
+            &client_urls(server.local_addr(), tls),
+        )?),
         None => None,
     };
     let handle = server.handle();
@@ -203,16 +223,28 @@ async fn serve(config: ServerConfig, cli: Cli, log: logging::LogControl) -> Resu
     Ok(ExitCode::SUCCESS)
 }
 
-/// `<dir>/<executable>_<pid>.ports` holding `{"nats":["nats://host:port"]}` (`tls://` when TLS
-/// is required, as nats-server writes it).
-fn write_ports_file(dir: &Path, addr: std::net::SocketAddr, tls: bool) -> Result<PathBuf> {
-    let exe = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "rnats-server".to_owned());
-    let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
+/// The URLs a client on this machine can use: the bound address, or for the wildcard host
+/// (bound dual-stack) the loopback addresses of each family; `tls://` when TLS is required.
+fn client_urls(addr: std::net::SocketAddr, tls: bool) -> Vec<String> {
     let scheme = if tls { "tls" } else { "nats" };
-    let json = format!("{{\"nats\":[\"{scheme}://{addr}\"]}}");
+    let port = addr.port();
+    let mut urls = Vec::new();
+    if addr.ip().is_unspecified() {
+        urls.push(format!("{scheme}://127.0.0.1:{port}"));
+        if addr.is_ipv6() {
+            urls.push(format!("{scheme}://[::1]:{port}"));
+        }
+    } else {
+        urls.push(format!("{scheme}://{addr}"));
+    }
+    urls
+}
+
+/// `<dir>/<argv0>_<pid>.ports` holding `{"nats":["nats://host:port", …]}`, as nats-server
+/// writes it.
+fn write_ports_file(dir: &Path, argv0: &str, urls: &[String]) -> Result<PathBuf> {
+    let path = dir.join(format!("{argv0}_{}.ports", std::process::id()));
+    let json = serde_json::json!({ "nats": urls }).to_string();
     std::fs::write(&path, json)
         .with_context(|| format!("could not write ports file {}", path.display()))?;
     Ok(path)

@@ -195,6 +195,22 @@ pub enum TlsError {
     },
 }
 
+impl TlsError {
+    /// The one configured file this error is about, if it is about one.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        match self {
+            Self::Read { path, .. }
+            | Self::BadPem { path, .. }
+            | Self::NoCertificates { path }
+            | Self::BadCertificate { path, .. }
+            | Self::NoPrivateKey { path, .. }
+            | Self::UnsupportedKey { path, .. } => Some(path),
+            Self::KeyMismatch { key_file, .. } => Some(key_file),
+            _ => None,
+        }
+    }
+}
+
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -30,7 +30,7 @@
 //! assert!(perms.may_publish(b"orders.eu.42"));
 //! assert!(!perms.may_publish(b"billing"));
 //! assert!(perms.may_subscribe(b"*", None)); // broader than the deny entry: accepted…
-//! assert!(!perms.may_deliver(b"audit.login")); // …and denied subjects dropped at delivery
+//! assert!(!perms.may_deliver(b"audit.login", None)); // …and denied subjects dropped at delivery
 //!
 //! req.pass = Some("wrong".into());
 //! let err = auth.authenticate(&req).unwrap_err();

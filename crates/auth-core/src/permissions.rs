@@ -76,7 +76,7 @@ pub struct Permissions {
     publish_deny: Option<Sublist<()>>,
     subscribe_allow: Option<EntryTrie>,
     subscribe_deny: Option<EntryTrie>,
-    /// Whether `subscribe_deny` has entries without a queue (the delivery filter's entries).
+    /// Whether `subscribe_deny` has entries at all (the delivery filter's entries).
     deliver_filter: bool,
     responses: Option<ResponsePermission>,
     config: PermissionsConfig,
@@ -103,8 +103,9 @@ impl Permissions {
         let (subscribe_allow, subscribe_deny, deliver_filter) = match &cfg.subscribe {
             Some(SubjectPermission { allow, deny, .. }) => {
                 let (a, _) = subscribe_list(allow, "subscribe allow")?;
-                let (d, plain) = subscribe_list(deny, "subscribe deny")?;
-                (a, d, plain)
+                let (d, _) = subscribe_list(deny, "subscribe deny")?;
+                let filter = d.is_some();
+                (a, d, filter)
             }
             None => (None, None, false),
         };
@@ -185,9 +186,13 @@ impl Permissions {
         true
     }
 
-    /// Whether a message on `subject` may be delivered to this client: the subscribe deny
-    /// entries (without queue) filter deliveries to subscriptions broader than them.
-    pub fn may_deliver(&self, subject: &[u8]) -> bool {
+    /// Whether a message on `subject` may be delivered to this client's subscription in queue
+    /// group `queue` (`None`: a plain subscription): the subscribe deny entries filter
+    /// deliveries to subscriptions broader than them. A plain entry denies every delivery of a
+    /// subject it matches; a queue entry (`"admin.secret workers"`) denies deliveries to
+    /// subscriptions in the queue groups it names, as [`may_subscribe`](Self::may_subscribe)
+    /// would have denied subscribing to that subject in that group.
+    pub fn may_deliver(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
         if !self.deliver_filter {
             return true;
         }
@@ -195,9 +200,10 @@ impl Permissions {
             return true;
         };
         let mut denied = false;
-        deny.for_each_match(subject, |m| {
-            if let Match::Plain(_) = m {
-                denied = true;
+        deny.for_each_match(subject, |m| match m {
+            Match::Plain(_) => denied = true,
+            Match::Queue { group, .. } => {
+                denied |= queue.is_some_and(|q| queue_matches(q, group));
             }
         });
         !denied

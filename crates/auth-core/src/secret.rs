@@ -154,6 +154,16 @@ impl SecretCache {
 
     /// Verifies `presented` against `stored` for `identity`, through the cache when the stored
     /// secret is hashed.
+    /// Whether checking `presented` needs no hashing: the secret is plain text, or this exact
+    /// secret was verified recently (a cache hit).
+    pub(crate) fn is_cheap(&self, identity: &str, stored: &StoredSecret, presented: &str) -> bool {
+        !stored.is_hashed()
+            || self
+                .lock()
+                .set
+                .contains(&self.fingerprint(identity, stored.stored(), presented))
+    }
+
     pub(crate) fn verify(&self, identity: &str, stored: &StoredSecret, presented: &str) -> bool {
         if !stored.is_hashed() {
             return stored.verify(presented);

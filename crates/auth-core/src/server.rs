@@ -341,8 +341,32 @@ impl ServerAuth {
     /// Whether answering `req` may run bcrypt or argon2 (tens to hundreds of milliseconds of CPU):
     /// callers run such requests off their I/O threads. NKey and JWT logins, plain secrets and
     /// configurations without hashed secrets answer in microseconds.
+    ///
+    /// A login whose secret was verified recently (a cache hit) needs no hashing: `false`, so a
+    /// broker can serve returning users at once even while a flood of failed logins waits for
+    /// the hashing workers.
     pub fn may_block(&self, req: &AuthRequest) -> bool {
-        self.hashed_secrets && (req.pass.is_some() || req.token.is_some() || req.user.is_some())
+        if !self.hashed_secrets || !(req.pass.is_some() || req.token.is_some() || req.user.is_some())
+        {
+            return false;
+        }
+        let pass = req.pass.as_deref().unwrap_or_default();
+        let cheap = if let Some(name) = given(&req.user)
+            && self.single_user.is_none()
+        {
+            // An unknown user costs a decoy hash: not cheap.
+            self.users
+                .get(name)
+                .and_then(|u| u.password.as_ref())
+                .is_some_and(|stored| self.cache.is_cheap(name, stored, pass))
+        } else if let Some(stored) = &self.token {
+            given(&req.token).is_some_and(|t| self.cache.is_cheap("", stored, t))
+        } else if let Some((name, stored)) = &self.single_user {
+            given(&req.user) == Some(name.as_str()) && self.cache.is_cheap(name, stored, pass)
+        } else {
+            false
+        };
+        !cheap
     }
 
     /// Whether INFO carries a `nonce`: NKey users or JWT-issuing accounts exist.

@@ -12,18 +12,17 @@ use rnats_config::ResponseType;
 use crate::links::Links;
 use crate::outbound::Outbound;
 
-type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+use crate::expiring::ExpiringMap;
 
-/// Response routes kept before expired ones are swept, and the most kept at all.
-const RESPONSES_SWEEP_AT: usize = 1024;
-const RESPONSES_MAX: usize = 256 * 1024;
+/// Most pending response routes an account keeps: past it the oldest makes room for the
+/// newest, so every new request still gets its reply route and nothing rescans the table.
+pub(crate) const RESPONSES_MAX: usize = 256 * 1024;
 
 /// Where the answer to an imported service request goes: the importer's reply subject.
 pub(crate) struct ResponseRoute {
     pub(crate) importer: Arc<Account>,
     pub(crate) reply: Bytes,
     single: bool,
-    expires: Instant,
 }
 
 /// One SUB of one client.
@@ -83,7 +82,7 @@ pub(crate) struct Account {
     links: RwLock<Arc<Links>>,
     has_links: AtomicBool,
     /// `_R_.…` reply subjects of service requests that came in through an import.
-    responses: Mutex<FastMap<Box<[u8]>, ResponseRoute>>,
+    responses: Mutex<ExpiringMap<ResponseRoute>>,
 }
 
 impl Account {
@@ -98,7 +97,7 @@ impl Account {
             generation,
             links: RwLock::new(Arc::new(Links::default())),
             has_links: AtomicBool::new(false),
-            responses: Mutex::new(FastMap::default()),
+            responses: Mutex::new(ExpiringMap::new(RESPONSES_MAX)),
         }
     }
 
@@ -116,7 +115,7 @@ impl Account {
         Some(self.links.read().unwrap_or_else(|e| e.into_inner()).clone())
     }
 
-    fn responses_lock(&self) -> std::sync::MutexGuard<'_, FastMap<Box<[u8]>, ResponseRoute>> {
+    fn responses_lock(&self) -> std::sync::MutexGuard<'_, ExpiringMap<ResponseRoute>> {
         self.responses.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -133,31 +132,20 @@ impl Account {
         rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut raw);
         let mut subject = b"_R_.".to_vec();
         subject.extend_from_slice(data_encoding::BASE64URL_NOPAD.encode(&raw).as_bytes());
-        let mut responses = self.responses_lock();
-        if responses.len() >= RESPONSES_SWEEP_AT {
-            responses.retain(|_, r| r.expires > now);
-            if responses.len() >= RESPONSES_MAX {
-                return None;
-            }
-        }
         let route = ResponseRoute {
             importer,
             reply: Bytes::copy_from_slice(reply),
             single: response == ResponseType::Singleton,
-            expires: now + threshold,
         };
-        responses.insert(subject.clone().into_boxed_slice(), route);
+        self.responses_lock()
+            .insert(&subject, route, now + threshold, now);
         Some(Bytes::from(subject))
     }
 
     /// The route for a response published here on `subject`; a singleton route is used up.
     pub(crate) fn take_response(&self, subject: &[u8], now: Instant) -> Option<(Arc<Self>, Bytes)> {
         let mut responses = self.responses_lock();
-        let route = responses.get(subject)?;
-        if route.expires <= now {
-            responses.remove(subject);
-            return None;
-        }
+        let route = responses.get_mut(subject, now)?;
         let found = (route.importer.clone(), route.reply.clone());
         if route.single {
             responses.remove(subject);
@@ -184,25 +172,43 @@ impl Account {
         Ok(())
     }
 
-    /// Removes `sub` from the index once; later calls do nothing.
-    pub(crate) fn remove(&self, sub: &Arc<Subscription>) {
+    /// Removes `sub` from the index once; later calls do nothing. Returns whether this call
+    /// removed it (`false`: it was already gone, e.g. auto-unsubscribed by a delivery).
+    pub(crate) fn remove(&self, sub: &Arc<Subscription>) -> bool {
         if sub.closed.swap(true, Ordering::AcqRel) {
-            return;
+            return false;
         }
         let mut sl = self.write();
         sl.remove(&sub.subject, sub.queue.as_deref(), &SubRef(sub.clone()));
         self.generation.store(sl.generation(), Ordering::Release);
+        true
     }
 
-    /// Removes many subscriptions under one lock (a closing connection).
-    pub(crate) fn remove_all<'a>(&self, subs: impl IntoIterator<Item = &'a Arc<Subscription>>) {
+    /// Removes a subscription that reached its auto-unsubscribe count, and tells its owner
+    /// (which keeps an exact count of live subscriptions without rescanning its own).
+    pub(crate) fn expire(&self, sub: &Arc<Subscription>) {
+        if self.remove(sub) {
+            sub.client.expired_subs.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Removes many subscriptions under one lock (a closing connection). Returns how many
+    /// were already gone.
+    pub(crate) fn remove_all<'a>(
+        &self,
+        subs: impl IntoIterator<Item = &'a Arc<Subscription>>,
+    ) -> usize {
+        let mut gone = 0;
         let mut sl = self.write();
         for sub in subs {
-            if !sub.closed.swap(true, Ordering::AcqRel) {
+            if sub.closed.swap(true, Ordering::AcqRel) {
+                gone += 1;
+            } else {
                 sl.remove(&sub.subject, sub.queue.as_deref(), &SubRef(sub.clone()));
             }
         }
         self.generation.store(sl.generation(), Ordering::Release);
+        gone
     }
 
     pub(crate) fn subscription_count(&self) -> usize {
@@ -213,6 +219,36 @@ impl Account {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A flood of imported requests past the table's size keeps routing the newest replies.
+    #[test]
+    fn response_routes_stay_bounded_and_the_newest_always_works() {
+        let exporter = Account::new("E");
+        let importer = Arc::new(Account::new("I"));
+        let now = Instant::now();
+        let ttl = Duration::from_secs(120);
+        let first = exporter
+            .register_response(importer.clone(), b"_INBOX.0", ResponseType::Singleton, ttl, now)
+            .unwrap();
+        for i in 1..(RESPONSES_MAX + 1000) {
+            let reply = format!("_INBOX.{i}");
+            exporter.register_response(
+                importer.clone(),
+                reply.as_bytes(),
+                ResponseType::Singleton,
+                ttl,
+                now,
+            );
+        }
+        assert_eq!(exporter.responses_lock().len(), RESPONSES_MAX);
+        let newest = exporter
+            .register_response(importer.clone(), b"_INBOX.new", ResponseType::Singleton, ttl, now)
+            .unwrap();
+        let (to, reply) = exporter.take_response(&newest, now).unwrap();
+        assert_eq!((to.name.as_str(), &reply[..]), ("I", &b"_INBOX.new"[..]));
+        assert!(exporter.take_response(&newest, now).is_none(), "singleton used up");
+        assert!(exporter.take_response(&first, now).is_none(), "oldest made room");
+    }
 
     #[test]
     fn generation_mirror_matches_the_sublist_from_the_start() {

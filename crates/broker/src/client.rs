@@ -33,8 +33,11 @@ const READ_BUF_MIN: usize = 512;
 const READ_BUF_MAX: usize = 64 * 1024;
 /// Entries in the per-connection match cache before it is emptied.
 const MATCH_CACHE_CAP: usize = 1024;
-/// Reply subjects a client may not use (they belong to routes, gateways and JetStream).
-const RESERVED_REPLY_PREFIXES: [&[u8]; 3] = [b"_R_.", b"$JS.ACK.", b"_GR_."];
+/// Reply subjects a client may not use (they belong to service imports, gateways old and new,
+/// and JetStream), as nats-server 2.15.1 refuses them.
+const RESERVED_REPLY_PREFIXES: [&[u8]; 4] = [b"_R_.", b"$JS.ACK.", b"_GR_.", b"$GR."];
+/// Subjects a client may not publish to (gateway-routed replies, old and new form).
+const RESERVED_PUBLISH_PREFIXES: [&[u8]; 2] = [b"_GR_.", b"$GR."];
 
 /// Runs one accepted connection to its end.
 pub(crate) async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketAddr, cid: u64) {
@@ -129,14 +132,23 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketA
         },
         None => None,
     };
-    if let Some(identity) = &identity
-        && !tls.pinned(identity)
-    {
-        tracing::error!(
-            "{peer} - cid:{cid} - TLS handshake error: certificate {} is not pinned",
-            identity.spki_sha256_hex
-        );
-        return;
+    match &identity {
+        Some(identity) if !tls.pinned(identity) => {
+            tracing::error!(
+                "{peer} - cid:{cid} - TLS handshake error: certificate {} is not pinned",
+                identity.spki_sha256_hex
+            );
+            return;
+        }
+        // Fail closed: with `pinned_certs` a client must show a pinned certificate, whether
+        // or not `verify` asked for one (nats-server refuses these too).
+        None if tls.pins_required() => {
+            tracing::error!(
+                "{peer} - cid:{cid} - TLS handshake error: no client certificate, and pinned_certs requires one"
+            );
+            return;
+        }
+        _ => {}
     }
     if tls_first && write_direct(&mut stream, &info, deadline).await.is_err() {
         return;
@@ -313,6 +325,8 @@ enum AuthOutcome {
     Refused(rnats_auth::AuthError, AuthRequest),
     /// The authenticator itself failed (panicked).
     Failed,
+    /// Too many logins are waiting for password hashing: refused without hashing.
+    Busy(crate::hashing::Refused),
 }
 
 struct CountGuard(Arc<Shared>);
@@ -381,6 +395,9 @@ struct Client {
     subs: FastMap<Bytes, Arc<Subscription>>,
     /// Prune auto-unsubscribed entries from `subs` when it reaches this size.
     prune_subs_at: usize,
+    /// Auto-unsubscribed entries taken out of `subs` so far: with `Outbound::expired_subs`
+    /// it gives the live count without a scan (`max_subscriptions` is checked per SUB).
+    pruned_expired: u64,
     timers: ConnTimers,
     cache: MatchCache<SubRef>,
     /// What this batch delivers to other clients, one buffer per target, handed over (one lock
@@ -449,6 +466,7 @@ impl Client {
             sent_connect_info: false,
             subs: FastMap::default(),
             prune_subs_at: 64,
+            pruned_expired: 0,
             timers,
             cache: MatchCache::new(MATCH_CACHE_CAP),
             staged: Vec::new(),
@@ -542,13 +560,15 @@ impl Client {
     async fn process_all(&mut self, buf: &mut BytesMut) -> Result<(), CloseReason> {
         while let Some(request) = self.process(buf)? {
             self.flush();
-            let outcome = self.authenticate(request).await;
+            let outcome = self.authenticate(request, false).await;
             self.complete_connect(outcome)?;
         }
         Ok(())
     }
 
-    async fn authenticate(&self, request: AuthRequest) -> AuthOutcome {
+    /// `reload`: a re-check of a connection that is already in, which waits for a hashing
+    /// worker instead of being refused when many logins wait.
+    async fn authenticate(&self, request: AuthRequest, reload: bool) -> AuthOutcome {
         let auth = self.live.auth.clone();
         if !auth.may_block(&request) {
             // Signatures and plain comparisons take microseconds: no thread hop needed.
@@ -557,13 +577,22 @@ impl Client {
                 Err(e) => AuthOutcome::Refused(e, request),
             };
         }
-        let joined = tokio::task::spawn_blocking(move || match auth.authenticate(&request) {
+        let work = move || match auth.authenticate(&request) {
             Ok(authorized) => AuthOutcome::Accepted(authorized, request),
             Err(e) => AuthOutcome::Refused(e, request),
-        })
-        .await;
-        // The authenticator panicked: a refusal, never a success.
-        joined.unwrap_or(AuthOutcome::Failed)
+        };
+        let gate = &self.shared.hashing;
+        let hashed = if reload {
+            gate.run_waiting(work).await
+        } else {
+            gate.run(self.peer.ip(), work).await
+        };
+        match hashed {
+            Ok(outcome) => outcome,
+            // The authenticator panicked: a refusal, never a success.
+            Err(crate::hashing::Refused::Failed) => AuthOutcome::Failed,
+            Err(busy) => AuthOutcome::Busy(busy),
+        }
     }
 
     fn empty_request(&self) -> AuthRequest {
@@ -592,7 +621,24 @@ impl Client {
                 );
                 self.fail(ClientError::AuthorizationViolation)
             }
+            AuthOutcome::Busy(why) => {
+                self.log_busy(why);
+                self.fail(ClientError::AuthorizationViolation)
+            }
         }
+    }
+
+    fn log_busy(&self, why: crate::hashing::Refused) {
+        tracing::error!(
+            "{} - cid:{} - authentication error: refused without checking, {}",
+            self.peer,
+            self.cid,
+            match why {
+                crate::hashing::Refused::AddressFull =>
+                    "too many logins from this address are waiting for password hashing",
+                _ => "too many logins are waiting for password hashing",
+            }
+        );
     }
 
     fn log_auth_failure(&self, e: &rnats_auth::AuthError, request: &AuthRequest) {
@@ -679,7 +725,7 @@ impl Client {
             .credentials
             .clone()
             .unwrap_or_else(|| self.empty_request());
-        match self.authenticate(request).await {
+        match self.authenticate(request, true).await {
             AuthOutcome::Accepted(authorized, request) => {
                 if authorized.account != self.account.name {
                     tracing::info!(
@@ -705,6 +751,10 @@ impl Client {
                 );
                 self.fail(ClientError::AuthorizationViolation)
             }
+            AuthOutcome::Busy(why) => {
+                self.log_busy(why);
+                self.fail(ClientError::AuthorizationViolation)
+            }
         }
     }
 
@@ -721,7 +771,9 @@ impl Client {
             .collect();
         for sub in forbidden {
             self.subs.remove(&sub.sid);
-            self.account.remove(&sub);
+            if !self.account.remove(&sub) {
+                self.pruned_expired += 1;
+            }
             let _ = self.fail(ClientError::SubscriptionRemoved {
                 subject: String::from_utf8_lossy(&sub.subject).into_owned(),
                 queue: sub
@@ -978,7 +1030,10 @@ impl Client {
         if self.opts.pedantic && validate_literal_subject(subject).is_err() {
             self.fail(ClientError::InvalidPublishSubject)?;
         }
-        if subject.starts_with(b"_GR_.") {
+        if RESERVED_PUBLISH_PREFIXES
+            .iter()
+            .any(|p| subject.starts_with(p))
+        {
             return self.publish_violation(subject);
         }
         if let Some(perms) = &self.permissions
@@ -1034,7 +1089,7 @@ impl Client {
         let matches = self.lookup(msg.subject);
         let mut delivered = self.deliver_matches(&matches, msg);
         for sub in self.expired.drain(..) {
-            self.account.remove(&sub.0);
+            self.account.expire(&sub.0);
         }
         if msg.subject.starts_with(b"_R_.") || self.account.links().is_some() {
             delivered |= self.route_across(msg);
@@ -1097,7 +1152,7 @@ impl Client {
         let matches = account.read().matches(msg.subject);
         let delivered = self.deliver_matches(&matches, msg);
         for sub in self.expired.drain(..) {
-            account.remove(&sub.0);
+            account.expire(&sub.0);
         }
         delivered
     }
@@ -1134,7 +1189,7 @@ impl Client {
             return false;
         }
         if let Some(filter) = &sub.deliver_filter
-            && !filter.may_deliver(msg.subject)
+            && !filter.may_deliver(msg.subject, sub.queue.as_deref())
         {
             return false;
         }
@@ -1222,7 +1277,7 @@ impl Client {
                 );
             }
             if last {
-                self.account.remove(&sub.0);
+                self.account.expire(&sub.0);
             }
         }
     }
@@ -1275,21 +1330,20 @@ impl Client {
             return self.fail(ClientError::SubscriptionViolation { subject, queue });
         }
         if self.subs.len() >= self.prune_subs_at {
-            self.subs.retain(|_, s| !s.closed.load(Ordering::Relaxed));
+            // Amortised: the next prune waits until the map has doubled.
+            self.prune_expired();
             self.prune_subs_at = (self.subs.len() * 2).max(64);
         }
         if let Some(max) = self.max_subs
-            && self.subs.len() >= max
+            && self.live_subscriptions() >= max
         {
-            self.subs.retain(|_, s| !s.closed.load(Ordering::Relaxed));
-            if self.subs.len() >= max {
-                tracing::error!(
-                    "{} - cid:{} - maximum subscriptions exceeded",
-                    self.peer,
-                    self.cid
-                );
-                return self.fail(ClientError::MaxSubscriptionsExceeded);
-            }
+            // O(1): a client refused again and again never makes the server rescan.
+            tracing::error!(
+                "{} - cid:{} - maximum subscriptions exceeded",
+                self.peer,
+                self.cid
+            );
+            return self.fail(ClientError::MaxSubscriptionsExceeded);
         }
         // Copies: a subscription outlives the read buffer it was parsed from.
         let sub = Arc::new(Subscription {
@@ -1305,7 +1359,10 @@ impl Client {
         if self.account.insert(&sub).is_err() {
             return self.fail(ClientError::InvalidSubject);
         }
-        self.subs.insert(sub.sid.clone(), sub);
+        // Only a closed (auto-unsubscribed) entry can be replaced here.
+        if self.subs.insert(sub.sid.clone(), sub).is_some() {
+            self.pruned_expired += 1;
+        }
         if self.opts.verbose {
             self.reply(OK);
         }
@@ -1320,7 +1377,9 @@ impl Client {
                 }
                 _ => {
                     self.subs.remove(sid);
-                    self.account.remove(&sub);
+                    if !self.account.remove(&sub) {
+                        self.pruned_expired += 1;
+                    }
                 }
             }
         }
@@ -1330,8 +1389,26 @@ impl Client {
     }
 
     fn unsubscribe_all(&mut self) {
-        self.account.remove_all(self.subs.values());
+        let gone = self.account.remove_all(self.subs.values());
+        self.pruned_expired += gone as u64;
         self.subs.clear();
+    }
+
+    /// Subscriptions in `subs` not yet auto-unsubscribed. Never below the true count: an
+    /// expiry whose counter is not yet visible only makes it count one too many for a moment.
+    fn live_subscriptions(&self) -> usize {
+        let expired = self.out.expired_subs.load(Ordering::Acquire);
+        let pending = expired.saturating_sub(self.pruned_expired);
+        self.subs
+            .len()
+            .saturating_sub(usize::try_from(pending).unwrap_or(usize::MAX))
+    }
+
+    /// Takes auto-unsubscribed entries out of `subs`.
+    fn prune_expired(&mut self) {
+        let before = self.subs.len();
+        self.subs.retain(|_, s| !s.closed.load(Ordering::Acquire));
+        self.pruned_expired += (before - self.subs.len()) as u64;
     }
 
     /// Queues bytes for this client, after whatever this batch already has for it.

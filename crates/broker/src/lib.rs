@@ -35,6 +35,8 @@
 mod account;
 mod client;
 mod errors;
+mod expiring;
+mod hashing;
 mod info;
 mod links;
 mod logfmt;

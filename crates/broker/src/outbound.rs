@@ -83,6 +83,9 @@ pub(crate) struct Outbound {
     pub(crate) kill: CancellationToken,
     /// Reply subjects this client may publish to under `allow_responses`.
     pub(crate) replies: ReplyGrants,
+    /// This client's subscriptions removed by their auto-unsubscribe count (by whichever
+    /// connection delivered the last message).
+    pub(crate) expired_subs: std::sync::atomic::AtomicU64,
     /// Mirrors `OutState::closed.is_some()` so publishers can skip a closed client without
     /// taking its lock.
     closed_flag: AtomicBool,
@@ -119,6 +122,7 @@ impl Outbound {
             notify: Notify::new(),
             kill,
             replies: ReplyGrants::default(),
+            expired_subs: std::sync::atomic::AtomicU64::new(0),
             closed_flag: AtomicBool::new(false),
         }
     }

@@ -1,5 +1,9 @@
 //! `allow_responses`: a client that may only answer requests gets a temporary right to publish to
 //! the reply subject of each request delivered to it (at most `max` times, for `ttl`).
+//!
+//! The grants are bounded: past [`MAX_GRANTS`] the oldest grant makes room for the newest, so a
+//! requester flooding a responder costs O(1) per request and never stops the responder from
+//! answering the requests that keep arriving.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,20 +11,15 @@ use std::time::Instant;
 
 use rnats_auth::ResponsePermission;
 
-type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+use crate::expiring::ExpiringMap;
 
-/// Grants kept before expired ones are swept, and the most kept at all.
-const SWEEP_AT: usize = 1024;
-const MAX_GRANTS: usize = 64 * 1024;
-
-struct Grant {
-    left: Option<u32>,
-    expires: Instant,
-}
+/// Most grants a client holds at once.
+pub(crate) const MAX_GRANTS: usize = 64 * 1024;
 
 struct Grants {
     permission: ResponsePermission,
-    by_reply: FastMap<Box<[u8]>, Grant>,
+    /// Uses left (`None`: unlimited) by reply subject.
+    by_reply: ExpiringMap<Option<u32>>,
 }
 
 /// Per-client reply grants; free to check when the client has no response permission.
@@ -41,7 +40,7 @@ impl ReplyGrants {
         self.enabled.store(permission.is_some(), Ordering::Release);
         *inner = permission.map(|permission| Grants {
             permission,
-            by_reply: FastMap::default(),
+            by_reply: ExpiringMap::new(MAX_GRANTS),
         });
     }
 
@@ -60,17 +59,8 @@ impl ReplyGrants {
         let Some(grants) = inner.as_mut() else {
             return;
         };
-        if grants.by_reply.len() >= SWEEP_AT {
-            grants.by_reply.retain(|_, g| g.expires > now);
-            if grants.by_reply.len() >= MAX_GRANTS {
-                return;
-            }
-        }
-        let grant = Grant {
-            left: grants.permission.max,
-            expires: now + grants.permission.ttl,
-        };
-        grants.by_reply.insert(reply.into(), grant);
+        let (left, expires) = (grants.permission.max, now + grants.permission.ttl);
+        grants.by_reply.insert(reply, left, expires, now);
     }
 
     /// Whether the client may publish to `subject` as a response; uses one grant.
@@ -82,14 +72,10 @@ impl ReplyGrants {
         let Some(grants) = inner.as_mut() else {
             return false;
         };
-        let Some(grant) = grants.by_reply.get_mut(subject) else {
+        let Some(left) = grants.by_reply.get_mut(subject, now) else {
             return false;
         };
-        if grant.expires <= now {
-            grants.by_reply.remove(subject);
-            return false;
-        }
-        match &mut grant.left {
+        match left {
             None => true,
             Some(left) => {
                 *left = left.saturating_sub(1);
@@ -128,5 +114,22 @@ mod tests {
             "expired"
         );
         assert!(!g.take(b"_INBOX.3", now), "never granted");
+    }
+
+    /// A flood of requests cannot take the responder's right to answer the newest one.
+    #[test]
+    fn a_full_table_still_grants_the_newest_request() {
+        let g = ReplyGrants::default();
+        let now = Instant::now();
+        g.configure(Some(ResponsePermission {
+            max: Some(1),
+            ttl: Duration::from_secs(60),
+        }));
+        for i in 0..(MAX_GRANTS as u32 + 10_000) {
+            g.grant(format!("_INBOX.flood.{i}").as_bytes(), now);
+        }
+        g.grant(b"_INBOX.honest", now);
+        assert!(g.take(b"_INBOX.honest", now));
+        assert!(!g.take(b"_INBOX.flood.0", now), "the oldest grants made room");
     }
 }

@@ -166,6 +166,11 @@ impl TlsSetup {
     }
 
     /// Whether the peer certificate passes `pinned_certs` (always, when none are listed).
+    /// Whether `pinned_certs` is set: then a client without a certificate is refused.
+    pub(crate) fn pins_required(&self) -> bool {
+        !self.options.pinned_certs.is_empty()
+    }
+
     pub(crate) fn pinned(&self, peer: &rnats_tls::PeerIdentity) -> bool {
         rnats_tls::pinned(&self.options, peer)
     }
@@ -189,6 +194,8 @@ pub(crate) struct Shared {
     stop_accept: CancellationToken,
     lame_duck: AtomicBool,
     tracker: TaskTracker,
+    /// Bounded bcrypt/argon2 work for logins.
+    pub(crate) hashing: crate::hashing::HashGate,
 }
 
 impl Shared {
@@ -311,6 +318,7 @@ impl Server {
             stop_accept: CancellationToken::new(),
             lame_duck: AtomicBool::new(false),
             tracker: TaskTracker::new(),
+            hashing: crate::hashing::HashGate::new(),
         });
         shared.apply_links(&shared.live());
         Ok(Self {

@@ -59,7 +59,7 @@ mod sublist;
 pub use cache::MatchCache;
 pub use index::{LinearIndex, SubjectIndex};
 pub use subject::{
-    Subject, SubjectError, subject_matches, validate_literal_subject, validate_subject,
+    MAX_TOKENS, Subject, SubjectError, subject_matches, validate_literal_subject, validate_subject,
 };
 pub use sublist::{Match, Matches, QueueMatch, Sublist};
 

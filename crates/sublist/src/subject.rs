@@ -19,7 +19,17 @@ pub enum SubjectError {
     /// A `*` or `>` token where only a literal subject is allowed
     /// (see [`validate_literal_subject`]).
     WildcardNotAllowed,
+    /// A subscription subject with more than [`MAX_TOKENS`] tokens.
+    TooManyTokens,
 }
+
+/// Most tokens a subscription subject may have.
+///
+/// The trie is as deep as its deepest subscription, and inserting, removing, matching through
+/// `*` nodes and dropping all recurse once per level: this bound keeps that recursion small
+/// whatever a client sends (nats-server has no such bound; no real subject comes near it).
+/// Published subjects are not bounded: matching one follows literal tokens in a loop.
+pub const MAX_TOKENS: usize = 256;
 
 impl fmt::Display for SubjectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -29,6 +39,7 @@ impl fmt::Display for SubjectError {
             Self::InvalidCharacter => "subject contains whitespace",
             Self::FullWildcardNotLast => "full wildcard '>' is not the last token",
             Self::WildcardNotAllowed => "wildcard token in a literal subject",
+            Self::TooManyTokens => "subject has too many tokens",
         })
     }
 }
@@ -39,7 +50,7 @@ impl std::error::Error for SubjectError {}
 ///
 /// Tokens are separated by `.` and must be non-empty; `*` and `>` are wildcards only as a whole
 /// token (`foo*` is literal); `>` must be the last token; no token may contain a space, tab, CR,
-/// LF or FF. Every other byte, including non-UTF-8, is allowed.
+/// LF or FF; at most [`MAX_TOKENS`] tokens. Every other byte, including non-UTF-8, is allowed.
 ///
 /// ```
 /// use rnats_sublist::{SubjectError, validate_subject};
@@ -67,11 +78,16 @@ fn validate(subject: &[u8], literal_only: bool) -> Result<(), SubjectError> {
         return Err(SubjectError::Empty);
     }
     let mut start = 0;
+    let mut tokens = 1;
     for (i, &b) in subject.iter().enumerate() {
         match b {
             b'.' => {
                 check_token(&subject[start..i], false, literal_only)?;
                 start = i + 1;
+                tokens += 1;
+                if tokens > MAX_TOKENS && !literal_only {
+                    return Err(SubjectError::TooManyTokens);
+                }
             }
             b' ' | b'\t' | b'\r' | b'\n' | 0x0c => return Err(SubjectError::InvalidCharacter),
             _ => {}

@@ -1193,6 +1193,44 @@ mod tests {
         assert!(size_of::<(Token, Node<u64>)>() <= 72);
     }
 
+    /// The deepest subscription a client may make is inserted, matched through `*` nodes,
+    /// removed and dropped on a thread with a small stack: the recursion per level is bounded
+    /// by `MAX_TOKENS`, whatever arrives from the network. One token more is refused.
+    #[test]
+    fn deepest_subjects_fit_a_small_stack() {
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let deep_wild = vec!["*"; crate::MAX_TOKENS].join(".");
+                let deep_lit = vec!["a"; crate::MAX_TOKENS].join(".");
+                let mut sl = Sublist::new();
+                sl.insert(deep_wild.as_bytes(), None, 1u32).unwrap();
+                sl.insert(deep_lit.as_bytes(), Some(b"q"), 2u32).unwrap();
+                let m = sl.matches(deep_lit.as_bytes());
+                assert_eq!(m.plain, [1]);
+                assert_eq!(m.queues.len(), 1);
+                // A published subject may be longer than any subscription: it matches nothing.
+                let longer = vec!["a"; 10_000].join(".");
+                assert!(sl.matches(longer.as_bytes()).is_empty());
+                let copy = sl.clone();
+                assert!(sl.remove(deep_wild.as_bytes(), None, &1));
+                drop(copy);
+                drop(sl);
+            })
+            .unwrap()
+            .join()
+            .expect("no stack overflow");
+        let too_deep = vec!["*"; crate::MAX_TOKENS + 1].join(".");
+        let mut sl = Sublist::new();
+        assert_eq!(
+            sl.insert(too_deep.as_bytes(), None, 1u32),
+            Err(SubjectError::TooManyTokens)
+        );
+        assert!(sl.is_empty());
+        let long_literal = vec!["a"; 10_000].join(".");
+        assert_eq!(crate::validate_literal_subject(long_literal.as_bytes()), Ok(()));
+    }
+
     #[test]
     fn splitting_helpers() {
         assert_eq!(split_token(b"a.b.c"), (&b"a"[..], Some(&b"b.c"[..])));

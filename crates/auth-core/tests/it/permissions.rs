@@ -133,15 +133,22 @@ fn subscribe_table() {
 fn delivery_filter() {
     let p = perms(None, Some((&[">"], &["foo", "bar.>", "baz v1"])));
     assert!(p.has_delivery_filter());
-    assert!(!p.may_deliver(b"foo"));
-    assert!(!p.may_deliver(b"bar.x.y"));
-    assert!(p.may_deliver(b"foo.x"));
-    assert!(p.may_deliver(b"bar"));
-    // Queue deny entries do not filter deliveries (nats-server only loads plain subjects).
-    assert!(p.may_deliver(b"baz"));
+    assert!(!p.may_deliver(b"foo", None));
+    assert!(!p.may_deliver(b"bar.x.y", None));
+    assert!(p.may_deliver(b"foo.x", None));
+    assert!(p.may_deliver(b"bar", None));
+    // A queue deny entry filters deliveries to that queue group only (checked against
+    // nats-server 2.15.1: `SUB b* v1` under deny `baz v1` does not get `baz`).
+    assert!(p.may_deliver(b"baz", None));
+    assert!(!p.may_deliver(b"baz", Some(b"v1")));
+    assert!(p.may_deliver(b"baz", Some(b"v2")));
+    assert!(!p.may_deliver(b"foo", Some(b"v2")), "a plain entry denies every group");
+    let p = perms(None, Some((&[">"], &["admin.secret workers"])));
+    assert!(p.has_delivery_filter(), "a queue-only deny list still filters");
+    assert!(!p.may_deliver(b"admin.secret", Some(b"workers")));
     let p = perms(None, Some((&["x"], &[])));
     assert!(!p.has_delivery_filter());
-    assert!(p.may_deliver(b"anything"));
+    assert!(p.may_deliver(b"anything", None));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The `rnats-server` binary driven the way client test harnesses drive `nats-server`.
 
 mod docs_walkthrough;
+mod harness;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -31,7 +31,14 @@ fn main() -> Result<()> {
         }
         Some("fuzz") => {
             let target = args.get(1).context("usage: cargo xtask fuzz <target>")?;
-            run(&root.join("fuzz"), "cargo", &["fuzz", "run", target])
+            let corpus = format!("fuzz/corpus/{target}");
+            let seeds = format!("fuzz/seeds/{target}");
+            std::fs::create_dir_all(root.join(&corpus))?;
+            run(
+                &root,
+                "cargo",
+                &["+nightly", "fuzz", "run", target, &corpus, &seeds],
+            )
         }
         Some("bench") => bench::run(&root, &args[1..]),
         Some("certs") => certs::run(&root, args.get(1).map(String::as_str)),

@@ -33,6 +33,7 @@ const SCRIPTS: &[(&str, &[u8], End)] = &[
     ("headers", b"CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB foo 1\r\nHPUB foo r 18 20\r\nNATS/1.0\r\nA: b\r\n\r\nhi\r\nPING\r\n", End::Pong),
     ("no responders", b"CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\nSUB inbox 1\r\nPUB foo inbox 2\r\nhi\r\nPING\r\n", End::Pong),
     ("reserved reply", b"CONNECT {\"verbose\":false}\r\nPUB foo _R_.x 1\r\na\r\nPUB _GR_.x 1\r\na\r\nPING\r\n", End::Pong),
+    ("reserved gateway reply, old form", b"CONNECT {\"verbose\":false}\r\nSUB foo 1\r\nPUB foo $GR.abcd.x 1\r\na\r\nPUB $GR.x 1\r\na\r\nPUB foo $GNR.x 1\r\nb\r\nPING\r\n", End::Pong),
     ("reserved queue", b"CONNECT {\"verbose\":false}\r\nSUB foo _sys_ 1\r\nSUB foo q 2\r\nPING\r\n", End::Pong),
     ("client ok and info", b"CONNECT {\"verbose\":false}\r\n+OK\r\nINFO {}\r\nPING\r\n", End::Pong),
     ("ping with args", b"PING foo\r\n", End::Pong),
@@ -65,6 +66,7 @@ const STABLE_INFO_FIELDS: &[&str] = &[
     "connect_info",
     "remote_account",
     "ldm",
+    "api_lvl",
 ];
 
 fn mask_info(line: &str) -> String {

@@ -3,6 +3,7 @@
 mod auth;
 mod clients;
 mod differential;
+mod hostile;
 mod limits;
 mod raw;
 mod tls;

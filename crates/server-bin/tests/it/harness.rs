@@ -244,3 +244,56 @@ async fn trace_logs_each_op_without_secrets() {
     }
     assert!(!text.contains("s3cr3t-pw"), "a password reached the log:\n{text}");
 }
+
+/// Client-supplied strings are quoted in the log (a newline cannot start a forged line), and a
+/// secret sent in the wrong JSON type is never echoed by the CONNECT parse error.
+#[tokio::test]
+async fn client_strings_cannot_forge_log_lines_or_leak_secrets() {
+    let dir = scratch_dir("forgery");
+    let log = dir.join("server.log");
+    let conf = dir.join("users.conf");
+    std::fs::write(
+        &conf,
+        "authorization { users = [ { user: alice, password: right } ] }\n",
+    )
+    .unwrap();
+    let server = rnats_test_support::ExternalServer::spawn(
+        &bin(),
+        &["-D", "-l", log.to_str().unwrap(), "-c", conf.to_str().unwrap()],
+    )
+    .unwrap();
+    for connect in [
+        r#"{"verbose":false,"user":"x\n[INF] forged: authenticated method=password","pass":"p"}"#,
+        r#"{"verbose":false,"nkey":"U\r\n[INF] forged nkey"}"#,
+        r#"{"verbose":false,"user":"alice","pass":987654321}"#,
+        r#"{"verbose":false,"user":"alice","auth_token":1234567890123}"#,
+    ] {
+        let mut c = RawClient::connect(server.addr()).await;
+        c.send(format!("CONNECT {connect}\r\nPING\r\n").as_bytes())
+            .await;
+        c.read_to_close().await;
+    }
+    // A last client makes sure every earlier line is written.
+    let mut ok = RawClient::connect(server.addr()).await;
+    ok.send(b"CONNECT {\"verbose\":false,\"user\":\"alice\",\"pass\":\"right\"}\r\n")
+        .await;
+    assert_eq!(ok.ping_pong().await, b"");
+    ok.send(b"-ERR 'bye\rforged'\r\n").await;
+    ok.read_to_close().await;
+    let mut alice = RawClient::connect(server.addr()).await;
+    alice
+        .send(b"CONNECT {\"verbose\":false,\"user\":\"alice\",\"pass\":\"right\"}\r\n")
+        .await;
+    assert_eq!(alice.ping_pong().await, b"");
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let prefix = format!("[{}] ", server.pid());
+    for line in text.lines() {
+        assert!(line.starts_with(&prefix), "forged or split line {line:?} in:\n{text}");
+        assert!(!line.contains('\r'), "raw CR in {line:?}");
+    }
+    assert!(text.contains(r#"User "x\n[INF] forged"#), "{text}");
+    for secret in ["987654321", "1234567890123", "right"] {
+        assert!(!text.contains(secret), "{secret} reached the log:\n{text}");
+    }
+}

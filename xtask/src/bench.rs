@@ -28,6 +28,11 @@ const SERVER_NAMES: [&str; 2] = ["rnats", "nats-server"];
 /// one the NATS security docs use (fixture 02).
 const BENCH_BCRYPT_PASSWORD: &str = "secret_password";
 const BENCH_BCRYPT_HASH: &str = "$2a$11$T54okxe8K9kI77Eio19W1ea9BzuLqBQ6cnyx416zfVDcmDv.wQXJO";
+/// The same password as an argon2id hash (`rnats-server passwd --argon2`, default parameters:
+/// 19 MiB, 2 passes). nats-server has no argon2: it takes the string as a plain password, so
+/// its failed logins cost nothing there.
+const BENCH_ARGON2_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$KAzMhCxFbkgXOpE6GLTkew$rWqW3f92L0gaoQeUDL6dH+nOO4vKLjHT47YRXdtQ2jc";
 
 /// A throwaway user NKey for the `connect/nkey` row: both servers get its public key in their
 /// configuration and loadgen signs nonces with the seed. It guards nothing but a loopback
@@ -81,6 +86,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
         ),
     )?;
     let tls = TlsFiles::write(&bench_dir)?;
+    let hostile = HostileConfs::write(&bench_dir)?;
 
     let servers = [
         ServerKind {
@@ -96,7 +102,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
         .iter()
         .map(|s| version_of(&s.bin))
         .collect::<Result<_>>()?;
-    let rows: Vec<Row> = rows(opts.quick, &nkey_conf, &bcrypt_conf, &tls)
+    let rows: Vec<Row> = rows(opts.quick, &nkey_conf, &bcrypt_conf, &tls, &hostile)
         .into_iter()
         .filter(|r| {
             opts.only
@@ -310,7 +316,54 @@ const SUBS: &[Metric] = &[
     higher("msgs_per_sec", "msgs/s with them in place"),
 ];
 
-fn rows(quick: bool, nkey_conf: &Path, bcrypt_conf: &Path, tls: &TlsFiles) -> Vec<Row> {
+/// Configurations of the hostile rows.
+struct HostileConfs {
+    bcrypt: PathBuf,
+    argon2: PathBuf,
+    imports: PathBuf,
+}
+
+impl HostileConfs {
+    fn write(dir: &Path) -> Result<Self> {
+        // The attack fails logins as `bench` (hashed); the measured client is `good`, whose
+        // plain password costs no hash on either server.
+        let user = |hash: &str| {
+            format!(
+                "authorization {{\n  users = [\n    {{ user: bench, password: \"{hash}\" }}\n    {{ user: good, password: good }}\n  ]\n}}\n"
+            )
+        };
+        let confs = Self {
+            bcrypt: dir.join("hostile-bcrypt.conf"),
+            argon2: dir.join("hostile-argon2.conf"),
+            imports: dir.join("hostile-imports.conf"),
+        };
+        fs::write(&confs.bcrypt, user(BENCH_BCRYPT_HASH))?;
+        fs::write(&confs.argon2, user(BENCH_ARGON2_HASH))?;
+        // The attacker requests a service through an import; the measured client lives in an
+        // account of its own.
+        fs::write(
+            &confs.imports,
+            "accounts {\n  SVC { users = [ { user: svc, password: svc } ], exports = [ { service: \"svc.>\" } ] }\n  ATK { users = [ { user: atk, password: atk } ], imports = [ { service: { account: SVC, subject: \"svc.>\" } } ] }\n  GOOD { users = [ { user: bench, password: bench } ] }\n}\n",
+        )?;
+        Ok(confs)
+    }
+}
+
+const HOSTILE: &[Metric] = &[
+    lower("p50_us", "p50 latency (µs)"),
+    lower("p99_us", "p99 latency (µs)"),
+    lower("max_us", "max latency (µs)"),
+    higher("msgs_per_sec", "requests/s"),
+    higher("attack_ops", "attack operations"),
+];
+
+fn rows(
+    quick: bool,
+    nkey_conf: &Path,
+    bcrypt_conf: &Path,
+    tls: &TlsFiles,
+    hostile: &HostileConfs,
+) -> Vec<Row> {
     let scale = |full: u64| if quick { full / 10 } else { full };
     let seconds = if quick { "10" } else { "30" };
     let mut rows = Vec::new();
@@ -426,6 +479,35 @@ fn rows(quick: bool, nkey_conf: &Path, bcrypt_conf: &Path, tls: &TlsFiles) -> Ve
     );
     idle.needs_pid = true;
     rows.push(idle);
+    // A well-behaved client's request/reply while one attack runs (the same attack for both
+    // servers, from loadgen's other threads).
+    let requests = scale(20_000).to_string();
+    let login = "user:good:good";
+    let cases: [(&str, &str, Option<&Path>, Option<&str>, bool); 8] = [
+        ("none", "none", None, None, false),
+        ("subflood", "subflood", None, None, false),
+        ("slowloris", "slowloris", None, None, false),
+        ("noconnect", "noconnect", None, None, false),
+        ("tlsstall", "noconnect", None, None, true),
+        ("login-bcrypt", "loginflood", Some(&hostile.bcrypt), Some(login), false),
+        ("login-argon2", "loginflood", Some(&hostile.argon2), Some(login), false),
+        ("importflood", "importflood", Some(&hostile.imports), Some("user:bench:bench"), false),
+    ];
+    for (case, attack, config, auth, over_tls) in cases {
+        let mut extra = strings(&["--payload", "128", "--msgs", &requests, "--attack", attack]);
+        if let Some(auth) = auth {
+            extra.extend(strings(&["--auth", auth]));
+        }
+        if attack == "importflood" {
+            extra.extend(strings(&["--attack-auth", "user:atk:atk"]));
+        }
+        let mut r = row("hostile", case.to_owned(), &extra, HOSTILE);
+        r.config = config.map(Path::to_path_buf);
+        if over_tls {
+            with_tls(&mut r, tls);
+        }
+        rows.push(r);
+    }
     rows.push(row(
         "subs",
         "100k subjects".to_owned(),
@@ -778,6 +860,7 @@ impl Report<'_> {
             self.table_line(&mut md, &row.label, row, m)?;
         }
         writeln!(md)?;
+        writeln!(md, "{SPECIAL_ROWS}")?;
 
         let mut scenario = "";
         for row in self.rows {
@@ -866,6 +949,22 @@ impl Report<'_> {
     }
 }
 
+/// What the rows that are not plain throughput measure, said beside the summary so that no
+/// headline ratio is read as more than it is.
+const SPECIAL_ROWS: &str = "What the special rows measure:\n\n\
+- **connect/bcrypt** compares unlike work on purpose: rnats caches a verified secret, so after \
+the first login of the run every login skips the hash (a cache hit, microseconds), while \
+nats-server runs bcrypt (cost 11, ~0.1 s of CPU) for every login. The ratio measures the \
+cache, not a faster bcrypt; a *failed* login costs both servers a full hash (see \
+hostile/login-bcrypt).\n\
+- **reqrep** is one request at a time: on an idle machine both servers wait mostly for the \
+kernel to wake idle CPUs, so the ratio is close to 1 whatever the server does.\n\
+- **idle** is memory (lower is better), **subs** the time to add 100 000 subscriptions.\n\
+- **hostile/*** is the p50 latency of a well-behaved client's request/reply while one attack \
+runs against the same server (lower is better); hostile/none is the same measurement without \
+an attack. On login-argon2, nats-server has no argon2id and compares the hash string as a \
+plain password, so its failed logins cost it nothing.\n";
+
 fn describe(scenario: &str) -> &'static str {
     match scenario {
         "pub" => "One publisher, no subscribers: the rate at which the server takes in PUBs.",
@@ -905,6 +1004,18 @@ fn describe(scenario: &str) -> &'static str {
         "subs" => {
             "100 000 subscriptions on distinct subjects from one connection (timed to the PONG \
              that follows them), then one publisher cycling over all those subjects."
+        }
+        "hostile" => {
+            "A well-behaved client's sequential request/reply (as in reqrep) while loadgen's \
+             other threads attack the same server, started a second before the measurement: \
+             `subflood` pipelines SUB/UNSUB pairs on new subjects from one connection; \
+             `slowloris` holds 200 connections that each send one byte of a CONNECT every \
+             50 ms; `noconnect` holds 1 000 connections that never send CONNECT (`tlsstall`: \
+             the same against a TLS server, so 1 000 handshakes never start); `login-bcrypt` \
+             and `login-argon2` are 4 threads of failed logins against a hashed password; \
+             `importflood` pipelines requests through a service import, each with a new reply \
+             subject, from another account. `attack operations` counts what the attack got \
+             done (SUBs, bytes, connections, logins, requests)."
         }
         _ => "",
     }
@@ -1110,8 +1221,19 @@ mod tests {
             ca: PathBuf::from("/tmp/run/certs/ca.pem"),
             conf: PathBuf::from("/tmp/run/tls.conf"),
         };
-        let rows: Vec<Row> = rows(true, Path::new("nkey.conf"), Path::new("bcrypt.conf"), &tls)
-            .into_iter()
+        let hostile = HostileConfs {
+            bcrypt: PathBuf::from("hb.conf"),
+            argon2: PathBuf::from("ha.conf"),
+            imports: PathBuf::from("hi.conf"),
+        };
+        let rows: Vec<Row> = rows(
+            true,
+            Path::new("nkey.conf"),
+            Path::new("bcrypt.conf"),
+            &tls,
+            &hostile,
+        )
+        .into_iter()
             .filter(|r| r.label.contains("tls"))
             .collect();
         let results: Vec<RunResult> = rows
@@ -1154,8 +1276,19 @@ mod tests {
             ca: PathBuf::from("certs/ca.pem"),
             conf: PathBuf::from("tls.conf"),
         };
-        let rows = rows(true, Path::new("nkey.conf"), Path::new("bcrypt.conf"), &tls);
-        assert_eq!(rows.len(), 4 * PAYLOADS.len() + 9);
+        let hostile = HostileConfs {
+            bcrypt: PathBuf::from("hb.conf"),
+            argon2: PathBuf::from("ha.conf"),
+            imports: PathBuf::from("hi.conf"),
+        };
+        let rows = rows(
+            true,
+            Path::new("nkey.conf"),
+            Path::new("bcrypt.conf"),
+            &tls,
+            &hostile,
+        );
+        assert_eq!(rows.len(), 4 * PAYLOADS.len() + 9 + 8);
         let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
         assert!(labels.contains(&"pubsub/64KiB"));
         assert!(labels.contains(&"connect/nkey"));
@@ -1166,7 +1299,7 @@ mod tests {
             .collect();
         assert_eq!(
             tls_rows,
-            ["pubsub-tls/128B", "pubsub-tls/1KiB", "connect/tls"]
+            ["pubsub-tls/128B", "pubsub-tls/1KiB", "connect/tls", "hostile/tlsstall"]
         );
         for r in rows.iter().filter(|r| r.label.contains("tls")) {
             assert_eq!(r.config.as_deref(), Some(Path::new("tls.conf")));

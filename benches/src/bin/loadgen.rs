@@ -22,6 +22,10 @@
 //! - `idle`: `--conns` idle connections with one SUB each; server VmRSS per connection.
 //! - `subs`: time to add `--subs` (default 100 000) subscriptions on distinct subjects, then the
 //!   pubsub rate with the publisher cycling over all of those subjects.
+//! - `hostile`: `reqrep` by a well-behaved client while `--attack KIND` runs on other threads
+//!   (`subflood`, `slowloris`, `noconnect`, `loginflood`, `importflood`, or `none` for the
+//!   baseline; see `loadgen/attack.rs`), logged in as `--attack-auth user:NAME:PASS` where the
+//!   attack logs in. Adds `attack_ops`, what the attack got done.
 //!
 //! `--tls-ca` makes every connection (in every scenario) start TLS after the server's plain-text
 //! INFO, trusting that CA (PEM) and checking the certificate against the `--url` host (an IP or
@@ -33,6 +37,8 @@
 //! which both servers close a slow consumer. Only loopback addresses are accepted.
 
 // A crate root's modules would sit beside it in src/bin/, where cargo would take them for binaries.
+#[path = "loadgen/attack.rs"]
+mod attack;
 #[path = "loadgen/net.rs"]
 mod net;
 #[path = "loadgen/wire.rs"]
@@ -85,9 +91,10 @@ fn run(args: &Args) -> Result<Value> {
         "connect" => connect(args)?,
         "idle" => idle(args)?,
         "subs" => subs(args)?,
+        "hostile" => hostile(args)?,
         other => {
             return Err(format!(
-                "unknown scenario {other:?} (pub, pubsub, fanout, queue, reqrep, connect, idle, subs)"
+                "unknown scenario {other:?} (pub, pubsub, fanout, queue, reqrep, connect, idle, subs, hostile)"
             )
             .into());
         }
@@ -114,6 +121,9 @@ struct Args {
     server_pid: Option<u32>,
     auth: Auth,
     tls: Option<TlsClient>,
+    attack: String,
+    /// CONNECT fields the attack logs in with.
+    attack_login: String,
 }
 
 impl Args {
@@ -161,6 +171,20 @@ impl Args {
             server_pid: number(take("server-pid"), "server-pid")?,
             auth: Auth::parse(take("auth").as_deref().unwrap_or("none"))?,
             tls,
+            attack: take("attack").unwrap_or_else(|| "none".into()),
+            attack_login: match take("attack-auth") {
+                None => "\"name\":\"attacker\"".to_owned(),
+                Some(spec) => {
+                    let (user, pass) = spec
+                        .strip_prefix("user:")
+                        .and_then(|r| r.split_once(':'))
+                        .ok_or("--attack-auth takes user:NAME:PASS")?;
+                    json!({ "user": user, "pass": pass })
+                        .to_string()
+                        .trim_matches(|c| c == '{' || c == '}')
+                        .to_owned()
+                }
+            },
         };
         if let Some(name) = values.keys().next() {
             return Err(format!("unknown flag --{name}").into());
@@ -717,6 +741,26 @@ fn reqrep(args: &Args) -> Result<Map<String, Value>> {
     }) else {
         unreachable!("json! of an object literal is an object")
     };
+    Ok(map)
+}
+
+// ---------------------------------------------------------------------------------------------
+// hostile
+
+/// The well-behaved client's request/reply while an attack runs (started a second earlier, so
+/// it is in full swing when the measurement starts).
+fn hostile(args: &Args) -> Result<Map<String, Value>> {
+    let target = attack::Target {
+        addr: args.addr,
+        login: args.attack_login.clone(),
+    };
+    let running = attack::Attack::start(&args.attack, target)?;
+    std::thread::sleep(Duration::from_secs(1));
+    let measured = reqrep(args);
+    let ops = running.stop();
+    let mut map = measured?;
+    map.insert("attack".into(), json!(args.attack));
+    map.insert("attack_ops".into(), json!(ops));
     Ok(map)
 }
 

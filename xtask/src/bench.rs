@@ -31,8 +31,7 @@ const BENCH_BCRYPT_HASH: &str = "$2a$11$T54okxe8K9kI77Eio19W1ea9BzuLqBQ6cnyx416z
 /// The same password as an argon2id hash (`rnats-server passwd --argon2`, default parameters:
 /// 19 MiB, 2 passes). nats-server has no argon2: it takes the string as a plain password, so
 /// its failed logins cost nothing there.
-const BENCH_ARGON2_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$KAzMhCxFbkgXOpE6GLTkew$rWqW3f92L0gaoQeUDL6dH+nOO4vKLjHT47YRXdtQ2jc";
+const BENCH_ARGON2_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$KAzMhCxFbkgXOpE6GLTkew$rWqW3f92L0gaoQeUDL6dH+nOO4vKLjHT47YRXdtQ2jc";
 
 /// A throwaway user NKey for the `connect/nkey` row: both servers get its public key in their
 /// configuration and loadgen signs nonces with the seed. It guards nothing but a loopback
@@ -489,9 +488,27 @@ fn rows(
         ("slowloris", "slowloris", None, None, false),
         ("noconnect", "noconnect", None, None, false),
         ("tlsstall", "noconnect", None, None, true),
-        ("login-bcrypt", "loginflood", Some(&hostile.bcrypt), Some(login), false),
-        ("login-argon2", "loginflood", Some(&hostile.argon2), Some(login), false),
-        ("importflood", "importflood", Some(&hostile.imports), Some("user:bench:bench"), false),
+        (
+            "login-bcrypt",
+            "loginflood",
+            Some(&hostile.bcrypt),
+            Some(login),
+            false,
+        ),
+        (
+            "login-argon2",
+            "loginflood",
+            Some(&hostile.argon2),
+            Some(login),
+            false,
+        ),
+        (
+            "importflood",
+            "importflood",
+            Some(&hostile.imports),
+            Some("user:bench:bench"),
+            false,
+        ),
     ];
     for (case, attack, config, auth, over_tls) in cases {
         let mut extra = strings(&["--payload", "128", "--msgs", &requests, "--attack", attack]);
@@ -1234,8 +1251,8 @@ mod tests {
             &hostile,
         )
         .into_iter()
-            .filter(|r| r.label.contains("tls"))
-            .collect();
+        .filter(|r| r.label.contains("tls"))
+        .collect();
         let results: Vec<RunResult> = rows
             .iter()
             .flat_map(|r| {
@@ -1299,7 +1316,12 @@ mod tests {
             .collect();
         assert_eq!(
             tls_rows,
-            ["pubsub-tls/128B", "pubsub-tls/1KiB", "connect/tls", "hostile/tlsstall"]
+            [
+                "pubsub-tls/128B",
+                "pubsub-tls/1KiB",
+                "connect/tls",
+                "hostile/tlsstall"
+            ]
         );
         for r in rows.iter().filter(|r| r.label.contains("tls")) {
             assert_eq!(r.config.as_deref(), Some(Path::new("tls.conf")));

@@ -4,11 +4,14 @@
 //! - `tidy`   — the repository checks (also run as tests: `cargo test -p xtask`).
 //! - `fuzz T` — `cargo fuzz run T` for a target in `fuzz/` (needs cargo-fuzz and nightly).
 //! - `certs [DIR]` — throwaway CA, server and client certificates (default `target/certs`).
+//! - `soak [--minutes N]` — a long mixed run against rnats-server; fails on lost messages or on
+//!   memory, file descriptors or threads that do not come back (see `soak.rs`).
 //! - `bench`  — rnats against nats-server 2.15.1, written up in `docs/benchmarks.md` (`--quick`,
 //!   `--criterion` for the micro-benchmarks; see `bench.rs`).
 
 mod bench;
 mod certs;
+mod soak;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -41,8 +44,9 @@ fn main() -> Result<()> {
             )
         }
         Some("bench") => bench::run(&root, &args[1..]),
+        Some("soak") => soak::run(&root, &args[1..]),
         Some("certs") => certs::run(&root, args.get(1).map(String::as_str)),
-        _ => bail!("usage: cargo xtask ci | tidy | fuzz <target> | bench"),
+        _ => bail!("usage: cargo xtask ci | tidy | fuzz <target> | bench | soak | certs"),
     }
 }
 

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -66,14 +66,59 @@ impl StoredSecret {
         match self {
             Self::Plain(s) => constant_time_eq(s.as_bytes(), presented.as_bytes()),
             Self::Bcrypt(h) => bcrypt::verify(presented, h).unwrap_or(false),
-            Self::Argon2(h) => match PasswordHash::new(h) {
-                Ok(parsed) => argon2::Argon2::default()
-                    .verify_password(presented.as_bytes(), &parsed)
-                    .is_ok(),
-                Err(_) => false,
-            },
+            Self::Argon2(h) => {
+                PasswordHash::new(h).is_ok_and(|parsed| verify_argon2(&parsed, presented))
+            }
         }
     }
+}
+
+std::thread_local! {
+    /// argon2's working memory (19 MiB with the default parameters), kept per thread and
+    /// reused: allocating and freeing it per login leaves the allocator holding ever more of
+    /// it (glibc keeps freed blocks of that size in its heaps), which looks like a leak.
+    static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Verifies `presented` against an argon2 PHC hash, with this thread's reused memory.
+fn verify_argon2(hash: &PasswordHash<'_>, presented: &str) -> bool {
+    let (Some(expected), Some(salt)) = (&hash.hash, &hash.salt) else {
+        return false;
+    };
+    let Ok(algorithm) = argon2::Algorithm::try_from(hash.algorithm) else {
+        return false;
+    };
+    let version = match hash.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = argon2::Params::try_from(hash) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    let argon = argon2::Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; expected.len()];
+    let hashed = ARGON2_MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, argon2::Block::default());
+        }
+        argon
+            .hash_password_into_with_memory(
+                presented.as_bytes(),
+                salt,
+                &mut out,
+                &mut memory[..blocks],
+            )
+            .is_ok()
+    });
+    hashed && constant_time_eq(&out, expected.as_bytes())
 }
 
 impl fmt::Debug for StoredSecret {

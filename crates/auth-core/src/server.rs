@@ -346,7 +346,8 @@ impl ServerAuth {
     /// broker can serve returning users at once even while a flood of failed logins waits for
     /// the hashing workers.
     pub fn may_block(&self, req: &AuthRequest) -> bool {
-        if !self.hashed_secrets || !(req.pass.is_some() || req.token.is_some() || req.user.is_some())
+        if !self.hashed_secrets
+            || !(req.pass.is_some() || req.token.is_some() || req.user.is_some())
         {
             return false;
         }

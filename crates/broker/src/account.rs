@@ -228,7 +228,13 @@ mod tests {
         let now = Instant::now();
         let ttl = Duration::from_secs(120);
         let first = exporter
-            .register_response(importer.clone(), b"_INBOX.0", ResponseType::Singleton, ttl, now)
+            .register_response(
+                importer.clone(),
+                b"_INBOX.0",
+                ResponseType::Singleton,
+                ttl,
+                now,
+            )
             .unwrap();
         for i in 1..(RESPONSES_MAX + 1000) {
             let reply = format!("_INBOX.{i}");
@@ -242,12 +248,24 @@ mod tests {
         }
         assert_eq!(exporter.responses_lock().len(), RESPONSES_MAX);
         let newest = exporter
-            .register_response(importer.clone(), b"_INBOX.new", ResponseType::Singleton, ttl, now)
+            .register_response(
+                importer.clone(),
+                b"_INBOX.new",
+                ResponseType::Singleton,
+                ttl,
+                now,
+            )
             .unwrap();
         let (to, reply) = exporter.take_response(&newest, now).unwrap();
         assert_eq!((to.name.as_str(), &reply[..]), ("I", &b"_INBOX.new"[..]));
-        assert!(exporter.take_response(&newest, now).is_none(), "singleton used up");
-        assert!(exporter.take_response(&first, now).is_none(), "oldest made room");
+        assert!(
+            exporter.take_response(&newest, now).is_none(),
+            "singleton used up"
+        );
+        assert!(
+            exporter.take_response(&first, now).is_none(),
+            "oldest made room"
+        );
     }
 
     #[test]

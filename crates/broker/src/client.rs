@@ -1414,7 +1414,12 @@ impl Client {
     /// Queues bytes for this client, after whatever this batch already has for it.
     fn reply(&mut self, data: &[u8]) {
         if self.trace {
-            tracing::trace!("{} - cid:{} - {}", self.peer, self.cid, logfmt::outbound(data));
+            tracing::trace!(
+                "{} - cid:{} - {}",
+                self.peer,
+                self.cid,
+                logfmt::outbound(data)
+            );
         }
         self.own.extend_from_slice(data);
     }

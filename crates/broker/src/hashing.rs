@@ -2,8 +2,9 @@
 //!
 //! bcrypt and argon2id are slow on purpose, and argon2id holds its memory (19 MiB with the
 //! default parameters) while it runs. Failed logins never hit the verification cache, so an
-//! attacker can make every login hash. The gate bounds that work: a few workers run hashes
-//! (so memory is bounded by workers × one hash), a capped number of logins may wait for them,
+//! attacker can make every login hash. The gate bounds that work: a few long-lived worker
+//! threads run hashes (so memory is bounded by workers × one hash: short-lived threads would
+//! each leave the allocator an arena of that size), a capped number of logins may wait for them,
 //! and one client address may hold only a small share of the places, so a flood from one
 //! address cannot keep everybody else waiting. Past a cap a login is refused at once. Returning
 //! users whose secret was verified recently skip the gate entirely (see
@@ -13,7 +14,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use tokio::sync::Semaphore;
+use std::sync::mpsc;
 
 /// Most logins waiting for or running a hash, server-wide.
 pub(crate) const MAX_PENDING: usize = 128;
@@ -31,8 +32,11 @@ pub(crate) enum Refused {
     Failed,
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
 pub(crate) struct HashGate {
-    workers: Semaphore,
+    /// Jobs for the worker threads; they stop when this is dropped.
+    jobs: Mutex<mpsc::Sender<Job>>,
     pending: Mutex<Pending>,
 }
 
@@ -69,8 +73,28 @@ impl HashGate {
     }
 
     pub(crate) fn with_workers(workers: usize) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(Mutex::new(rx));
+        for i in 0..workers.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("rnats-hash-{i}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only to take the next job.
+                        let job = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        let Ok(job) = job else { return };
+                        // A panicking hash loses its login (the caller sees `Failed`), not the
+                        // worker.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!("could not start a password hashing thread: {e}");
+            }
+        }
         Self {
-            workers: Semaphore::new(workers.max(1)),
+            jobs: Mutex::new(tx),
             pending: Mutex::new(Pending::default()),
         }
     }
@@ -118,10 +142,16 @@ impl HashGate {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let _worker = self.workers.acquire().await.map_err(|_| Refused::Failed)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| Refused::Failed)
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(work());
+        });
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(job)
+            .map_err(|_| Refused::Failed)?;
+        rx.await.map_err(|_| Refused::Failed)
     }
 }
 
@@ -178,7 +208,10 @@ mod tests {
         for t in tasks {
             assert_eq!(t.await.unwrap(), Ok(()));
         }
-        assert!(peak.load(Ordering::SeqCst) <= 2, "never more hashes than workers");
+        assert!(
+            peak.load(Ordering::SeqCst) <= 2,
+            "never more hashes than workers"
+        );
         assert_eq!(gate.pending(), 0);
     }
 

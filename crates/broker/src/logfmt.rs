@@ -89,7 +89,9 @@ pub(crate) fn inbound(op: &ClientOp) -> (String, Option<String>) {
     let mut line = String::from("<<- [");
     let mut payload = None;
     let _ = match op {
-        ClientOp::Connect(json) => write!(line, "CONNECT {}", Bare(redacted_connect(json).as_bytes())),
+        ClientOp::Connect(json) => {
+            write!(line, "CONNECT {}", Bare(redacted_connect(json).as_bytes()))
+        }
         ClientOp::Pub {
             subject,
             reply,
@@ -116,7 +118,12 @@ pub(crate) fn inbound(op: &ClientOp) -> (String, Option<String>) {
                     Bare(r),
                     message.len()
                 ),
-                None => write!(line, "HPUB {} {header_len} {}", Bare(subject), message.len()),
+                None => write!(
+                    line,
+                    "HPUB {} {header_len} {}",
+                    Bare(subject),
+                    message.len()
+                ),
             }
         }
         ClientOp::Sub {

@@ -130,6 +130,9 @@ mod tests {
         }
         g.grant(b"_INBOX.honest", now);
         assert!(g.take(b"_INBOX.honest", now));
-        assert!(!g.take(b"_INBOX.flood.0", now), "the oldest grants made room");
+        assert!(
+            !g.take(b"_INBOX.flood.0", now),
+            "the oldest grants made room"
+        );
     }
 }

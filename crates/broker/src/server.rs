@@ -294,12 +294,13 @@ impl Server {
     /// Opens the client listener. Port 0 picks a free port; see [`Server::local_addr`].
     pub async fn bind(config: ServerConfig) -> Result<Self, ServerError> {
         let addr = join_host_port(&config.host, config.port);
-        let listener = listen(&config.host, config.port)
-            .await
-            .map_err(|source| ServerError::Listen {
-            addr: addr.clone(),
-            source,
-        })?;
+        let listener =
+            listen(&config.host, config.port)
+                .await
+                .map_err(|source| ServerError::Listen {
+                    addr: addr.clone(),
+                    source,
+                })?;
         let local_addr = listener
             .local_addr()
             .map_err(|source| ServerError::Listen { addr, source })?;
@@ -601,7 +602,10 @@ async fn listen(host: &str, port: u16) -> std::io::Result<TcpListener> {
         if let Ok(listener) = listen_on(any6, true) {
             return Ok(listener);
         }
-        return listen_on(SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port)), false);
+        return listen_on(
+            SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port)),
+            false,
+        );
     }
     let mut last_err = None;
     for sa in tokio::net::lookup_host(join_host_port(host, port)).await? {

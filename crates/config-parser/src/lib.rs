@@ -59,8 +59,8 @@ pub use auth::{
 pub use de::from_value;
 pub use error::{ConfigError, ErrorKind};
 pub use load::{Loaded, load_file, load_str, load_value};
-pub use parse::{parse_file, parse_str};
 pub use origins::Origins;
+pub use parse::{parse_file, parse_str};
 pub use server_config::ServerConfig;
 pub use tls::{CertKeyPair, HandshakeFirst, TlsConfig};
 pub use value::{Key, Pos, Value, ValueKind};

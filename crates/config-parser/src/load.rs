@@ -339,10 +339,13 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
     let mut users: Vec<(UserConfig, Pos)> = Vec::new();
     let mut account_refs = Vec::new();
     if let Some(a) = raw.authorization {
-        c.authorization = Some(
-            a.value
-                .build(&a.pos, warnings, &mut users, &mut account_refs, &mut c.origins)?,
-        );
+        c.authorization = Some(a.value.build(
+            &a.pos,
+            warnings,
+            &mut users,
+            &mut account_refs,
+            &mut c.origins,
+        )?);
     }
     if let Some(a) = raw.accounts {
         let mut account_users = Vec::new();

@@ -18,8 +18,8 @@ use crate::auth::{
 use crate::de::Spanned;
 use crate::error::{ConfigError, ErrorKind};
 use crate::nkey::{NkeyRole, is_valid_public};
-use crate::tls::{CertKeyPair, HandshakeFirst, TlsConfig};
 use crate::origins::Origins;
+use crate::tls::{CertKeyPair, HandshakeFirst, TlsConfig};
 use crate::units::{go_format, non_negative, parse_go_duration, parse_zulu};
 use crate::value::Pos;
 

@@ -251,7 +251,10 @@ mod tests {
         );
         assert!(error(&["-p", "x"]).starts_with("invalid value \"x\" for flag -p"));
         assert_eq!(error(&["-p"]), "flag needs an argument: -p");
-        assert_eq!(error(&["-D=maybe"]), "invalid boolean value \"maybe\" for -D");
+        assert_eq!(
+            error(&["-D=maybe"]),
+            "invalid boolean value \"maybe\" for -D"
+        );
         assert_eq!(error(&["-bogus"]), "flag provided but not defined: -bogus");
     }
 

@@ -20,7 +20,11 @@ fn main() -> ExitCode {
     let argv0 = std::env::args_os()
         .next()
         .as_deref()
-        .and_then(|a| Path::new(a).file_name().map(|n| n.to_string_lossy().into_owned()))
+        .and_then(|a| {
+            Path::new(a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "rnats-server".to_owned());
     let result = match tools::run(&args) {

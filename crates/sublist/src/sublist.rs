@@ -1229,7 +1229,10 @@ mod tests {
         );
         assert!(sl.is_empty());
         let long_literal = vec!["a"; 10_000].join(".");
-        assert_eq!(crate::validate_literal_subject(long_literal.as_bytes()), Ok(()));
+        assert_eq!(
+            crate::validate_literal_subject(long_literal.as_bytes()),
+            Ok(())
+        );
     }
 
     #[test]

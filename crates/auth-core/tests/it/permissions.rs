@@ -142,9 +142,15 @@ fn delivery_filter() {
     assert!(p.may_deliver(b"baz", None));
     assert!(!p.may_deliver(b"baz", Some(b"v1")));
     assert!(p.may_deliver(b"baz", Some(b"v2")));
-    assert!(!p.may_deliver(b"foo", Some(b"v2")), "a plain entry denies every group");
+    assert!(
+        !p.may_deliver(b"foo", Some(b"v2")),
+        "a plain entry denies every group"
+    );
     let p = perms(None, Some((&[">"], &["admin.secret workers"])));
-    assert!(p.has_delivery_filter(), "a queue-only deny list still filters");
+    assert!(
+        p.has_delivery_filter(),
+        "a queue-only deny list still filters"
+    );
     assert!(!p.may_deliver(b"admin.secret", Some(b"workers")));
     let p = perms(None, Some((&["x"], &[])));
     assert!(!p.has_delivery_filter());

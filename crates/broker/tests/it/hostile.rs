@@ -16,9 +16,7 @@ async fn a_subject_with_ten_thousand_tokens_is_refused_not_fatal() {
     let mut attacker = RawClient::connect(s.addr).await;
     attacker.send(QUIET).await;
     let deep = vec!["*"; 10_000].join(".");
-    attacker
-        .send(format!("SUB {deep} 1\r\n").as_bytes())
-        .await;
+    attacker.send(format!("SUB {deep} 1\r\n").as_bytes()).await;
     assert_eq!(attacker.ping_pong().await, b"-ERR 'Invalid Subject'\r\n");
     let lit = vec!["a"; 10_000].join(".");
     attacker
@@ -136,7 +134,8 @@ async fn max_subscriptions_counts_expired_subscriptions_exactly() {
         "exactly one place was freed"
     );
     // Unsubscribing frees a place; the freed sid can be reused.
-    c.send(b"UNSUB 1\r\nSUB again 1\r\nPUB again 1\r\ny\r\n").await;
+    c.send(b"UNSUB 1\r\nSUB again 1\r\nPUB again 1\r\ny\r\n")
+        .await;
     assert_eq!(c.ping_pong().await, b"MSG again 1 1\r\ny\r\n");
 }
 

@@ -99,7 +99,10 @@ fn config_errors_after_loading_name_file_line_and_column() {
             assert_eq!(out.status.code(), Some(1), "{name} {extra:?}");
             let err = stderr(&out);
             let expected = format!("{}{wanted}", path.display());
-            assert!(err.contains(&expected), "{name}: {err:?} lacks {expected:?}");
+            assert!(
+                err.contains(&expected),
+                "{name}: {err:?} lacks {expected:?}"
+            );
         }
     }
 }
@@ -181,7 +184,8 @@ async fn symlinked_harness_finds_its_ports_file_and_ipv6_clients_get_in() {
         let addr: std::net::SocketAddr = format!("[::1]:{port}").parse().unwrap();
         let mut c6 = RawClient::connect(addr).await;
         assert_eq!(c6.info_json()["client_ip"], "\"::1\"");
-        c6.send(b"CONNECT {\"verbose\":false}\r\nSUB v6 1\r\n").await;
+        c6.send(b"CONNECT {\"verbose\":false}\r\nSUB v6 1\r\n")
+            .await;
         assert_eq!(c6.ping_pong().await, b"");
         c.send(b"PUB v6 2\r\nok\r\n").await;
         assert_eq!(c.ping_pong().await, b"");
@@ -198,7 +202,10 @@ async fn info_carries_git_commit_and_api_level() {
     assert_eq!(info["version"], "\"2.15.1\"");
     let commit = info.get("git_commit").map(String::as_str).unwrap_or("\"\"");
     assert!(
-        commit.trim_matches('"').bytes().all(|b| b.is_ascii_hexdigit()),
+        commit
+            .trim_matches('"')
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit()),
         "{commit}"
     );
     assert!(!info.contains_key("go"));
@@ -216,7 +223,13 @@ async fn trace_logs_each_op_without_secrets() {
     .unwrap();
     let server = rnats_test_support::ExternalServer::spawn(
         &bin(),
-        &["-DV", "-l", log.to_str().unwrap(), "-c", conf.to_str().unwrap()],
+        &[
+            "-DV",
+            "-l",
+            log.to_str().unwrap(),
+            "-c",
+            conf.to_str().unwrap(),
+        ],
     )
     .unwrap();
     let mut c = RawClient::connect(server.addr()).await;
@@ -242,7 +255,10 @@ async fn trace_logs_each_op_without_secrets() {
     ] {
         assert!(text.contains(wanted), "trace lacks {wanted:?}:\n{text}");
     }
-    assert!(!text.contains("s3cr3t-pw"), "a password reached the log:\n{text}");
+    assert!(
+        !text.contains("s3cr3t-pw"),
+        "a password reached the log:\n{text}"
+    );
 }
 
 /// Client-supplied strings are quoted in the log (a newline cannot start a forged line), and a
@@ -259,7 +275,13 @@ async fn client_strings_cannot_forge_log_lines_or_leak_secrets() {
     .unwrap();
     let server = rnats_test_support::ExternalServer::spawn(
         &bin(),
-        &["-D", "-l", log.to_str().unwrap(), "-c", conf.to_str().unwrap()],
+        &[
+            "-D",
+            "-l",
+            log.to_str().unwrap(),
+            "-c",
+            conf.to_str().unwrap(),
+        ],
     )
     .unwrap();
     for connect in [
@@ -289,7 +311,10 @@ async fn client_strings_cannot_forge_log_lines_or_leak_secrets() {
     let text = std::fs::read_to_string(&log).unwrap();
     let prefix = format!("[{}] ", server.pid());
     for line in text.lines() {
-        assert!(line.starts_with(&prefix), "forged or split line {line:?} in:\n{text}");
+        assert!(
+            line.starts_with(&prefix),
+            "forged or split line {line:?} in:\n{text}"
+        );
         assert!(!line.contains('\r'), "raw CR in {line:?}");
     }
     assert!(text.contains(r#"User "x\n[INF] forged"#), "{text}");

@@ -482,7 +482,9 @@ fn rows(
     // servers, from loadgen's other threads).
     let requests = scale(20_000).to_string();
     let login = "user:good:good";
-    let cases: [(&str, &str, Option<&Path>, Option<&str>, bool); 8] = [
+    // (case, attack, configuration, the measured client's login, over TLS)
+    type Case<'a> = (&'a str, &'a str, Option<&'a Path>, Option<&'a str>, bool);
+    let cases: [Case<'_>; 8] = [
         ("none", "none", None, None, false),
         ("subflood", "subflood", None, None, false),
         ("slowloris", "slowloris", None, None, false),

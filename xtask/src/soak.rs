@@ -318,7 +318,7 @@ async fn soak(bin: &Path, dir: &Path, opts: &Opts) -> Result<()> {
                 }
                 drop(client);
                 // A failed login now and then (wrong password for the bcrypt user).
-                if round % 5 == 0 {
+                if round.is_multiple_of(5) {
                     let bad = async_nats::ConnectOptions::with_user_and_password(
                         "hashed".into(),
                         "wrong".into(),

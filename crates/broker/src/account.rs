@@ -248,13 +248,7 @@ mod tests {
         }
         assert_eq!(exporter.responses_lock().len(), RESPONSES_MAX);
         let newest = exporter
-            .register_response(
-                importer.clone(),
-                b"_INBOX.new",
-                ResponseType::Singleton,
-                ttl,
-                now,
-            )
+            .register_response(importer, b"_INBOX.new", ResponseType::Singleton, ttl, now)
             .unwrap();
         let (to, reply) = exporter.take_response(&newest, now).unwrap();
         assert_eq!((to.name.as_str(), &reply[..]), ("I", &b"_INBOX.new"[..]));

@@ -172,7 +172,7 @@ mod tests {
         let gate = Arc::new(HashGate::with_workers(2));
         let running = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
-        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let (release, hold) = mpsc::channel::<()>();
         let hold = Arc::new(Mutex::new(hold));
         let mut tasks = Vec::new();
         for _ in 0..MAX_PENDING_PER_ADDRESS {
@@ -218,7 +218,7 @@ mod tests {
     #[tokio::test]
     async fn the_server_wide_cap_refuses_at_once() {
         let gate = Arc::new(HashGate::with_workers(1));
-        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let (release, hold) = mpsc::channel::<()>();
         let hold = Arc::new(Mutex::new(hold));
         let mut tasks = Vec::new();
         for i in 0..MAX_PENDING {

@@ -177,3 +177,37 @@ async fn failed_login_flood_is_bounded_and_returning_users_get_in() {
         assert_eq!(f.await.unwrap(), b"-ERR 'Authorization Violation'\r\n");
     }
 }
+
+/// Messages the server accepted (the publisher's PING after them was answered, so each was
+/// routed into its subscriber's queue) reach the subscriber before shutdown or lame-duck mode
+/// closes it.
+#[tokio::test]
+async fn shutdown_and_lame_duck_deliver_what_was_accepted() {
+    for lame_duck in [false, true] {
+        let s = TestServer::with(|c| {
+            c.lame_duck_duration = std::time::Duration::from_millis(200);
+            c.lame_duck_grace_period = std::time::Duration::from_millis(50);
+        })
+        .await;
+        let mut sub = RawClient::connect(s.addr).await;
+        sub.send(b"CONNECT {\"verbose\":false}\r\nSUB data 1\r\n").await;
+        assert_eq!(sub.ping_pong().await, b"");
+        let mut publisher = RawClient::connect(s.addr).await;
+        publisher.send(QUIET).await;
+        let burst: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("PUB data 6\r\n{i:06}\r\n").into_bytes())
+            .collect();
+        publisher.send(&burst).await;
+        assert_eq!(publisher.ping_pong().await, b"");
+        if lame_duck {
+            s.handle.lame_duck();
+        } else {
+            s.handle.shutdown();
+        }
+        let got = sub.read_to_close().await;
+        let text = String::from_utf8_lossy(&got);
+        let delivered = text.matches("MSG data 1 6\r\n").count();
+        assert_eq!(delivered, 20_000, "lame duck: {lame_duck}");
+        assert!(text.contains("MSG data 1 6\r\n019999\r\n"));
+    }
+}

@@ -3,8 +3,10 @@
 //!
 //! For every row (scenario × parameters), each round starts a fresh server of each kind on
 //! loopback, runs `loadgen` against it and stops it, the two servers taking turns to go first.
-//! Raw JSON lines go to `target/bench/results.jsonl`; the report gives median (min–max) per server
-//! and the ratio rnats / nats-server, plus `docs/benchmarks-throughput.svg` (pubsub by payload).
+//! Raw JSON lines go to `target/bench/results.jsonl` (and, with the report, to
+//! `docs/benchmarks-results.jsonl`, so the figures in the report can be checked); the report
+//! gives median (min–max) per server and the ratio rnats / nats-server, plus
+//! `docs/benchmarks-throughput.svg` (pubsub by payload).
 //!
 //! `--quick` is one round with small counts (a couple of minutes at most): it proves the pipeline
 //! works, its numbers are not worth quoting. `--only TEXT` keeps the rows whose label contains
@@ -170,7 +172,10 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     draw_chart(&docs.join(chart_name), &report)?;
     let md = report.markdown(root, chart_name)?;
     fs::write(docs.join("benchmarks.md"), md)?;
-    eprintln!("bench: wrote docs/benchmarks.md and docs/{chart_name}");
+    fs::write(docs.join("benchmarks-results.jsonl"), &jsonl)?;
+    eprintln!(
+        "bench: wrote docs/benchmarks.md, docs/benchmarks-results.jsonl and docs/{chart_name}"
+    );
     Ok(())
 }
 
@@ -840,8 +845,8 @@ impl Report<'_> {
              run on the same machine, one fresh server per measurement on 127.0.0.1, started \
              with `-a 127.0.0.1 -p -1`; the two take turns going first; {rounds} round{} per row. \
              The load comes from `loadgen` (`benches/src/bin/loadgen.rs`: one thread, mio, raw \
-             protocol, pipelined writes), identical for both servers. Raw results: \
-             `target/bench/results.jsonl`.\n",
+             protocol, pipelined writes), identical for both servers. Raw results, one JSON line per \
+             run: [`benchmarks-results.jsonl`](benchmarks-results.jsonl).\n",
             if self.opts.quick { " --quick" } else { "" },
             if rounds == 1 { "" } else { "s" },
         )?;

@@ -658,12 +658,12 @@ impl Client {
     /// Binds the connection to its account, permissions and expiry.
     fn bind(&mut self, authorized: Authorized, request: Option<AuthRequest>) {
         tracing::info!(
-            "{} - cid:{} - authenticated: method={} identity={:?} account={:?}",
+            "{} - cid:{} - authenticated: method={} identity={} account={}",
             self.peer,
             self.cid,
             authorized.method,
-            authorized.identity,
-            authorized.account
+            Quoted(authorized.identity.as_bytes()),
+            Quoted(authorized.account.as_bytes())
         );
         if authorized.account != self.account.name {
             // A second CONNECT into another account: subscriptions do not follow.
@@ -1045,12 +1045,13 @@ impl Client {
         if let Some(reply) = reply
             && RESERVED_REPLY_PREFIXES.iter().any(|p| reply.starts_with(p))
         {
-            let reply = String::from_utf8_lossy(reply).into_owned();
             tracing::error!(
-                "{} - cid:{} - Publish Violation - Reply {reply:?}",
+                "{} - cid:{} - Publish Violation - Reply {}",
                 self.peer,
-                self.cid
+                self.cid,
+                Quoted(reply)
             );
+            let reply = String::from_utf8_lossy(reply).into_owned();
             return self.fail(ClientError::PublishReplyViolation(reply));
         }
         if self.opts.verbose {
@@ -1073,13 +1074,14 @@ impl Client {
     }
 
     fn publish_violation(&mut self, subject: &[u8]) -> Result<(), CloseReason> {
-        let subject = String::from_utf8_lossy(subject).into_owned();
         tracing::error!(
-            "{} - cid:{} - Publish Violation - User {:?}, Subject {subject:?}",
+            "{} - cid:{} - Publish Violation - User {}, Subject {}",
             self.peer,
             self.cid,
-            self.identity
+            Quoted(self.identity.as_bytes()),
+            Quoted(subject)
         );
+        let subject = String::from_utf8_lossy(subject).into_owned();
         self.fail(ClientError::PublishViolation(subject))
     }
 
@@ -1319,14 +1321,15 @@ impl Client {
                 .as_ref()
                 .is_some_and(|p| !p.may_subscribe(subject, queue))
         {
-            let subject = String::from_utf8_lossy(subject).into_owned();
-            let queue = queue.map(|q| String::from_utf8_lossy(q).into_owned());
             tracing::error!(
-                "{} - cid:{} - Subscription Violation - User {:?}, Subject {subject:?}",
+                "{} - cid:{} - Subscription Violation - User {}, Subject {}",
                 self.peer,
                 self.cid,
-                self.identity
+                Quoted(self.identity.as_bytes()),
+                Quoted(subject)
             );
+            let subject = String::from_utf8_lossy(subject).into_owned();
+            let queue = queue.map(|q| String::from_utf8_lossy(q).into_owned());
             return self.fail(ClientError::SubscriptionViolation { subject, queue });
         }
         if self.subs.len() >= self.prune_subs_at {

@@ -65,8 +65,9 @@ impl fmt::Display for Bare<'_> {
     }
 }
 
-/// CONNECT fields whose values never appear in a trace.
-const SECRET_FIELDS: [&str; 3] = ["pass", "auth_token", "sig"];
+/// CONNECT fields whose values never appear in a trace. A user JWT is masked too: a bearer
+/// JWT is a credential on its own (nats-server traces it; rnats does not).
+const SECRET_FIELDS: [&str; 5] = ["pass", "auth_token", "sig", "proxy_sig", "jwt"];
 
 /// The CONNECT JSON with its secrets replaced by `[REDACTED]`. JSON that does not parse is not
 /// shown at all (it could hold a secret in any shape).
@@ -174,11 +175,11 @@ mod tests {
     #[test]
     fn connect_secrets_are_masked() {
         let op = ClientOp::Connect(Bytes::from_static(
-            br#"{"user":"u","pass":"hunter2","auth_token":"t0k","sig":"c2ln","name":"n"}"#,
+            br#"{"user":"u","pass":"hunter2","auth_token":"t0k","sig":"c2ln","jwt":"eyJ0","name":"n"}"#,
         ));
         let (line, payload) = inbound(&op);
         assert!(payload.is_none());
-        for secret in ["hunter2", "t0k", "c2ln"] {
+        for secret in ["hunter2", "t0k", "c2ln", "eyJ0"] {
             assert!(!line.contains(secret), "{line}");
         }
         assert!(line.starts_with("<<- [CONNECT {"), "{line}");

@@ -1,5 +1,11 @@
 //! The nats-server configuration language (and TOML), parsed into a typed, checked
-//! [`ServerConfig`]; every error names `file:line:col`.
+//! [`ServerConfig`].
+//!
+//! Parse and load errors name their position as `FILE:LINE:COL` (`LINE:COL` for text that did
+//! not come from a file, as in the example below, and just `FILE` when the file cannot be
+//! read). Checks made after loading, such as reading the TLS files or checking a password
+//! hash, can name the position too: [`ServerConfig::origins`] (an [`Origins`]) records where
+//! those values were written.
 //!
 //! ```
 //! use rnats_config::{load_str, parse_str, ValueKind};

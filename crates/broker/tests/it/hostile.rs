@@ -190,7 +190,8 @@ async fn shutdown_and_lame_duck_deliver_what_was_accepted() {
         })
         .await;
         let mut sub = RawClient::connect(s.addr).await;
-        sub.send(b"CONNECT {\"verbose\":false}\r\nSUB data 1\r\n").await;
+        sub.send(b"CONNECT {\"verbose\":false}\r\nSUB data 1\r\n")
+            .await;
         assert_eq!(sub.ping_pong().await, b"");
         let mut publisher = RawClient::connect(s.addr).await;
         publisher.send(QUIET).await;

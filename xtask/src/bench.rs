@@ -956,7 +956,7 @@ impl Report<'_> {
     fn table_line(&self, md: &mut String, case: &str, row: &Row, m: &Metric) -> Result<()> {
         let ratio = self
             .ratio(row, m.key)
-            .map_or_else(|| "–".to_owned(), |r| format!("{r:.2}"));
+            .map_or_else(|| "–".to_owned(), fmt_ratio);
         writeln!(
             md,
             "| {case} | {} | {} | {} | {} | {ratio} |",
@@ -1089,12 +1089,38 @@ fn machine(root: &Path) -> Vec<(&'static str, String)> {
             read("/proc/sys/kernel/osrelease").trim().to_owned(),
         ),
         ("rustc", command("rustc", &["--version"])),
-        (
-            "Commit",
-            command("git", &["describe", "--always", "--dirty"]),
-        ),
+        ("Commit", {
+            // Dirty only for changes other than this report's own files (written before it).
+            let changed = command(
+                "git",
+                &[
+                    "status",
+                    "--porcelain",
+                    "--untracked-files=no",
+                    "--",
+                    ".",
+                    ":(exclude)docs/benchmarks*",
+                ],
+            );
+            let commit = command("git", &["describe", "--always"]);
+            if changed.is_empty() {
+                commit
+            } else {
+                format!("{commit}-dirty")
+            }
+        }),
         ("Date", command("date", &["-u", "+%Y-%m-%d %H:%M UTC"])),
     ]
+}
+
+/// Two decimals, or three significant digits for a ratio below 0.01 (a lopsided hostile row
+/// would otherwise read `0.00`).
+fn fmt_ratio(r: f64) -> String {
+    if r != 0.0 && r.abs() < 0.01 {
+        format!("{r:.1e}")
+    } else {
+        format!("{r:.2}")
+    }
 }
 
 fn draw_chart(path: &Path, report: &Report<'_>) -> Result<()> {
@@ -1228,6 +1254,13 @@ fn short(e: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_ratios_keep_their_digits() {
+        assert_eq!(fmt_ratio(1.414), "1.41");
+        assert_eq!(fmt_ratio(0.000_872), "8.7e-4");
+        assert_eq!(fmt_ratio(0.0), "0.00");
+    }
 
     #[test]
     fn numbers_read_well() {

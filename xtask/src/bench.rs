@@ -46,9 +46,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     if opts.criterion {
         return super::run(root, "cargo", &["bench", "-p", "rnats-benches"]);
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map_or_else(|| root.join("target"), |t| root.join(t));
+    let target = super::target_dir(root);
     if !opts.no_build {
         super::run(
             root,

@@ -8,7 +8,7 @@
 //! no message published to a live subscription may be missing. Prints a report; fails if a
 //! check does not hold. Only loopback is used.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -68,9 +68,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
             ],
         )?;
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map_or_else(|| root.join("target"), |t| root.join(t));
+    let target = super::target_dir(root);
     let dir = target.join("soak");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;

@@ -48,20 +48,11 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     }
     let target = super::target_dir(root);
     if !opts.no_build {
-        super::run(
+        super::build_release(
             root,
-            "cargo",
             &[
-                "build",
-                "--release",
-                "-p",
-                "rnats-server",
-                "--bin",
-                "rnats-server",
-                "-p",
-                "rnats-benches",
-                "--bin",
-                "loadgen",
+                ("rnats-server", "rnats-server"),
+                ("rnats-benches", "loadgen"),
             ],
         )?;
     }

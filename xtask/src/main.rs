@@ -62,6 +62,15 @@ fn run(dir: &Path, program: &str, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// `cargo build --release` of the given `(package, binary)` pairs.
+pub(crate) fn build_release(root: &Path, bins: &[(&str, &str)]) -> Result<()> {
+    let mut args = vec!["build", "--release"];
+    for (package, bin) in bins {
+        args.extend(["-p", package, "--bin", bin]);
+    }
+    run(root, "cargo", &args)
+}
+
 /// Cargo's target directory (`CARGO_TARGET_DIR`, relative to the root, or `target`).
 pub(crate) fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")

@@ -55,18 +55,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
         }
     }
     if !opts.no_build {
-        super::run(
-            root,
-            "cargo",
-            &[
-                "build",
-                "--release",
-                "-p",
-                "rnats-server",
-                "--bin",
-                "rnats-server",
-            ],
-        )?;
+        super::build_release(root, &[("rnats-server", "rnats-server")])?;
     }
     let target = super::target_dir(root);
     let dir = target.join("soak");

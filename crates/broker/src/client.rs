@@ -132,23 +132,17 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketA
         },
         None => None,
     };
-    match &identity {
-        Some(identity) if !tls.pinned(identity) => {
-            tracing::error!(
+    if !tls.pinned(identity.as_ref()) {
+        match &identity {
+            Some(identity) => tracing::error!(
                 "{peer} - cid:{cid} - TLS handshake error: certificate {} is not pinned",
                 identity.spki_sha256_hex
-            );
-            return;
-        }
-        // Fail closed: with `pinned_certs` a client must show a pinned certificate, whether
-        // or not `verify` asked for one (nats-server refuses these too).
-        None if tls.pins_required() => {
-            tracing::error!(
+            ),
+            None => tracing::error!(
                 "{peer} - cid:{cid} - TLS handshake error: no client certificate, and pinned_certs requires one"
-            );
-            return;
+            ),
         }
-        _ => {}
+        return;
     }
     if tls_first && write_direct(&mut stream, &info, deadline).await.is_err() {
         return;
@@ -475,19 +469,8 @@ impl Client {
             spare: Vec::new(),
             expired: Vec::new(),
             rng,
-            trace: false,
+            trace: wants_trace(&config),
         }
-        .with_trace()
-    }
-
-    /// Follows the configuration's `trace` (at start and after each reload).
-    fn with_trace(mut self) -> Self {
-        self.set_trace();
-        self
-    }
-
-    fn set_trace(&mut self) {
-        self.trace = self.live.config.trace && tracing::enabled!(tracing::Level::TRACE);
     }
 
     async fn run<R: AsyncRead + Unpin>(&mut self, rd: &mut R) -> CloseReason {
@@ -708,7 +691,7 @@ impl Client {
     async fn reauthenticate(&mut self) -> Result<(), CloseReason> {
         let live = self.shared.live();
         let old_live = std::mem::replace(&mut self.live, live);
-        self.set_trace();
+        self.trace = wants_trace(&self.live.config);
         if !self.live.auth_configured {
             self.permissions = None;
             self.publish_cache = PublishCache::new();
@@ -1482,6 +1465,12 @@ impl Client {
         self.rng = x;
         x
     }
+}
+
+/// Whether the protocol trace is on (`trace`/`-V`) and trace lines are wanted by the logger:
+/// read at connect and after each reload, so the hot path checks one bool.
+fn wants_trace(config: &rnats_config::ServerConfig) -> bool {
+    config.trace && tracing::enabled!(tracing::Level::TRACE)
 }
 
 /// The trace line of one delivery, in the target's name, as nats-server writes it.

@@ -165,13 +165,9 @@ impl TlsSetup {
         window.1 <= *limit
     }
 
-    /// Whether the peer certificate passes `pinned_certs` (always, when none are listed).
-    /// Whether `pinned_certs` is set: then a client without a certificate is refused.
-    pub(crate) fn pins_required(&self) -> bool {
-        !self.options.pinned_certs.is_empty()
-    }
-
-    pub(crate) fn pinned(&self, peer: &rnats_tls::PeerIdentity) -> bool {
+    /// Whether the client passes `pinned_certs` (always when none are listed; never without a
+    /// certificate when some are).
+    pub(crate) fn pinned(&self, peer: Option<&rnats_tls::PeerIdentity>) -> bool {
         rnats_tls::pinned(&self.options, peer)
     }
 }

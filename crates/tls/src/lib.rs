@@ -30,7 +30,7 @@
 //! let users = ["alice@example.com", "DC=com,DC=example,O=Acme,OU=eng,CN=bob"];
 //! let id = peer.to_auth_identity(); // what rnats_auth::ServerAuth maps
 //! assert_eq!(rnats_auth::map_certificate_user(&id, users), Some(users[1]));
-//! assert!(pinned(&opts, &peer)); // no pinned_certs configured
+//! assert!(pinned(&opts, Some(&peer))); // no pinned_certs configured
 //! # drop(files);
 //! # std::fs::remove_dir_all(&dir)?;
 //! # Ok(())

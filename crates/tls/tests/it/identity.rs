@@ -250,12 +250,12 @@ fn pinning_by_spki_hash() {
     let bob = identity_file(&dir.join("client-dn.pem"));
     let alice = identity_file(&dir.join("client.pem"));
     let mut opts = rnats_config::TlsConfig::default();
-    assert!(pinned(&opts, &bob), "no pins: everything passes");
+    assert!(pinned(&opts, Some(&bob)), "no pins: everything passes");
     opts.pinned_certs = vec![alice.spki_sha256_hex.clone()];
-    assert!(!pinned(&opts, &bob), "not listed");
-    assert!(pinned(&opts, &alice), "listed");
+    assert!(!pinned(&opts, Some(&bob)), "not listed");
+    assert!(pinned(&opts, Some(&alice)), "listed");
     opts.pinned_certs = vec![bob.spki_sha256_hex.to_ascii_uppercase()];
-    assert!(pinned(&opts, &bob), "hex compares case-insensitively");
+    assert!(pinned(&opts, Some(&bob)), "hex compares case-insensitively");
 }
 
 #[test]

@@ -107,6 +107,11 @@ impl Account {
         self.has_links.store(!empty, Ordering::Release);
     }
 
+    /// Whether any cross-account route starts here (no lock).
+    pub(crate) fn has_links(&self) -> bool {
+        self.has_links.load(Ordering::Acquire)
+    }
+
     /// The routes that start here, or `None` (checked without a lock) when there are none.
     pub(crate) fn links(&self) -> Option<Arc<Links>> {
         if !self.has_links.load(Ordering::Acquire) {

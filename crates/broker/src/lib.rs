@@ -33,7 +33,8 @@
 #![warn(missing_docs)]
 
 mod account;
-mod client;
+mod admission;
+mod driver;
 mod errors;
 mod expiring;
 mod hashing;
@@ -41,8 +42,12 @@ mod info;
 mod links;
 mod logfmt;
 mod outbound;
+mod peer;
 mod responses;
+mod router;
 mod server;
+mod session;
+mod state;
 mod timers;
 
 pub use info::COMPAT_VERSION;

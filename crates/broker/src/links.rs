@@ -8,10 +8,13 @@
 //!   fresh `_R_.…` subject in A whose responses are routed back to B's requester.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rnats_config::{AccountConfig, ExportConfig, ExportKind, ResponseType};
-use rnats_sublist::subject_matches;
+use rnats_sublist::Sublist;
+
+use crate::account::Account;
 
 /// How long a service response route lives when the export sets no threshold (nats-server).
 pub(crate) const DEFAULT_RESPONSE_THRESHOLD: Duration = Duration::from_secs(120);
@@ -30,47 +33,76 @@ pub(crate) enum Mapping {
 }
 
 impl Mapping {
-    pub(crate) fn apply(&self, subject: &[u8]) -> Vec<u8> {
+    /// Writes the rewritten `subject` into `out` (emptied first). Allocates nothing once `out`
+    /// has grown to the subjects' size: the router reuses one buffer for every message.
+    pub(crate) fn apply_into(&self, subject: &[u8], out: &mut Vec<u8>) {
+        out.clear();
         match self {
-            Self::Same => subject.to_vec(),
+            Self::Same => out.extend_from_slice(subject),
             Self::Prefix(prefix) => {
-                let mut out = Vec::with_capacity(prefix.len() + 1 + subject.len());
                 out.extend_from_slice(prefix);
                 out.push(b'.');
                 out.extend_from_slice(subject);
-                out
             }
             Self::To { pattern, to } => {
-                let published: Vec<&[u8]> = subject.split(|&b| b == b'.').collect();
-                // What each wildcard of the pattern matched, in order.
-                let mut captures: Vec<Vec<u8>> = Vec::new();
-                for (i, token) in pattern.iter().enumerate() {
-                    match &token[..] {
-                        b"*" => {
-                            captures.push(published.get(i).copied().unwrap_or_default().to_vec())
-                        }
-                        b">" => captures.push(published.get(i..).unwrap_or_default().join(&b'.')),
-                        _ => {}
-                    }
-                }
-                let mut captures = captures.into_iter();
-                let mut out = Vec::with_capacity(subject.len() + 8);
+                let mut wildcard = 0;
                 for (i, token) in to.iter().enumerate() {
                     if i > 0 {
                         out.push(b'.');
                     }
                     match &token[..] {
-                        b"*" | b">" => match captures.next() {
-                            Some(c) => out.extend_from_slice(&c),
-                            None => out.extend_from_slice(token),
-                        },
+                        b"*" | b">" => {
+                            match capture(pattern, subject, wildcard) {
+                                Some(c) => out.extend_from_slice(c),
+                                None => out.extend_from_slice(token),
+                            }
+                            wildcard += 1;
+                        }
                         literal => out.extend_from_slice(literal),
                     }
                 }
-                out
             }
         }
     }
+
+    #[cfg(test)]
+    fn apply(&self, subject: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.apply_into(subject, &mut out);
+        out
+    }
+}
+
+/// What the `n`th wildcard of `pattern` matched in `subject` (a slice of it: `>` takes the rest,
+/// dots included). `None` when the subject is too short, which a matching subject never is.
+fn capture<'s>(pattern: &[Box<[u8]>], subject: &'s [u8], n: usize) -> Option<&'s [u8]> {
+    let mut seen = 0;
+    let mut rest = subject;
+    for token in pattern {
+        let (here, after) = match memchr_dot(rest) {
+            Some(dot) => (&rest[..dot], &rest[dot + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        match &token[..] {
+            b">" => return (seen == n && !rest.is_empty()).then_some(rest),
+            b"*" => {
+                if seen == n {
+                    return Some(here);
+                }
+                seen += 1;
+            }
+            _ => {}
+        }
+        if rest.is_empty() {
+            return None;
+        }
+        rest = after;
+    }
+    None
+}
+
+fn memchr_dot(s: &[u8]) -> Option<usize> {
+    s.iter().position(|&b| b == b'.')
 }
 
 fn tokens(subject: &str) -> Vec<Box<[u8]>> {
@@ -88,17 +120,19 @@ fn to_mapping(pattern: &str, to: Option<&str>) -> Mapping {
     }
 }
 
-/// Messages published in this account on `pattern` also go to `importer` as `map(subject)`.
+/// Messages published in the exporting account on `pattern` also go to `importer` as
+/// `map(subject)`. Named by account; [`Links::resolve`] turns a plan into routes.
 #[derive(Debug, Clone)]
-pub(crate) struct StreamRoute {
+pub(crate) struct StreamPlan {
     pub(crate) pattern: Box<[u8]>,
     pub(crate) importer: String,
     pub(crate) map: Mapping,
 }
 
-/// Requests published in this account on `pattern` go to `exporter` as `map(subject)`.
+/// Requests published in the importing account on `pattern` go to `exporter` as
+/// `map(subject)`.
 #[derive(Debug, Clone)]
-pub(crate) struct ServiceRoute {
+pub(crate) struct ServicePlan {
     pub(crate) pattern: Box<[u8]>,
     pub(crate) exporter: String,
     pub(crate) map: Mapping,
@@ -106,16 +140,82 @@ pub(crate) struct ServiceRoute {
     pub(crate) threshold: Duration,
 }
 
-/// The cross-account routes that start in one account.
+/// The cross-account routes that start in one account, by account name: what the
+/// configuration says, checked, before any account exists.
 #[derive(Debug, Clone, Default)]
+pub(crate) struct Plan {
+    pub(crate) streams: Vec<StreamPlan>,
+    pub(crate) services: Vec<ServicePlan>,
+}
+
+/// A stream route with its importer resolved.
+pub(crate) struct StreamRoute {
+    pub(crate) importer: Arc<Account>,
+    pub(crate) map: Mapping,
+}
+
+/// A service route with its exporter resolved.
+pub(crate) struct ServiceRoute {
+    pub(crate) exporter: Arc<Account>,
+    pub(crate) map: Mapping,
+    pub(crate) response: ResponseType,
+    pub(crate) threshold: Duration,
+}
+
+/// A route in a sublist, compared by identity.
+pub(crate) struct RouteRef<T>(pub(crate) Arc<T>);
+
+impl<T> Clone for RouteRef<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T> PartialEq for RouteRef<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// The cross-account routes that start in one account, resolved once (at start-up and at each
+/// reload): each holds the other account itself, and the patterns sit in sublists, so a
+/// message finds its routes without a scan, a lock on the account table or an allocation.
+#[derive(Default)]
 pub(crate) struct Links {
-    pub(crate) streams: Vec<StreamRoute>,
-    pub(crate) services: Vec<ServiceRoute>,
+    pub(crate) streams: Sublist<RouteRef<StreamRoute>>,
+    pub(crate) services: Sublist<RouteRef<ServiceRoute>>,
 }
 
 impl Links {
     pub(crate) fn is_empty(&self) -> bool {
         self.streams.is_empty() && self.services.is_empty()
+    }
+
+    /// The routes of `plan`, with every account named in it found by `account`.
+    pub(crate) fn resolve(plan: &Plan, mut account: impl FnMut(&str) -> Arc<Account>) -> Self {
+        let mut links = Self::default();
+        for p in &plan.streams {
+            let route = StreamRoute {
+                importer: account(&p.importer),
+                map: p.map.clone(),
+            };
+            // Patterns were validated when the configuration was loaded.
+            let _ = links
+                .streams
+                .insert(&p.pattern, None, RouteRef(Arc::new(route)));
+        }
+        for p in &plan.services {
+            let route = ServiceRoute {
+                exporter: account(&p.exporter),
+                map: p.map.clone(),
+                response: p.response,
+                threshold: p.threshold,
+            };
+            let _ = links
+                .services
+                .insert(&p.pattern, None, RouteRef(Arc::new(route)));
+        }
+        links
     }
 }
 
@@ -162,10 +262,10 @@ fn find_export<'a>(
 
 /// Routes by the account they start in. An import from an unknown account, or one that no
 /// export allows, is an error: nats-server refuses to start with the same text.
-pub(crate) fn build(accounts: &[AccountConfig]) -> Result<HashMap<String, Links>, String> {
+pub(crate) fn build(accounts: &[AccountConfig]) -> Result<HashMap<String, Plan>, String> {
     let by_name: HashMap<&str, &AccountConfig> =
         accounts.iter().map(|a| (a.name.as_str(), a)).collect();
-    let mut links: HashMap<String, Links> = HashMap::new();
+    let mut links: HashMap<String, Plan> = HashMap::new();
     for importer in accounts {
         for import in &importer.imports {
             let kind = if import.kind == ExportKind::Stream {
@@ -196,7 +296,7 @@ pub(crate) fn build(accounts: &[AccountConfig]) -> Result<HashMap<String, Links>
                         .entry(exporter.name.clone())
                         .or_default()
                         .streams
-                        .push(StreamRoute {
+                        .push(StreamPlan {
                             pattern: import.subject.as_bytes().into(),
                             importer: importer.name.clone(),
                             map,
@@ -211,7 +311,7 @@ pub(crate) fn build(accounts: &[AccountConfig]) -> Result<HashMap<String, Links>
                         .entry(importer.name.clone())
                         .or_default()
                         .services
-                        .push(ServiceRoute {
+                        .push(ServicePlan {
                             pattern: local.as_bytes().into(),
                             exporter: exporter.name.clone(),
                             map,
@@ -225,18 +325,6 @@ pub(crate) fn build(accounts: &[AccountConfig]) -> Result<HashMap<String, Links>
         }
     }
     Ok(links)
-}
-
-impl StreamRoute {
-    pub(crate) fn matches(&self, subject: &[u8]) -> bool {
-        subject_matches(&self.pattern, subject)
-    }
-}
-
-impl ServiceRoute {
-    pub(crate) fn matches(&self, subject: &[u8]) -> bool {
-        subject_matches(&self.pattern, subject)
-    }
 }
 
 #[cfg(test)]

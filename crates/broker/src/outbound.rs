@@ -224,6 +224,14 @@ impl Outbound {
         self.lock().buf.len()
     }
 
+    /// Takes what is queued, as a writer would (tests read what a session sent this way).
+    #[cfg(test)]
+    pub(crate) fn take_pending(&self) -> BytesMut {
+        let mut st = self.lock();
+        st.wake_queued = false;
+        std::mem::take(&mut st.buf)
+    }
+
     /// The writer task: drains the buffer into `wr` until the connection is closed.
     pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
         &self,

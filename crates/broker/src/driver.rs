@@ -1,0 +1,182 @@
+//! The tokio driver of a session: the writer task, the read loop, timers, reload and the
+//! authenticator's slow path. Everything protocol is decided by the sans-IO [`Session`]; this
+//! file only moves bytes and time in and out of it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use rnats_auth::{AuthRequest, Authenticator};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+
+use crate::admission::{Accepted, linger};
+use crate::hashing::Refused;
+use crate::outbound::{CloseReason, Outbound};
+use crate::session::{AuthOutcome, Session};
+use crate::state::{ServerState, Settings};
+
+/// Smallest read buffer; it doubles while reads fill it, up to `READ_BUF_MAX`.
+const READ_BUF_MIN: usize = 512;
+const READ_BUF_MAX: usize = 64 * 1024;
+
+/// The connection after INFO (and the TLS handshake): a writer task and the read loop, until
+/// either side ends it. `rd`/`wr` are any byte stream: TCP, TLS or a WebSocket adapter.
+pub(crate) async fn run_connection<R, W>(conn: Accepted, mut rd: R, wr: W)
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let Accepted {
+        state,
+        settings,
+        peer,
+    } = conn;
+    let config = settings.config.clone();
+    let (addr, cid) = (peer.addr, peer.cid);
+    let out = Arc::new(Outbound::new(
+        cid,
+        addr,
+        usize::try_from(config.max_pending).unwrap_or(usize::MAX),
+        tokio_util::sync::CancellationToken::new(),
+    ));
+    let writer = {
+        let out = out.clone();
+        let deadline = config.write_deadline;
+        tokio::spawn(async move { out.run_writer(wr, deadline).await })
+    };
+    state.register(cid, out.clone());
+    tracing::debug!("{addr} - cid:{cid} - Client connection created");
+    let mut session = Session::new(state.clone(), settings, out.clone(), peer, Instant::now());
+    let reason = drive(&mut session, &state, &out, &mut rd).await;
+    session.close();
+    state.unregister(cid);
+    let reason = out.close(reason);
+    let _ = writer.await;
+    if reason != CloseReason::ClientClosed && reason != CloseReason::ReadError {
+        linger(&mut rd).await;
+    }
+    tracing::debug!(
+        "{addr} - cid:{cid} - Client connection closed: {}",
+        reason.as_str()
+    );
+}
+
+/// The read loop: input, timers, reloads and kills, each handed to the session.
+async fn drive<R: AsyncRead + Unpin>(
+    session: &mut Session,
+    state: &Arc<ServerState>,
+    out: &Outbound,
+    rd: &mut R,
+) -> CloseReason {
+    let mut buf = BytesMut::with_capacity(READ_BUF_MIN);
+    let mut target = READ_BUF_MIN;
+    let shutdown = state.shutdown.clone();
+    let kill = out.kill.clone();
+    let mut reload = state.reload_epoch.subscribe();
+    reload.mark_unchanged();
+    let sleep = tokio::time::sleep_until(session.poll_timeout().into());
+    tokio::pin!(sleep);
+    loop {
+        if buf.capacity() - buf.len() < target / 2 {
+            buf.reserve(target);
+        }
+        let deadline = tokio::time::Instant::from(session.poll_timeout());
+        if sleep.deadline() != deadline {
+            sleep.as_mut().reset(deadline);
+        }
+        let result = tokio::select! {
+            biased;
+            () = kill.cancelled() => {
+                return out.close_reason().unwrap_or(CloseReason::WriteError);
+            }
+            () = shutdown.cancelled() => return CloseReason::ServerShutdown,
+            Ok(()) = reload.changed() => reauthenticate(session, state).await,
+            read = rd.read_buf(&mut buf) => {
+                let n = match read {
+                    Ok(0) => return CloseReason::ClientClosed,
+                    Ok(n) => n,
+                    Err(_) => return CloseReason::ReadError,
+                };
+                session.on_input(Instant::now());
+                if n < READ_BUF_MIN {
+                    session.release_idle_buffers();
+                }
+                let filled = buf.capacity() == buf.len();
+                target = if filled {
+                    (target * 2).min(READ_BUF_MAX)
+                } else if n < target / 4 {
+                    (target / 2).max(READ_BUF_MIN)
+                } else {
+                    target
+                };
+                process(session, state, &mut buf).await
+            }
+            () = &mut sleep => session.handle_timeout(Instant::now()),
+        };
+        session.flush();
+        if let Err(reason) = result {
+            return reason;
+        }
+    }
+}
+
+/// Handles every complete op in `buf`, pausing at a CONNECT that needs the authenticator
+/// (only this connection waits while it runs), then handles the rest.
+async fn process(
+    session: &mut Session,
+    state: &ServerState,
+    buf: &mut BytesMut,
+) -> Result<(), CloseReason> {
+    while let Some(request) = session.feed(buf, Instant::now())? {
+        session.flush();
+        let outcome = authenticate(state, &session.settings(), request, false).await;
+        session.complete_connect(outcome, Instant::now())?;
+    }
+    Ok(())
+}
+
+/// After a reload: the session decides whether it must be re-checked, and how it ends.
+async fn reauthenticate(
+    session: &mut Session,
+    state: &Arc<ServerState>,
+) -> Result<(), CloseReason> {
+    let settings = state.settings();
+    let Some(request) = session.begin_reload(settings.clone())? else {
+        return Ok(());
+    };
+    let outcome = authenticate(state, &settings, request, true).await;
+    session.complete_reload(outcome, Instant::now())
+}
+
+/// Asks the authenticator: inline when the answer is cheap (signatures, plain comparisons, a
+/// recently verified hash), on the hashing gate's workers when bcrypt or argon2 must run.
+/// `reload`: a re-check of a connection that is already in, which waits for a worker instead
+/// of being refused when many logins wait.
+async fn authenticate(
+    state: &ServerState,
+    settings: &Settings,
+    request: AuthRequest,
+    reload: bool,
+) -> AuthOutcome {
+    let auth = settings.auth.clone();
+    if !auth.may_block(&request) {
+        let result = auth.authenticate(&request);
+        return AuthOutcome::of(result, request);
+    }
+    let addr = request.client_addr.ip();
+    let work = move || {
+        let result = auth.authenticate(&request);
+        AuthOutcome::of(result, request)
+    };
+    let hashed = if reload {
+        state.hashing.run_waiting(work).await
+    } else {
+        state.hashing.run(addr, work).await
+    };
+    match hashed {
+        Ok(outcome) => outcome,
+        // The authenticator panicked: a refusal, never a success.
+        Err(Refused::Failed) => AuthOutcome::Failed,
+        Err(busy) => AuthOutcome::Busy(busy),
+    }
+}

@@ -1,0 +1,445 @@
+//! The router: where one published message goes, and the hand-over of a read batch's bytes to
+//! the writers of the connections that get them.
+//!
+//! One `Router` belongs to each publishing connection (and to each internal client). It finds
+//! the matching subscriptions through a per-connection match cache, picks one member per queue
+//! group, follows stream exports and service imports into other accounts, and encodes each
+//! delivery into a staging buffer per target. [`Router::flush`] hands every staging buffer to
+//! its target's outbound buffer under one lock and wakes each writer once (see
+//! docs/ARCHITECTURE.md for why). Nothing here blocks or awaits.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use rnats_sublist::{Match, MatchCache, Matches};
+
+use crate::account::{Account, SubRef};
+use crate::links::{Links, RouteRef, ServiceRoute, StreamRoute};
+use crate::logfmt;
+use crate::outbound::{Append, Outbound};
+
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Entries in the per-connection match cache before it is emptied.
+const MATCH_CACHE_CAP: usize = 1024;
+/// Entries in each of the caches for other accounts (imports, exports, responses).
+const FOREIGN_CACHE_CAP: usize = 256;
+/// Other accounts a connection keeps a match cache for; past it the oldest is dropped.
+const FOREIGN_ACCOUNTS: usize = 8;
+/// Largest staging buffer kept for reuse, and how many are kept. Buffers circulate between
+/// publishers' staging and targets' writers (a hand-over swaps them), so freeing the large ones
+/// would mean a fresh mapping, and page faults, per batch under load.
+const STAGING_KEEP: usize = 256 * 1024;
+const STAGING_SPARES: usize = 4;
+/// After a read this small the connection is not busy: spares above this size are released.
+const STAGING_IDLE_KEEP: usize = 16 * 1024;
+/// The prefix of the reply subjects of imported service requests.
+pub(crate) const RESPONSE_PREFIX: &[u8] = b"_R_.";
+
+/// One message on its way to subscribers.
+#[derive(Clone, Copy)]
+pub(crate) struct Msg<'a> {
+    pub(crate) subject: &'a [u8],
+    pub(crate) reply: Option<&'a [u8]>,
+    /// `Some` for HPUB: the header block's length at the start of `body`.
+    pub(crate) header_len: Option<usize>,
+    pub(crate) body: &'a [u8],
+}
+
+/// One target's share of a batch.
+struct Staged {
+    target: Arc<Outbound>,
+    buf: BytesMut,
+}
+
+/// The routing state of one publishing connection.
+pub(crate) struct Router {
+    cid: u64,
+    /// The publisher's CONNECT `echo`: whether its own subscriptions get its messages.
+    echo: bool,
+    /// The protocol trace is on: each delivery is logged in the target's name.
+    trace: bool,
+    cache: MatchCache<SubRef>,
+    /// Match caches for other accounts this connection reached through imports and exports.
+    foreign: Vec<(Arc<Account>, MatchCache<SubRef>)>,
+    /// What this batch delivers to other connections, one buffer per target.
+    staged: Vec<Staged>,
+    staged_at: FastMap<u64, usize>,
+    /// What this batch sends to the publisher itself: replies and its own messages, in order.
+    own: BytesMut,
+    /// Emptied staging buffers kept for the next batches.
+    spare: Vec<BytesMut>,
+    /// Subscriptions that reached their auto-unsubscribe count while routing one message.
+    expired: Vec<SubRef>,
+    /// Buffers for rewritten subjects, reused message after message.
+    subjects: Vec<Vec<u8>>,
+    rng: u64,
+}
+
+impl Router {
+    pub(crate) fn new(cid: u64) -> Self {
+        Self {
+            cid,
+            echo: true,
+            trace: false,
+            cache: MatchCache::new(MATCH_CACHE_CAP),
+            foreign: Vec::new(),
+            staged: Vec::new(),
+            staged_at: FastMap::default(),
+            own: BytesMut::new(),
+            spare: Vec::new(),
+            expired: Vec::new(),
+            subjects: Vec::new(),
+            rng: (cid ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9) | 1,
+        }
+    }
+
+    pub(crate) fn set_echo(&mut self, echo: bool) {
+        self.echo = echo;
+    }
+
+    pub(crate) fn set_trace(&mut self, trace: bool) {
+        self.trace = trace;
+    }
+
+    /// The publisher's own output for this batch (replies go here, in order with messages).
+    pub(crate) fn own(&mut self) -> &mut BytesMut {
+        &mut self.own
+    }
+
+    /// Delivers one message published in `account`, then across accounts where exports and
+    /// imports say so. Returns whether anybody got it.
+    pub(crate) fn route(&mut self, account: &Arc<Account>, msg: Msg<'_>) -> bool {
+        let matches = self.lookup(account, msg.subject);
+        let mut delivered = self.deliver_matches(&matches, msg);
+        self.expire(account);
+        if msg.subject.starts_with(RESPONSE_PREFIX) || account.has_links() {
+            delivered |= self.route_across(account, msg);
+        }
+        delivered
+    }
+
+    /// Service responses going back to their importer, stream exports and service imports.
+    fn route_across(&mut self, account: &Arc<Account>, msg: Msg<'_>) -> bool {
+        let mut delivered = false;
+        if msg.subject.starts_with(RESPONSE_PREFIX)
+            && let Some((importer, original)) = account.take_response(msg.subject, Instant::now())
+        {
+            let response = Msg {
+                subject: &original,
+                reply: None,
+                ..msg
+            };
+            delivered |= self.route_in(&importer, response);
+        }
+        let Some(links) = account.links() else {
+            return delivered;
+        };
+        delivered |= self.follow_links(account, &links, msg);
+        delivered
+    }
+
+    fn follow_links(&mut self, account: &Arc<Account>, links: &Links, msg: Msg<'_>) -> bool {
+        let mut delivered = false;
+        links.streams.for_each_match(msg.subject, |m| {
+            if let Match::Plain(RouteRef(route)) = m {
+                delivered |= self.stream(route, msg);
+            }
+        });
+        links.services.for_each_match(msg.subject, |m| {
+            if let Match::Plain(RouteRef(route)) = m {
+                delivered |= self.service(account, route, msg);
+            }
+        });
+        delivered
+    }
+
+    /// A message of an exported stream, delivered in the importing account.
+    fn stream(&mut self, route: &StreamRoute, msg: Msg<'_>) -> bool {
+        let mut subject = self.subjects.pop().unwrap_or_default();
+        route.map.apply_into(msg.subject, &mut subject);
+        let delivered = self.route_in(
+            &route.importer,
+            Msg {
+                subject: &subject,
+                ..msg
+            },
+        );
+        self.subjects.push(subject);
+        delivered
+    }
+
+    /// A request to an imported service, delivered in the exporting account with a fresh
+    /// `_R_.` reply subject whose responses come back to the requester.
+    fn service(&mut self, importer: &Arc<Account>, route: &ServiceRoute, msg: Msg<'_>) -> bool {
+        let mut subject = self.subjects.pop().unwrap_or_default();
+        route.map.apply_into(msg.subject, &mut subject);
+        let reply = msg.reply.and_then(|r| {
+            route.exporter.register_response(
+                importer.clone(),
+                r,
+                route.response,
+                route.threshold,
+                Instant::now(),
+            )
+        });
+        let delivered = self.route_in(
+            &route.exporter,
+            Msg {
+                subject: &subject,
+                reply: reply.as_deref(),
+                ..msg
+            },
+        );
+        self.subjects.push(subject);
+        delivered
+    }
+
+    /// Delivers in another account, through that account's cache.
+    fn route_in(&mut self, account: &Arc<Account>, msg: Msg<'_>) -> bool {
+        let matches = self.lookup_foreign(account, msg.subject);
+        let delivered = self.deliver_matches(&matches, msg);
+        self.expire(account);
+        delivered
+    }
+
+    fn expire(&mut self, account: &Account) {
+        for sub in self.expired.drain(..) {
+            account.expire(&sub.0);
+        }
+    }
+
+    /// The matches for a subject in the publisher's own account.
+    pub(crate) fn lookup(&mut self, account: &Account, subject: &[u8]) -> Arc<Matches<SubRef>> {
+        lookup_in(&mut self.cache, account, subject)
+    }
+
+    /// The matches in another account, reached through an import, an export or a response:
+    /// each such account gets a small cache of its own, the oldest dropped past
+    /// `FOREIGN_ACCOUNTS`, so traffic that alternates between two accounts never empties the
+    /// publisher's main cache.
+    fn lookup_foreign(&mut self, account: &Arc<Account>, subject: &[u8]) -> Arc<Matches<SubRef>> {
+        let index = match self
+            .foreign
+            .iter()
+            .position(|(a, _)| Arc::ptr_eq(a, account))
+        {
+            Some(i) => i,
+            None => {
+                if self.foreign.len() >= FOREIGN_ACCOUNTS {
+                    self.foreign.remove(0);
+                }
+                self.foreign
+                    .push((account.clone(), MatchCache::new(FOREIGN_CACHE_CAP)));
+                self.foreign.len() - 1
+            }
+        };
+        lookup_in(&mut self.foreign[index].1, account, subject)
+    }
+
+    /// The connection moved to another account (a second CONNECT): its caches start over.
+    pub(crate) fn forget_accounts(&mut self) {
+        self.foreign.clear();
+        self.cache.clear();
+    }
+
+    /// Every plain match, and one member of each queue group.
+    fn deliver_matches(&mut self, matches: &Matches<SubRef>, msg: Msg<'_>) -> bool {
+        let mut delivered = false;
+        for sub in &matches.plain {
+            delivered |= self.deliver(sub, msg);
+        }
+        for group in &matches.queues {
+            let n = group.members.len();
+            if n == 0 {
+                continue;
+            }
+            let start = self.next_random() as usize % n;
+            for i in 0..n {
+                let sub = &group.members[(start + i) % n];
+                if self.deliver(sub, msg) {
+                    delivered = true;
+                    break;
+                }
+            }
+        }
+        delivered
+    }
+
+    fn deliver(&mut self, sub: &SubRef, msg: Msg<'_>) -> bool {
+        if sub.closed.load(Ordering::Relaxed) || sub.client.is_closed() {
+            return false;
+        }
+        let target = &sub.client;
+        if target.cid == self.cid && !self.echo {
+            return false;
+        }
+        if let Some(filter) = &sub.deliver_filter
+            && !filter.may_deliver(msg.subject, sub.queue.as_deref())
+        {
+            return false;
+        }
+        let (allowed, last) = sub.take_delivery();
+        if !allowed {
+            return false;
+        }
+        if let Some(reply) = msg.reply
+            && target.replies.enabled()
+        {
+            target.replies.grant(reply, Instant::now());
+        }
+        let headers = target.headers.load(Ordering::Relaxed);
+        if self.trace {
+            trace_delivery(target, sub, msg, headers);
+        }
+        let buf = self.staging(target);
+        encode(buf, sub, msg, headers);
+        if last {
+            self.expired.push(sub.clone());
+        }
+        true
+    }
+
+    /// The buffer collecting this batch's bytes for `target`.
+    fn staging(&mut self, target: &Arc<Outbound>) -> &mut BytesMut {
+        if target.cid == self.cid {
+            return &mut self.own;
+        }
+        let index = match self.staged_at.get(&target.cid) {
+            Some(&i) => i,
+            None => {
+                let buf = self.spare.pop().unwrap_or_default();
+                self.staged.push(Staged {
+                    target: target.clone(),
+                    buf,
+                });
+                self.staged_at.insert(target.cid, self.staged.len() - 1);
+                self.staged.len() - 1
+            }
+        };
+        &mut self.staged[index].buf
+    }
+
+    /// A request nobody answered: the publisher's own subscription on the reply subject gets a
+    /// 503 status message, as nats-server does for clients that asked for it.
+    pub(crate) fn no_responders(&mut self, account: &Arc<Account>, subject: &[u8], reply: &[u8]) {
+        let mut header = Vec::with_capacity(42 + subject.len());
+        header.extend_from_slice(b"NATS/1.0 503\r\nNats-Subject: ");
+        header.extend_from_slice(subject);
+        header.extend_from_slice(b"\r\n\r\n");
+        let matches = self.lookup(account, reply);
+        let own = matches
+            .plain
+            .iter()
+            .chain(matches.queues.iter().flat_map(|g| g.members.iter()))
+            .find(|s| s.client.cid == self.cid && !s.closed.load(Ordering::Relaxed));
+        if let Some(sub) = own {
+            let (allowed, last) = sub.take_delivery();
+            if allowed {
+                let sid = sub.sid.clone();
+                rnats_protocol::encode_hmsg(
+                    &mut self.own,
+                    reply,
+                    &sid,
+                    None,
+                    header.len(),
+                    &header,
+                );
+            }
+            if last {
+                account.expire(&sub.0);
+            }
+        }
+    }
+
+    /// A quiet connection keeps no large staging buffers.
+    pub(crate) fn release_idle_buffers(&mut self) {
+        self.spare.retain(|b| b.capacity() <= STAGING_IDLE_KEEP);
+        if self.own.capacity() > STAGING_IDLE_KEEP {
+            self.own = BytesMut::new();
+        }
+    }
+
+    /// Hands this batch's bytes to every target (one lock each) and wakes each writer once;
+    /// `me` gets the publisher's own share.
+    pub(crate) fn flush(&mut self, me: &Outbound) {
+        if !self.own.is_empty() && me.hand_over(&mut self.own) == Append::Wake {
+            me.wake();
+        }
+        if self.own.capacity() > STAGING_KEEP {
+            self.own = BytesMut::new();
+        }
+        for Staged { target, mut buf } in self.staged.drain(..) {
+            if target.hand_over(&mut buf) == Append::Wake {
+                target.wake();
+            }
+            if buf.capacity() <= STAGING_KEEP && self.spare.len() < STAGING_SPARES {
+                self.spare.push(buf);
+            }
+        }
+        self.staged_at.clear();
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64: queue member choice needs speed and spread, not secrecy.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+}
+
+/// The matches for a subject from `cache` while the account's sublist is unchanged. The
+/// generation is read without the lock; a result is stored only under the generation it was
+/// computed at, so the cache never serves a stale result. Generations are unique across
+/// sublists, so a cache asked about another account only starts over.
+fn lookup_in(
+    cache: &mut MatchCache<SubRef>,
+    account: &Account,
+    subject: &[u8],
+) -> Arc<Matches<SubRef>> {
+    if let Some(found) = cache.lookup(account.generation(), subject) {
+        return found;
+    }
+    let (matches, at) = {
+        let sublist = account.read();
+        (Arc::new(sublist.matches(subject)), sublist.generation())
+    };
+    cache.store(at, subject, matches.clone());
+    matches
+}
+
+/// `MSG` or `HMSG` for `sub`; a target without headers support gets the message without
+/// them, as nats-server does.
+fn encode(buf: &mut BytesMut, sub: &SubRef, msg: Msg<'_>, headers: bool) {
+    let Msg {
+        subject,
+        reply,
+        header_len,
+        body,
+    } = msg;
+    match header_len {
+        Some(h) if headers => rnats_protocol::encode_hmsg(buf, subject, &sub.sid, reply, h, body),
+        Some(h) => {
+            let payload = &body[h.min(body.len())..];
+            rnats_protocol::encode_msg(buf, subject, &sub.sid, reply, payload);
+        }
+        None => rnats_protocol::encode_msg(buf, subject, &sub.sid, reply, body),
+    }
+}
+
+/// The trace line of one delivery, in the target's name, as nats-server writes it.
+fn trace_delivery(target: &Outbound, sub: &SubRef, msg: Msg<'_>, headers: bool) {
+    let mut line = BytesMut::new();
+    encode(&mut line, sub, msg, headers);
+    tracing::trace!(
+        "{} - cid:{} - {}",
+        target.peer,
+        target.cid,
+        logfmt::outbound(&line)
+    );
+}

@@ -1,0 +1,300 @@
+//! CONNECT, what to do with an authentication outcome, and re-authentication on reload.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use rnats_auth::{AuthError, AuthRequest, Authenticator, Authorized, PublishCache};
+use rnats_protocol::{ConnectOptions, Limits, OK};
+
+use super::{Options, Session, wants_trace};
+use crate::errors::ClientError;
+use crate::hashing::Refused;
+use crate::logfmt::Quoted;
+use crate::outbound::CloseReason;
+use crate::state::Settings;
+
+/// What the authenticator said about one request.
+pub(crate) enum AuthOutcome {
+    Accepted(Authorized, AuthRequest),
+    Refused(AuthError, AuthRequest),
+    /// The authenticator itself failed (panicked).
+    Failed,
+    /// Too many logins are waiting for password hashing: refused without hashing.
+    Busy(Refused),
+}
+
+impl AuthOutcome {
+    /// The outcome of an authenticator's answer to `request`.
+    pub(crate) fn of(result: Result<Authorized, AuthError>, request: AuthRequest) -> Self {
+        match result {
+            Ok(authorized) => Self::Accepted(authorized, request),
+            Err(e) => Self::Refused(e, request),
+        }
+    }
+}
+
+impl Session {
+    /// CONNECT: parsed here; applied at once when nothing is configured for authentication,
+    /// otherwise handed back as a request for the authenticator.
+    pub(super) fn on_connect(&mut self, json: &[u8]) -> Result<Option<AuthRequest>, CloseReason> {
+        let opts = match ConnectOptions::from_json(json) {
+            Ok(opts) => opts,
+            Err(e) => {
+                // serde's message quotes the offending value, which may be a password sent as
+                // a number: only the kind of error and its place are logged.
+                tracing::error!(
+                    "{} - cid:{} - invalid CONNECT JSON: {} error at line {} column {}",
+                    self.peer.addr,
+                    self.peer.cid,
+                    match e.classify() {
+                        serde_json::error::Category::Io => "read",
+                        serde_json::error::Category::Syntax => "syntax",
+                        serde_json::error::Category::Data => "data",
+                        serde_json::error::Category::Eof => "unexpected end of input",
+                    },
+                    e.line(),
+                    e.column()
+                );
+                self.fail(ClientError::InvalidConnect)?;
+                return Err(CloseReason::ProtocolViolation);
+            }
+        };
+        if !self.settings.auth_configured {
+            self.authenticated = true;
+            self.apply_connect(opts)?;
+            return Ok(None);
+        }
+        let mut request = self.empty_request();
+        request.user.clone_from(&opts.user);
+        request.pass.clone_from(&opts.pass);
+        request.token.clone_from(&opts.auth_token);
+        request.nkey.clone_from(&opts.nkey);
+        request.sig.clone_from(&opts.sig);
+        request.jwt.clone_from(&opts.jwt);
+        self.pending_connect = Some(opts);
+        Ok(Some(request))
+    }
+
+    fn empty_request(&self) -> AuthRequest {
+        let mut request = AuthRequest::new(self.peer.addr, self.peer.kind);
+        request.nonce.clone_from(&self.peer.nonce);
+        request.tls.clone_from(&self.peer.tls);
+        request
+    }
+
+    /// The authenticator's answer to the request [`Session::feed`] returned.
+    pub(crate) fn complete_connect(
+        &mut self,
+        outcome: AuthOutcome,
+        now: Instant,
+    ) -> Result<(), CloseReason> {
+        let opts = self.pending_connect.take().unwrap_or_default();
+        match outcome {
+            AuthOutcome::Accepted(authorized, request) => {
+                self.bind(authorized, Some(request), now);
+                self.apply_connect(opts)
+            }
+            refused => self.refuse(refused),
+        }
+    }
+
+    /// Logs why and closes with `Authorization Violation`: the client never learns the reason.
+    fn refuse(&mut self, outcome: AuthOutcome) -> Result<(), CloseReason> {
+        let (addr, cid) = (self.peer.addr, self.peer.cid);
+        match outcome {
+            AuthOutcome::Accepted(..) => {}
+            AuthOutcome::Refused(e, request) => {
+                let who = request
+                    .user
+                    .as_deref()
+                    .or(request.nkey.as_deref())
+                    .map(|u| format!(" - User {}", Quoted(u.as_bytes())))
+                    .unwrap_or_default();
+                tracing::error!("{addr} - cid:{cid} - authentication error{who}: {e}");
+            }
+            AuthOutcome::Failed => {
+                tracing::error!("{addr} - cid:{cid} - authentication error: authenticator failed");
+            }
+            AuthOutcome::Busy(why) => tracing::error!(
+                "{addr} - cid:{cid} - authentication error: refused without checking, {}",
+                match why {
+                    Refused::AddressFull =>
+                        "too many logins from this address are waiting for password hashing",
+                    _ => "too many logins are waiting for password hashing",
+                }
+            ),
+        }
+        self.fail(ClientError::AuthorizationViolation)
+    }
+
+    /// The first op was not CONNECT: refused when authentication is required, otherwise the
+    /// client is the `no_auth_user` (nats-server's telnet-friendly rule).
+    pub(super) fn authenticate_without_connect(&mut self, now: Instant) -> Result<(), CloseReason> {
+        if self.settings.auth.auth_required() {
+            tracing::error!(
+                "{} - cid:{} - authentication error: no CONNECT",
+                self.peer.addr,
+                self.peer.cid
+            );
+            return self.fail(ClientError::AuthorizationViolation);
+        }
+        let request = self.empty_request();
+        match self.settings.auth.authenticate(&request) {
+            Ok(authorized) => {
+                self.bind(authorized, None, now);
+                Ok(())
+            }
+            Err(e) => self.refuse(AuthOutcome::Refused(e, request)),
+        }
+    }
+
+    /// Binds the connection to its account, permissions and expiry.
+    fn bind(&mut self, authorized: Authorized, request: Option<AuthRequest>, now: Instant) {
+        tracing::info!(
+            "{} - cid:{} - authenticated: method={} identity={} account={}",
+            self.peer.addr,
+            self.peer.cid,
+            authorized.method,
+            Quoted(authorized.identity.as_bytes()),
+            Quoted(authorized.account.as_bytes())
+        );
+        if authorized.account != self.account.name {
+            // A second CONNECT into another account: subscriptions do not follow.
+            self.subs.remove_all(&self.account);
+            self.account = self.state.account(&authorized.account);
+            self.router.forget_accounts();
+        }
+        self.out
+            .replies
+            .configure(authorized.permissions.as_ref().and_then(|p| p.responses()));
+        self.permissions = authorized.permissions;
+        self.publish_cache = PublishCache::new();
+        self.apply_user_limits(authorized.max_subscriptions, authorized.max_payload);
+        self.identity = authorized.identity;
+        self.timers.set_expiry(authorized.expires.map(|at| {
+            let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+            now + left
+        }));
+        self.credentials = request;
+        self.authenticated = true;
+        self.timers.on_authenticated();
+    }
+
+    /// The effective limits are the lower of the server's and the user's (nats-server).
+    fn apply_user_limits(&mut self, subscriptions: Option<u32>, payload: Option<u32>) {
+        let config = &self.settings.config;
+        let server_subs = (config.max_subscriptions > 0).then_some(config.max_subscriptions);
+        self.max_subs = match (server_subs, subscriptions) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .map(|n| n as usize);
+        self.max_payload = payload.map_or(config.max_payload, |p| p.min(config.max_payload));
+        self.parser.set_limits(Limits {
+            max_control_line: config.max_control_line as usize,
+            max_payload: self.max_payload as usize,
+        });
+    }
+
+    /// The CONNECT checks that follow authentication, then the options take effect.
+    fn apply_connect(&mut self, opts: ConnectOptions) -> Result<(), CloseReason> {
+        let (addr, cid) = (self.peer.addr, self.peer.cid);
+        if opts.account.is_some() || opts.new_account.is_some() {
+            tracing::error!(
+                "{addr} - cid:{cid} - authentication error: CONNECT may not name an account"
+            );
+            return self.fail(ClientError::AuthorizationViolation);
+        }
+        if !(0..=1).contains(&opts.protocol) {
+            tracing::error!("{addr} - cid:{cid} - invalid client protocol");
+            return self.fail(ClientError::InvalidClientProtocol);
+        }
+        if opts.no_responders && !opts.headers {
+            tracing::error!("{addr} - cid:{cid} - no responders requires headers support");
+            return self.fail(ClientError::NoRespondersRequiresHeaders);
+        }
+        let headers = opts.headers && !self.settings.config.no_header_support;
+        self.opts = Options {
+            verbose: opts.verbose,
+            pedantic: opts.pedantic,
+            headers,
+            no_responders: opts.no_responders,
+            protocol: opts.protocol,
+        };
+        self.router.set_echo(opts.echo);
+        self.out
+            .headers
+            .store(headers, std::sync::atomic::Ordering::Relaxed);
+        self.timers.on_authenticated();
+        self.connected = true;
+        if self.opts.verbose {
+            self.reply(OK);
+        }
+        Ok(())
+    }
+
+    /// A reload put new rules in force. Returns the request to re-check this connection with,
+    /// when it must be re-checked (as nats-server does): the driver asks the authenticator and
+    /// gives the answer to [`Session::complete_reload`].
+    pub(crate) fn begin_reload(
+        &mut self,
+        settings: Arc<Settings>,
+    ) -> Result<Option<AuthRequest>, CloseReason> {
+        let old = std::mem::replace(&mut self.settings, settings);
+        self.trace = wants_trace(&self.settings.config);
+        self.router.set_trace(self.trace);
+        if !self.settings.auth_configured {
+            self.permissions = None;
+            self.publish_cache = PublishCache::new();
+            self.timers.set_expiry(None);
+            if self.account.name != self.state.global_account.name {
+                return self
+                    .fail(ClientError::AuthorizationViolation)
+                    .map(|()| None);
+            }
+            return Ok(None);
+        }
+        if !self.authenticated && !old.auth_configured {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.credentials
+                .clone()
+                .unwrap_or_else(|| self.empty_request()),
+        ))
+    }
+
+    /// The re-check after a reload: a user that is gone, or that now lands in another account,
+    /// is closed; new permissions apply at once, and subscriptions they no longer allow are
+    /// removed with a notice.
+    pub(crate) fn complete_reload(
+        &mut self,
+        outcome: AuthOutcome,
+        now: Instant,
+    ) -> Result<(), CloseReason> {
+        match outcome {
+            AuthOutcome::Accepted(authorized, request) => {
+                if authorized.account != self.account.name {
+                    tracing::info!(
+                        "{} - cid:{} - account changed on reload, closing",
+                        self.peer.addr,
+                        self.peer.cid
+                    );
+                    return self.fail(ClientError::AuthorizationViolation);
+                }
+                self.bind(authorized, Some(request), now);
+                self.drop_forbidden_subscriptions();
+                Ok(())
+            }
+            AuthOutcome::Failed => {
+                tracing::error!(
+                    "{} - cid:{} - authentication error on reload: authenticator failed",
+                    self.peer.addr,
+                    self.peer.cid
+                );
+                self.fail(ClientError::AuthorizationViolation)
+            }
+            refused => self.refuse(refused),
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! The sans-IO session: one client connection's protocol state, without sockets or a clock.
+//!
+//! The driver (see `driver.rs`) feeds it what the client sent and the current time; the session
+//! answers with bytes for the client (gathered with the deliveries in its [`Router`] and handed
+//! over by [`Session::flush`]), a request for the authenticator when a CONNECT needs one, or the
+//! reason the connection must close. CONNECT and authentication outcomes live in `connect.rs`,
+//! SUB/UNSUB and the subscription table in `subs.rs`, PUB here. Being sans-IO, every rule is
+//! unit-tested in `tests.rs` with no socket and no runtime.
+
+mod connect;
+mod subs;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use rnats_auth::{AuthRequest, ConnectionType, Permissions, PublishCache, TlsIdentity};
+use rnats_protocol::{ClientOp, ClientParser, ConnectOptions, Limits, OK, PING, PONG};
+use rnats_sublist::validate_literal_subject;
+
+use crate::account::Account;
+use crate::errors::ClientError;
+use crate::logfmt::{self, Quoted};
+use crate::outbound::{CloseReason, Outbound};
+use crate::router::{Msg, RESPONSE_PREFIX, Router};
+use crate::state::{ServerState, Settings};
+use crate::timers::{ConnTimers, TimerAction};
+
+pub(crate) use connect::AuthOutcome;
+use subs::Subscriptions;
+
+/// Reply subjects a client may not use (they belong to service imports, gateways old and new,
+/// and JetStream), as nats-server 2.15.1 refuses them.
+const RESERVED_REPLY_PREFIXES: [&[u8]; 4] = [RESPONSE_PREFIX, b"$JS.ACK.", b"_GR_.", b"$GR."];
+/// Subjects a client may not publish to (gateway-routed replies, old and new form).
+const RESERVED_PUBLISH_PREFIXES: [&[u8]; 2] = [b"_GR_.", b"$GR."];
+
+/// Who is on the other end, as admission found it.
+#[derive(Debug, Clone)]
+pub(crate) struct Peer {
+    pub(crate) addr: SocketAddr,
+    pub(crate) cid: u64,
+    pub(crate) kind: ConnectionType,
+    /// The nonce sent in INFO, when the authenticator wants one signed.
+    pub(crate) nonce: Option<String>,
+    /// The verified client certificate, for `verify_and_map`.
+    pub(crate) tls: Option<TlsIdentity>,
+}
+
+/// What a client asked for in CONNECT, reduced to what routing needs on every message.
+#[derive(Debug, Clone, Copy)]
+struct Options {
+    verbose: bool,
+    pedantic: bool,
+    headers: bool,
+    no_responders: bool,
+    protocol: i32,
+}
+
+impl Options {
+    /// Before CONNECT, a client gets the same defaults as an empty CONNECT (verified against
+    /// nats-server: `SUB`/`PUB` without CONNECT are answered with `+OK`).
+    fn before_connect() -> Self {
+        Self {
+            verbose: true,
+            pedantic: true,
+            headers: false,
+            no_responders: false,
+            protocol: 0,
+        }
+    }
+}
+
+/// One client connection's protocol state.
+pub(crate) struct Session {
+    state: Arc<ServerState>,
+    /// The configuration and authentication rules in force; replaced on reload.
+    settings: Arc<Settings>,
+    out: Arc<Outbound>,
+    peer: Peer,
+    account: Arc<Account>,
+    /// Whether the client may send anything but CONNECT.
+    authenticated: bool,
+    /// CONNECT options waiting for the authenticator's answer.
+    pending_connect: Option<ConnectOptions>,
+    /// The credentials of the last CONNECT, kept to re-authenticate on reload (as nats-server).
+    credentials: Option<AuthRequest>,
+    /// User name or public key, for logs; never a secret.
+    identity: String,
+    permissions: Option<Arc<Permissions>>,
+    publish_cache: PublishCache,
+    parser: ClientParser,
+    opts: Options,
+    connected: bool,
+    sent_connect_info: bool,
+    /// Most subscriptions (`None`: no limit): the server's, lowered by the user's.
+    max_subs: Option<usize>,
+    /// Largest payload this connection may publish: the server's, lowered by the user's.
+    max_payload: u32,
+    subs: Subscriptions,
+    timers: ConnTimers,
+    router: Router,
+    /// `trace`/`-V` is on and trace lines are wanted: every op in and line out is logged.
+    trace: bool,
+}
+
+impl Session {
+    pub(crate) fn new(
+        state: Arc<ServerState>,
+        settings: Arc<Settings>,
+        out: Arc<Outbound>,
+        peer: Peer,
+        now: Instant,
+    ) -> Self {
+        let config = settings.config.clone();
+        let limits = Limits {
+            max_control_line: config.max_control_line as usize,
+            max_payload: config.max_payload as usize,
+        };
+        let spread = (peer.cid ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        let jitter = (spread >> 11) as f64 / (1u64 << 53) as f64;
+        let auth_timeout = settings
+            .auth
+            .auth_required()
+            .then(|| settings.auth.auth_timeout());
+        let timers = ConnTimers::new(
+            now,
+            config.ping_interval,
+            config.ping_max,
+            auth_timeout,
+            jitter,
+        );
+        let trace = wants_trace(&config);
+        let mut router = Router::new(peer.cid);
+        router.set_trace(trace);
+        Self {
+            account: state.global_account.clone(),
+            authenticated: !settings.auth_configured,
+            pending_connect: None,
+            credentials: None,
+            identity: String::new(),
+            permissions: None,
+            publish_cache: PublishCache::new(),
+            max_subs: (config.max_subscriptions > 0).then_some(config.max_subscriptions as usize),
+            max_payload: config.max_payload,
+            parser: ClientParser::new(limits),
+            opts: Options::before_connect(),
+            connected: false,
+            sent_connect_info: false,
+            subs: Subscriptions::default(),
+            timers,
+            router,
+            trace,
+            state,
+            settings,
+            out,
+            peer,
+        }
+    }
+
+    /// The settings this session runs under.
+    pub(crate) fn settings(&self) -> Arc<Settings> {
+        self.settings.clone()
+    }
+
+    /// When the driver must call [`Session::handle_timeout`] next.
+    pub(crate) fn poll_timeout(&self) -> Instant {
+        self.timers.poll_timeout()
+    }
+
+    /// The client sent something (any bytes count against staleness).
+    pub(crate) fn on_input(&mut self, now: Instant) {
+        self.timers.on_input(now);
+    }
+
+    /// A quiet connection keeps no large buffers.
+    pub(crate) fn release_idle_buffers(&mut self) {
+        self.router.release_idle_buffers();
+    }
+
+    /// Hands this batch's bytes to the client's own writer and to every target's.
+    pub(crate) fn flush(&mut self) {
+        self.router.flush(&self.out);
+    }
+
+    /// The connection is over: its subscriptions leave the account.
+    pub(crate) fn close(&mut self) {
+        self.subs.remove_all(&self.account);
+    }
+
+    /// Parses and handles the complete ops in `buf`. Returns a request when a CONNECT must be
+    /// authenticated before anything after it is handled: the driver asks the authenticator,
+    /// gives the answer to [`Session::complete_connect`] and feeds the rest of `buf`.
+    pub(crate) fn feed(
+        &mut self,
+        buf: &mut BytesMut,
+        now: Instant,
+    ) -> Result<Option<AuthRequest>, CloseReason> {
+        loop {
+            let parsed = self.parser.parse(buf);
+            if self.trace
+                && let Ok(Some(op)) = &parsed
+            {
+                self.trace_in(op);
+            }
+            match parsed {
+                Ok(None) => return Ok(None),
+                Ok(Some(op)) => {
+                    if let Some(request) = self.handle(op, now)? {
+                        return Ok(Some(request));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(
+                        "{} - cid:{} - Client parser ERROR: {e}",
+                        self.peer.addr,
+                        self.peer.cid
+                    );
+                    self.fail(ClientError::Protocol(e))?;
+                    return Err(CloseReason::ProtocolViolation);
+                }
+            }
+        }
+    }
+
+    /// Handles one parsed op.
+    pub(crate) fn handle(
+        &mut self,
+        op: ClientOp,
+        now: Instant,
+    ) -> Result<Option<AuthRequest>, CloseReason> {
+        if let ClientOp::Connect(json) = &op {
+            return self.on_connect(json);
+        }
+        if !self.authenticated {
+            self.authenticate_without_connect(now)?;
+        }
+        match op {
+            ClientOp::Pub {
+                subject,
+                reply,
+                payload,
+            } => self.on_pub(&subject, reply.as_ref(), None, &payload, now)?,
+            ClientOp::HPub {
+                subject,
+                reply,
+                header_len,
+                message,
+            } => {
+                if !self.opts.headers {
+                    tracing::error!(
+                        "{} - cid:{} - message headers not supported",
+                        self.peer.addr,
+                        self.peer.cid
+                    );
+                    self.fail(ClientError::HeadersNotSupported)?;
+                    return Ok(None);
+                }
+                self.on_pub(&subject, reply.as_ref(), Some(header_len), &message, now)?;
+            }
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => self.on_sub(&subject, queue.as_deref(), &sid)?,
+            ClientOp::Unsub { sid, max } => self.on_unsub(&sid, max),
+            ClientOp::Ping => self.on_ping(),
+            ClientOp::Pong => self.timers.on_pong(),
+            ClientOp::Info | ClientOp::Ok | ClientOp::Connect(_) => {}
+            ClientOp::Err(text) => {
+                tracing::error!(
+                    "{} - cid:{} - Client Error {}",
+                    self.peer.addr,
+                    self.peer.cid,
+                    Quoted(&text)
+                );
+                self.fail(ClientError::ClientSentErr)?;
+            }
+        }
+        Ok(None)
+    }
+
+    fn on_ping(&mut self) {
+        self.reply(PONG);
+        if self.connected && self.opts.protocol >= 1 && !self.sent_connect_info {
+            self.sent_connect_info = true;
+            let mut info =
+                self.state
+                    .client_info(&self.settings, self.peer.cid, self.peer.addr, true);
+            info.remote_account = Some(self.account.name.clone());
+            info.max_payload = self.max_payload;
+            self.reply(&info.to_line());
+        }
+    }
+
+    /// A timer fired (the driver calls this at [`Session::poll_timeout`]).
+    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Result<(), CloseReason> {
+        let (addr, cid) = (self.peer.addr, self.peer.cid);
+        match self.timers.handle_timeout(now) {
+            TimerAction::Nothing => Ok(()),
+            TimerAction::SendPing => {
+                self.reply(PING);
+                Ok(())
+            }
+            TimerAction::Stale => {
+                tracing::debug!("{addr} - cid:{cid} - Stale Client Connection - Closing");
+                self.fail(ClientError::StaleConnection)
+            }
+            TimerAction::Expired => {
+                tracing::info!("{addr} - cid:{cid} - User Authentication Expired");
+                self.fail(ClientError::UserAuthenticationExpired)
+            }
+            TimerAction::AuthTimeout => {
+                tracing::error!("{addr} - cid:{cid} - Authentication Timeout");
+                self.fail(ClientError::AuthenticationTimeout)
+            }
+        }
+    }
+
+    fn on_pub(
+        &mut self,
+        subject: &Bytes,
+        reply: Option<&Bytes>,
+        header_len: Option<usize>,
+        message: &Bytes,
+        now: Instant,
+    ) -> Result<(), CloseReason> {
+        if self.opts.pedantic && validate_literal_subject(subject).is_err() {
+            self.fail(ClientError::InvalidPublishSubject)?;
+        }
+        if RESERVED_PUBLISH_PREFIXES
+            .iter()
+            .any(|p| subject.starts_with(p))
+        {
+            return self.publish_violation(subject);
+        }
+        if let Some(perms) = &self.permissions
+            && !self.publish_cache.may_publish(perms, subject)
+            && !self.out.replies.take(subject, now)
+        {
+            return self.publish_violation(subject);
+        }
+        if let Some(reply) = reply
+            && RESERVED_REPLY_PREFIXES.iter().any(|p| reply.starts_with(p))
+        {
+            tracing::error!(
+                "{} - cid:{} - Publish Violation - Reply {}",
+                self.peer.addr,
+                self.peer.cid,
+                Quoted(reply)
+            );
+            let reply = String::from_utf8_lossy(reply).into_owned();
+            return self.fail(ClientError::PublishReplyViolation(reply));
+        }
+        if self.opts.verbose {
+            self.reply(OK);
+        }
+        let msg = Msg {
+            subject,
+            reply: reply.map(|r| &r[..]),
+            header_len,
+            body: message,
+        };
+        let delivered = self.router.route(&self.account, msg);
+        if !delivered
+            && self.opts.no_responders
+            && let Some(reply) = reply
+        {
+            self.router.no_responders(&self.account, subject, reply);
+        }
+        Ok(())
+    }
+
+    fn publish_violation(&mut self, subject: &[u8]) -> Result<(), CloseReason> {
+        tracing::error!(
+            "{} - cid:{} - Publish Violation - User {}, Subject {}",
+            self.peer.addr,
+            self.peer.cid,
+            Quoted(self.identity.as_bytes()),
+            Quoted(subject)
+        );
+        let subject = String::from_utf8_lossy(subject).into_owned();
+        self.fail(ClientError::PublishViolation(subject))
+    }
+
+    /// Queues bytes for this client, after whatever this batch already has for it.
+    fn reply(&mut self, data: &[u8]) {
+        if self.trace {
+            tracing::trace!(
+                "{} - cid:{} - {}",
+                self.peer.addr,
+                self.peer.cid,
+                logfmt::outbound(data)
+            );
+        }
+        self.router.own().extend_from_slice(data);
+    }
+
+    fn trace_in(&self, op: &ClientOp) {
+        let (line, payload) = logfmt::inbound(op);
+        tracing::trace!("{} - cid:{} - {line}", self.peer.addr, self.peer.cid);
+        if let Some(payload) = payload {
+            tracing::trace!("{} - cid:{} - {payload}", self.peer.addr, self.peer.cid);
+        }
+    }
+
+    /// Sends the error (if nats-server sends one) and says whether the connection must close.
+    fn fail(&mut self, err: ClientError) -> Result<(), CloseReason> {
+        if let Some(line) = err.wire_line() {
+            self.reply(&line);
+        }
+        match err.closes() {
+            Some(reason) => Err(reason),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Whether the protocol trace is on (`trace`/`-V`) and trace lines are wanted by the logger:
+/// read at connect and after each reload, so the hot path checks one bool.
+fn wants_trace(config: &rnats_config::ServerConfig) -> bool {
+    config.trace && tracing::enabled!(tracing::Level::TRACE)
+}

@@ -1,0 +1,272 @@
+//! What every connection shares: the [`Settings`] in force (swapped whole on reload) and the
+//! [`ServerState`] that lives as long as the server (accounts, the client registry, shutdown).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use rnats_auth::ServerAuth;
+use rnats_config::ServerConfig;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::account::Account;
+use crate::admission::TlsSetup;
+use crate::info::{COMPAT_VERSION, Info};
+use crate::links::{self, Links, Plan};
+use crate::outbound::Outbound;
+use crate::server::ServerError;
+
+/// The configuration in force and everything compiled from it; a connection reads it when it
+/// starts and again after each reload.
+pub(crate) struct Settings {
+    pub(crate) config: Arc<ServerConfig>,
+    info: Info,
+    pub(crate) auth: Arc<ServerAuth>,
+    /// Whether anything at all is configured for authentication; when not, CONNECT is accepted
+    /// into the global account without asking the authenticator.
+    pub(crate) auth_configured: bool,
+    /// Cross-account routes by the account they start in, checked and named; resolved into
+    /// each account's [`Links`] by [`ServerState::apply_links`].
+    links: HashMap<String, Plan>,
+    /// Client TLS, built from the certificate files at start-up and at every reload (so a
+    /// reload picks up renewed certificates for new connections).
+    pub(crate) tls: Option<Arc<TlsSetup>>,
+    /// For the operator: plaintext passwords, imports that no export allows, ...
+    pub(crate) warnings: Vec<String>,
+}
+
+impl Settings {
+    pub(crate) fn new(
+        config: ServerConfig,
+        server_id: &str,
+        port: u16,
+    ) -> Result<Self, ServerError> {
+        check_limits(&config)?;
+        let auth = ServerAuth::from_config(&config).map_err(|e| {
+            // Errors about one value name where it was written.
+            let key = match &e {
+                rnats_auth::AuthConfigError::InvalidPasswordHash(user) => {
+                    format!("password of {user}")
+                }
+                rnats_auth::AuthConfigError::InvalidTokenHash => "authorization.token".to_owned(),
+                _ => String::new(),
+            };
+            ServerError::Config(config.origins.locate(&key, &e))
+        })?;
+        let auth_configured = config.authorization.is_some()
+            || !config.accounts.is_empty()
+            || config.no_auth_user.is_some();
+        let mut info = base_info(&config, server_id, port);
+        info.auth_required = auth.auth_required();
+        let tls = match &config.tls {
+            Some(options) => {
+                let setup = TlsSetup::new(options, config.allow_non_tls, &config.origins)?;
+                info.tls_required = !config.allow_non_tls;
+                info.tls_available = config.allow_non_tls;
+                info.tls_verify = options.verify || options.verify_and_map;
+                Some(Arc::new(setup))
+            }
+            None => None,
+        };
+        let links = links::build(&config.accounts).map_err(ServerError::Config)?;
+        let warnings = auth.plaintext_password_warnings();
+        Ok(Self {
+            config: Arc::new(config),
+            info,
+            auth: Arc::new(auth),
+            auth_configured,
+            links,
+            tls,
+            warnings,
+        })
+    }
+
+    /// The INFO a new client of these settings gets, before its own fields are filled in.
+    pub(crate) fn info(&self) -> &Info {
+        &self.info
+    }
+}
+
+/// State shared by the listener and every connection for the server's whole life.
+pub(crate) struct ServerState {
+    settings: RwLock<Arc<Settings>>,
+    pub(crate) server_id: String,
+    pub(crate) global_account: Arc<Account>,
+    /// Every account by name; subscriptions live here, so accounts outlive reloads.
+    accounts: Mutex<HashMap<String, Arc<Account>>>,
+    /// Bumped on every reload: live connections re-authenticate with the new rules.
+    pub(crate) reload_epoch: tokio::sync::watch::Sender<u64>,
+    pub(crate) client_count: AtomicUsize,
+    pub(crate) next_cid: AtomicU64,
+    clients: Mutex<HashMap<u64, Arc<Outbound>>>,
+    /// Stops everything: connections close, `run` returns.
+    pub(crate) shutdown: CancellationToken,
+    /// Stops accepting new connections (shutdown or lame duck).
+    pub(crate) stop_accept: CancellationToken,
+    pub(crate) lame_duck: AtomicBool,
+    pub(crate) tracker: TaskTracker,
+    /// Bounded bcrypt/argon2 work for logins.
+    pub(crate) hashing: crate::hashing::HashGate,
+}
+
+impl ServerState {
+    pub(crate) fn new(settings: Settings, server_id: String) -> Arc<Self> {
+        Self::with_settings(Arc::new(settings), server_id)
+    }
+
+    pub(crate) fn with_settings(settings: Arc<Settings>, server_id: String) -> Arc<Self> {
+        let state = Arc::new(Self {
+            settings: RwLock::new(settings),
+            server_id,
+            global_account: Arc::new(Account::new("$G")),
+            accounts: Mutex::new(HashMap::new()),
+            reload_epoch: tokio::sync::watch::Sender::new(0),
+            client_count: AtomicUsize::new(0),
+            next_cid: AtomicU64::new(1),
+            clients: Mutex::new(HashMap::new()),
+            shutdown: CancellationToken::new(),
+            stop_accept: CancellationToken::new(),
+            lame_duck: AtomicBool::new(false),
+            tracker: TaskTracker::new(),
+            hashing: crate::hashing::HashGate::new(),
+        });
+        state.apply_links(&state.settings());
+        state
+    }
+
+    /// The settings new connections start with.
+    pub(crate) fn settings(&self) -> Arc<Settings> {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts new settings in force for new connections and points every account at its new
+    /// routes; live connections re-check themselves when told through `reload_epoch`.
+    pub(crate) fn replace_settings(&self, settings: Arc<Settings>) {
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings.clone();
+        self.apply_links(&settings);
+    }
+
+    /// The configuration new connections start with.
+    pub(crate) fn config(&self) -> Arc<ServerConfig> {
+        self.settings().config.clone()
+    }
+
+    /// The account of this name, created on first use.
+    pub(crate) fn account(&self, name: &str) -> Arc<Account> {
+        if name == self.global_account.name {
+            return self.global_account.clone();
+        }
+        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        accounts
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(Account::new(name)))
+            .clone()
+    }
+
+    /// Resolves the cross-account routes of `settings` into each account: the routes hold the
+    /// accounts themselves from now on, so no message looks an account up by name.
+    fn apply_links(&self, settings: &Settings) {
+        let known: Vec<Arc<Account>> = {
+            let accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+            accounts.values().cloned().collect()
+        };
+        for account in known {
+            if !settings.links.contains_key(&account.name) {
+                account.set_links(Links::default());
+            }
+        }
+        for (name, plan) in &settings.links {
+            let links = Links::resolve(plan, |other| self.account(other));
+            self.account(name).set_links(links);
+        }
+    }
+
+    /// INFO for one client.
+    pub(crate) fn client_info(
+        &self,
+        settings: &Settings,
+        cid: u64,
+        peer: SocketAddr,
+        connect_info: bool,
+    ) -> Info {
+        let mut info = settings.info.clone();
+        info.client_id = cid;
+        info.client_ip = peer.ip().to_string();
+        info.connect_info = connect_info;
+        info.ldm = self.lame_duck.load(Ordering::Relaxed);
+        info
+    }
+
+    pub(crate) fn register(&self, cid: u64, out: Arc<Outbound>) {
+        self.clients_lock().insert(cid, out);
+    }
+
+    pub(crate) fn unregister(&self, cid: u64) {
+        self.clients_lock().remove(&cid);
+    }
+
+    fn clients_lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Outbound>>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn snapshot_clients(&self) -> Vec<Arc<Outbound>> {
+        self.clients_lock().values().cloned().collect()
+    }
+}
+
+impl Drop for ServerState {
+    /// Routes hold accounts, and two accounts that import from each other hold each other:
+    /// emptying the routes lets every account go with the server.
+    fn drop(&mut self) {
+        let accounts = self.accounts.get_mut().unwrap_or_else(|e| e.into_inner());
+        for account in accounts.values() {
+            account.set_links(Links::default());
+        }
+        self.global_account.set_links(Links::default());
+    }
+}
+
+/// The INFO fields every client of this configuration gets.
+fn base_info(config: &ServerConfig, server_id: &str, port: u16) -> Info {
+    Info {
+        server_id: server_id.to_owned(),
+        server_name: config
+            .server_name
+            .clone()
+            .unwrap_or_else(|| server_id.to_owned()),
+        version: COMPAT_VERSION,
+        proto: 1,
+        git_commit: crate::info::GIT_COMMIT,
+        host: config.host.clone(),
+        port,
+        headers: !config.no_header_support,
+        auth_required: false,
+        tls_required: false,
+        tls_verify: false,
+        tls_available: false,
+        max_payload: config.max_payload,
+        nonce: None,
+        client_id: 0,
+        client_ip: String::new(),
+        connect_info: false,
+        remote_account: None,
+        ldm: false,
+        api_lvl: crate::info::API_LEVEL,
+    }
+}
+
+/// Limits nats-server checks together, at start-up and on reload.
+fn check_limits(config: &ServerConfig) -> Result<(), ServerError> {
+    if u64::from(config.max_payload) > config.max_pending {
+        return Err(ServerError::Config(format!(
+            "max_payload ({}) cannot be higher than max_pending ({})",
+            config.max_payload, config.max_pending
+        )));
+    }
+    Ok(())
+}

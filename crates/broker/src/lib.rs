@@ -34,6 +34,9 @@
 
 mod account;
 mod admission;
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub mod bench;
 mod driver;
 mod errors;
 mod expiring;

@@ -224,6 +224,16 @@ impl Outbound {
         self.lock().buf.len()
     }
 
+    /// Empties the buffer as a writer would, without a socket; returns the bytes dropped.
+    #[cfg(feature = "bench")]
+    pub(crate) fn drain(&self) -> usize {
+        let mut st = self.lock();
+        st.wake_queued = false;
+        let n = st.buf.len();
+        st.buf.clear();
+        n
+    }
+
     /// Takes what is queued, as a writer would (tests read what a session sent this way).
     #[cfg(test)]
     pub(crate) fn take_pending(&self) -> BytesMut {

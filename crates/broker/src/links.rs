@@ -398,6 +398,57 @@ mod tests {
     }
 
     #[test]
+    fn resolved_routes_hold_their_accounts_and_match_through_the_sublist() {
+        let a = account(
+            "A",
+            "exports = [ { stream: \"feed.>\" }, { service: \"svc.*\" } ]",
+        );
+        let b = account(
+            "B",
+            "imports = [ { stream: { account: A, subject: \"feed.>\" }, prefix: from_a }, \
+             { service: { account: A, subject: \"svc.*\" }, to: \"local.*\" } ]",
+        );
+        let plans = build(&[a, b]).unwrap();
+        let accounts: HashMap<&str, Arc<Account>> =
+            [("A", Account::new("A")), ("B", Account::new("B"))]
+                .into_iter()
+                .map(|(n, a)| (n, Arc::new(a)))
+                .collect();
+        let resolve = |name: &str| accounts[name].clone();
+        let from_a = Links::resolve(&plans["A"], resolve);
+        let from_b = Links::resolve(&plans["B"], resolve);
+        let mut found = Vec::new();
+        let mut buf = Vec::new();
+        from_a.streams.for_each_match(b"feed.x.y", |m| {
+            if let rnats_sublist::Match::Plain(RouteRef(route)) = m {
+                route.map.apply_into(b"feed.x.y", &mut buf);
+                found.push((route.importer.name.clone(), buf.clone()));
+            }
+        });
+        assert_eq!(found, [("B".to_owned(), b"from_a.feed.x.y".to_vec())]);
+        let mut found = Vec::new();
+        from_b.services.for_each_match(b"local.7", |m| {
+            if let rnats_sublist::Match::Plain(RouteRef(route)) = m {
+                route.map.apply_into(b"local.7", &mut buf);
+                found.push((route.exporter.name.clone(), buf.clone()));
+            }
+        });
+        assert_eq!(found, [("A".to_owned(), b"svc.7".to_vec())]);
+        let mut none = 0;
+        from_b.services.for_each_match(b"svc.7", |_| none += 1);
+        assert_eq!(none, 0, "a service import matches its local subject only");
+    }
+
+    #[test]
+    fn captures_follow_the_pattern() {
+        let pattern = tokens("a.*.b.>");
+        assert_eq!(capture(&pattern, b"a.1.b.c.d", 0), Some(&b"1"[..]));
+        assert_eq!(capture(&pattern, b"a.1.b.c.d", 1), Some(&b"c.d"[..]));
+        assert_eq!(capture(&pattern, b"a.1.b.c.d", 2), None);
+        assert_eq!(capture(&pattern, b"a.1", 1), None);
+    }
+
+    #[test]
     fn subsets() {
         assert!(within("orders.>", "orders.eu.>"));
         assert!(within("orders.>", "orders.eu"));

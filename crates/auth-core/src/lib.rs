@@ -56,8 +56,12 @@
 //! contains a password, token, signature, JWT or seed.
 #![warn(missing_docs)]
 
+mod authenticator;
+mod chain;
 pub mod dn;
 mod error;
+mod grant;
+mod methods;
 mod nkey;
 mod permissions;
 mod secret;
@@ -69,7 +73,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+pub use authenticator::{Authenticator, ChainMember};
+pub use chain::AuthChain;
 pub use error::{AuthConfigError, AuthError, HashError, PermissionError};
+pub use grant::UserGrant;
+pub use methods::{
+    AllowAll, NkeyAuth, NoAuthUser, PasswordAuth, SigningKeyJwtAuth, SingleUserAuth, TlsMapAuth,
+    TokenAuth, UserTable,
+};
 pub use permissions::{
     PUBLISH_CACHE_CAPACITY, Permissions, PublishCache, RESERVED_QUEUE, ResponsePermission,
     is_reserved_queue,
@@ -286,11 +297,24 @@ pub struct Authorized {
     pub max_payload: Option<u32>,
 }
 
-/// Decides who a client is. Implementations may block (bcrypt, argon2): call them off the I/O
-/// threads.
-pub trait Authenticator: Send + Sync + 'static {
-    /// Authenticates one client.
-    fn authenticate(&self, req: &AuthRequest) -> Result<Authorized, AuthError>;
+impl Authorized {
+    /// `identity` in `account` by `method`, with every permission, no expiry and only the
+    /// server's limits.
+    pub fn new(
+        account: impl Into<String>,
+        identity: impl Into<String>,
+        method: AuthMethod,
+    ) -> Self {
+        Self {
+            account: account.into(),
+            identity: identity.into(),
+            method,
+            permissions: None,
+            expires: None,
+            max_subscriptions: None,
+            max_payload: None,
+        }
+    }
 }
 
 /// Compiles and runs the README's example as a doctest.

@@ -10,9 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use rnats_auth::{
-    AuthRequest, Authenticator, Authorized, ConnectionType, Permissions, PublishCache, TlsIdentity,
-};
+use rnats_auth::{AuthRequest, Authorized, ConnectionType, Permissions, PublishCache, TlsIdentity};
 use rnats_config::HandshakeFirst;
 use rnats_protocol::{ClientOp, ClientParser, ConnectOptions, Limits, OK, PING, PONG};
 use rnats_sublist::{MatchCache, Matches, validate_literal_subject};
@@ -438,7 +436,7 @@ impl Client {
         reload.mark_unchanged();
         Self {
             account: shared.global_account.clone(),
-            authenticated: !live.auth_configured,
+            authenticated: !live.auth.configured(),
             pending_connect: None,
             credentials: None,
             identity: String::new(),
@@ -692,7 +690,7 @@ impl Client {
         let live = self.shared.live();
         let old_live = std::mem::replace(&mut self.live, live);
         self.trace = wants_trace(&self.live.config);
-        if !self.live.auth_configured {
+        if !self.live.auth.configured() {
             self.permissions = None;
             self.publish_cache = PublishCache::new();
             self.timers.set_expiry(None);
@@ -701,7 +699,7 @@ impl Client {
             }
             return Ok(());
         }
-        if !self.authenticated && !old_live.auth_configured {
+        if !self.authenticated && !old_live.auth.configured() {
             return Ok(());
         }
         let request = self
@@ -942,7 +940,7 @@ impl Client {
                 return Err(CloseReason::ProtocolViolation);
             }
         };
-        if !self.live.auth_configured {
+        if !self.live.auth.configured() {
             self.authenticated = true;
             self.apply_connect(opts)?;
             return Ok(None);

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use rnats_auth::ServerAuth;
+use rnats_auth::{Authenticator, ServerAuth};
 use rnats_config::ServerConfig;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -48,10 +48,9 @@ pub enum ServerError {
 pub(crate) struct Live {
     pub(crate) config: Arc<ServerConfig>,
     info: Info,
-    pub(crate) auth: Arc<ServerAuth>,
-    /// Whether anything at all is configured for authentication; when not, CONNECT is accepted
-    /// into the global account without asking the authenticator.
-    pub(crate) auth_configured: bool,
+    /// Who clients are. When it is not `configured()`, CONNECT is accepted into the global
+    /// account without asking it.
+    pub(crate) auth: Arc<dyn Authenticator>,
     /// Cross-account routes by the account they start in.
     links: HashMap<String, Links>,
     /// Client TLS, built from the certificate files at start-up and at every reload (so a
@@ -75,9 +74,6 @@ impl Live {
             };
             ServerError::Config(config.origins.locate(&key, &e))
         })?;
-        let auth_configured = config.authorization.is_some()
-            || !config.accounts.is_empty()
-            || config.no_auth_user.is_some();
         let mut info = base_info(&config, server_id, port);
         info.auth_required = auth.auth_required();
         let tls = match &config.tls {
@@ -96,7 +92,6 @@ impl Live {
             config: Arc::new(config),
             info,
             auth: Arc::new(auth),
-            auth_configured,
             links,
             tls,
             warnings,

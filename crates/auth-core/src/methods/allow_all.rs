@@ -32,3 +32,16 @@ impl ChainMember for AllowAll {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::methods::test_util::login;
+
+    #[test]
+    fn everyone_in() {
+        let who = AllowAll.authenticate(&login("anyone", "anything")).unwrap();
+        assert_eq!((who.account.as_str(), who.method), ("$G", AuthMethod::None));
+        assert!(AllowAll.configured() && !AllowAll.auth_required());
+    }
+}

@@ -22,3 +22,29 @@ pub use token::TokenAuth;
 pub(crate) fn plaintext_warning(user: &str) -> String {
     format!("Plaintext passwords detected, use nkeys or bcrypt (user {user:?})")
 }
+
+/// Requests for the unit tests of the methods.
+#[cfg(test)]
+pub(crate) mod test_util {
+    use crate::{AuthRequest, ConnectionType};
+
+    /// A request with nothing in it.
+    pub(crate) fn anonymous() -> AuthRequest {
+        AuthRequest::new(([127, 0, 0, 1], 4222).into(), ConnectionType::Standard)
+    }
+
+    /// A user/password request.
+    pub(crate) fn login(user: &str, pass: &str) -> AuthRequest {
+        let mut r = anonymous();
+        r.user = Some(user.into());
+        r.pass = Some(pass.into());
+        r
+    }
+
+    /// A token request.
+    pub(crate) fn token(t: &str) -> AuthRequest {
+        let mut r = anonymous();
+        r.token = Some(t.into());
+        r
+    }
+}

@@ -106,3 +106,56 @@ impl fmt::Debug for NkeyAuth {
         f.debug_struct("NkeyAuth").field("users", &keys).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use data_encoding::BASE64URL_NOPAD;
+
+    use super::*;
+    use crate::methods::test_util::anonymous;
+
+    fn signed(kp: &KeyPair, nonce: &str) -> AuthRequest {
+        let mut r = anonymous();
+        r.nkey = Some(kp.public_key());
+        r.nonce = Some(nonce.into());
+        r.sig = Some(BASE64URL_NOPAD.encode(&kp.sign(nonce.as_bytes()).unwrap()));
+        r
+    }
+
+    #[test]
+    fn known_keys_sign_the_nonce() {
+        let kp = KeyPair::new_user();
+        let mut n = NkeyAuth::new();
+        assert!(!n.needs_nonce() && !n.applies(&signed(&kp, "x")));
+        n.insert(&kp.public_key(), UserGrant::new("A")).unwrap();
+        assert!(n.needs_nonce() && n.applies(&signed(&kp, "x")) && !n.may_block(&anonymous()));
+        let who = n.authenticate(&signed(&kp, "abc")).unwrap();
+        assert_eq!((who.account.as_str(), who.method), ("A", AuthMethod::Nkey));
+        let mut bad = signed(&kp, "abc");
+        bad.nonce = Some("other".into());
+        assert!(matches!(
+            n.authenticate(&bad),
+            Err(AuthError::BadSignature { .. })
+        ));
+        assert!(matches!(
+            n.authenticate(&signed(&KeyPair::new_user(), "abc")),
+            Err(AuthError::UnknownNkey { .. })
+        ));
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        let mut n = NkeyAuth::new();
+        let account = KeyPair::new_account().public_key();
+        assert!(matches!(
+            n.insert(&account, UserGrant::global()),
+            Err(AuthConfigError::InvalidUserNkey(_))
+        ));
+        let u = KeyPair::new_user().public_key();
+        n.insert(&u, UserGrant::global()).unwrap();
+        assert!(matches!(
+            n.insert(&u, UserGrant::global()),
+            Err(AuthConfigError::DuplicateNkey(_))
+        ));
+    }
+}

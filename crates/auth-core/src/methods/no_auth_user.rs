@@ -77,3 +77,48 @@ impl ChainMember for NoAuthUser {
             .all(|v| given(v).is_none())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::methods::test_util::{anonymous, login, token};
+
+    #[test]
+    fn only_requests_with_nothing() {
+        let n = NoAuthUser::new("guest", UserGrant::new("A"));
+        assert!(n.applies(&anonymous()));
+        assert!(!n.applies(&login("u", "")) && !n.applies(&token("t")));
+        let mut jwt_only = anonymous();
+        jwt_only.jwt = Some("e30".into());
+        assert!(n.applies(&jwt_only));
+        let who = n.authenticate(&anonymous()).unwrap();
+        assert_eq!(
+            (who.account.as_str(), who.identity.as_str(), who.method),
+            ("A", "guest", AuthMethod::NoAuthUser)
+        );
+        assert!(!n.auth_required());
+    }
+
+    #[test]
+    fn the_grant_still_applies() {
+        let now = SystemTime::now();
+        let n = NoAuthUser::new("guest", UserGrant::global().with_deadline(Some(now)));
+        assert!(matches!(
+            n.authenticate_at(&anonymous(), now + Duration::from_secs(1)),
+            Err(AuthError::Expired { .. })
+        ));
+    }
+
+    #[test]
+    fn hidden_global_user_keeps_auth_required() {
+        let h = NoAuthUser::hidden_global();
+        assert!(h.auth_required());
+        let who = h.authenticate(&anonymous()).unwrap();
+        assert_eq!(
+            (who.account.as_str(), who.method),
+            ("$G", AuthMethod::NoAuthUser)
+        );
+    }
+}

@@ -218,3 +218,73 @@ impl ChainMember for PasswordAuth {
         given(&req.user).is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash_password_bcrypt;
+    use crate::methods::test_util::{anonymous, login};
+
+    fn table() -> Arc<UserTable> {
+        let mut t = UserTable::new();
+        t.insert("alice", Some("a"), UserGrant::new("A")).unwrap();
+        t.insert("cert-only", None, UserGrant::global()).unwrap();
+        let h = hash_password_bcrypt("b", 4).unwrap();
+        t.insert("bob", Some(&h), UserGrant::global()).unwrap();
+        Arc::new(t)
+    }
+
+    #[test]
+    fn users_by_name() {
+        let p = PasswordAuth::new(table());
+        assert!(p.applies(&login("x", "")) && !p.applies(&anonymous()));
+        let who = p.authenticate(&login("alice", "a")).unwrap();
+        assert_eq!(
+            (who.account.as_str(), who.method),
+            ("A", AuthMethod::Password)
+        );
+        assert!(matches!(
+            p.authenticate(&login("alice", "b")),
+            Err(AuthError::BadPassword { .. })
+        ));
+        assert!(matches!(
+            p.authenticate(&login("zed", "a")),
+            Err(AuthError::UnknownUser { .. })
+        ));
+        assert!(matches!(
+            p.authenticate(&login("cert-only", "")),
+            Err(AuthError::BadPassword { .. })
+        ));
+    }
+
+    #[test]
+    fn only_uncached_hashes_block() {
+        let p = PasswordAuth::new(table());
+        assert!(!p.may_block(&login("alice", "a")));
+        assert!(p.may_block(&login("bob", "b")));
+        assert!(
+            p.may_block(&login("zed", "x")),
+            "an unknown user costs the decoy hash"
+        );
+        p.authenticate(&login("bob", "b")).unwrap();
+        assert!(!p.may_block(&login("bob", "b")));
+        p.clear_cache();
+        assert!(p.may_block(&login("bob", "b")));
+    }
+
+    #[test]
+    fn table_checks_and_warnings() {
+        let mut t = UserTable::new();
+        t.insert("u", Some("plain"), UserGrant::global()).unwrap();
+        assert!(matches!(
+            t.insert("u", None, UserGrant::global()),
+            Err(AuthConfigError::DuplicateUser(_))
+        ));
+        assert!(matches!(
+            t.insert("v", Some("$argon2id$nope"), UserGrant::global()),
+            Err(AuthConfigError::InvalidPasswordHash(_))
+        ));
+        assert_eq!(t.plaintext_password_warnings().len(), 1);
+        assert!(!format!("{t:?}").contains("plain"));
+    }
+}

@@ -290,6 +290,65 @@ mod tests {
         assert!(!cidr_contains("10.0.0.0/8", v6));
     }
 
+    use nkeys::KeyPair;
+
+    use crate::methods::test_util::anonymous;
+
+    fn bearer(user: &KeyPair, signer: &KeyPair) -> AuthRequest {
+        let mut c = UserClaims::new(user.public_key(), "");
+        c.bearer_token = true;
+        let mut r = anonymous();
+        r.jwt = Some(rnats_jwt::encode_user(&c, signer));
+        r
+    }
+
+    #[test]
+    fn a_signing_key_issues_users_of_its_account() {
+        let signing = KeyPair::new_account();
+        let mut j = SigningKeyJwtAuth::new();
+        assert!(!j.needs_nonce());
+        j.add_account("A", None, &[signing.public_key()], None)
+            .unwrap();
+        assert!(j.needs_nonce() && !j.may_block(&anonymous()));
+        let user = KeyPair::new_user();
+        let req = bearer(&user, &signing);
+        assert!(j.applies(&req) && !j.applies(&anonymous()));
+        let who = j.authenticate(&req).unwrap();
+        assert_eq!(
+            (who.account.as_str(), who.identity, who.method),
+            ("A", user.public_key(), AuthMethod::Jwt)
+        );
+        assert_eq!(
+            who.max_subscriptions, None,
+            "-1 (unlimited): only the server's limit"
+        );
+        assert!(matches!(
+            j.authenticate(&bearer(&user, &KeyPair::new_account())),
+            Err(AuthError::UnknownSigningKey { .. })
+        ));
+    }
+
+    #[test]
+    fn keys_are_checked_and_owned_once() {
+        let key = KeyPair::new_account().public_key();
+        let mut j = SigningKeyJwtAuth::new();
+        assert!(matches!(
+            j.add_account("A", None, &[KeyPair::new_user().public_key()], None),
+            Err(AuthConfigError::InvalidAccountNkey(_))
+        ));
+        j.add_account("A", None, std::slice::from_ref(&key), None)
+            .unwrap();
+        assert!(matches!(
+            j.add_account("B", None, &[key], None),
+            Err(AuthConfigError::DuplicateSigningKey { .. })
+        ));
+        // Without signing keys nothing is issued.
+        let mut k = SigningKeyJwtAuth::new();
+        k.add_account("C", Some(&KeyPair::new_account().public_key()), &[], None)
+            .unwrap();
+        assert!(k.is_empty());
+    }
+
     #[test]
     fn jwt_permissions_become_config_permissions() {
         let p = rnats_jwt::Permissions {

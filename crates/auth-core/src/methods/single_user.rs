@@ -101,3 +101,30 @@ impl fmt::Debug for SingleUserAuth {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::methods::test_util::{anonymous, login};
+
+    #[test]
+    fn single_user_outcomes() {
+        let s = SingleUserAuth::new("admin", "pw").unwrap();
+        assert!(s.applies(&login("x", "")) && !s.applies(&anonymous()));
+        let who = s.authenticate(&login("admin", "pw")).unwrap();
+        assert_eq!(
+            (who.identity.as_str(), who.method),
+            ("admin", AuthMethod::Password)
+        );
+        assert!(matches!(
+            s.authenticate(&login("eve", "pw")),
+            Err(AuthError::UnknownUser { user }) if user == "eve"
+        ));
+        assert!(matches!(
+            s.authenticate(&login("admin", "no")),
+            Err(AuthError::BadPassword { .. })
+        ));
+        assert!(!s.may_block(&login("admin", "pw")));
+        assert!(!format!("{s:?}").contains("pw\""));
+    }
+}

@@ -81,3 +81,78 @@ impl ChainMember for TlsMapAuth {
         !self.users.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grant::UserGrant;
+    use crate::methods::test_util::anonymous;
+    use crate::{ConnectionType, TlsIdentity};
+
+    fn with_cert(dn: &str) -> AuthRequest {
+        let mut r = anonymous();
+        r.tls = Some(TlsIdentity {
+            subject_dn: dn.into(),
+            subject_dn_without_dc: dn.into(),
+            ..TlsIdentity::default()
+        });
+        r
+    }
+
+    fn auth() -> TlsMapAuth {
+        let mut t = UserTable::new();
+        t.insert("CN=carol,O=Acme", None, UserGrant::new("A"))
+            .unwrap();
+        t.insert("CN=dave,O=Acme", Some("pw"), UserGrant::global())
+            .unwrap();
+        t.insert(
+            "CN=ws,O=Acme",
+            None,
+            UserGrant::global().with_connection_types([ConnectionType::Websocket]),
+        )
+        .unwrap();
+        TlsMapAuth::new(Arc::new(t))
+    }
+
+    #[test]
+    fn the_certificate_names_the_user() {
+        let m = auth();
+        assert!(m.applies(&anonymous()));
+        let who = m.authenticate(&with_cert("CN=carol,O=Acme")).unwrap();
+        assert_eq!(
+            (who.account.as_str(), who.method),
+            ("A", AuthMethod::TlsMap)
+        );
+        assert!(matches!(
+            m.authenticate(&anonymous()),
+            Err(AuthError::NoCertificate)
+        ));
+        assert!(matches!(
+            m.authenticate(&with_cert("CN=eve,O=Acme")),
+            Err(AuthError::NoCertificateUser)
+        ));
+        // Only users allowed on the connection type are candidates.
+        assert!(matches!(
+            m.authenticate(&with_cert("CN=ws,O=Acme")),
+            Err(AuthError::NoCertificateUser)
+        ));
+    }
+
+    #[test]
+    fn a_mapped_user_with_a_password_presents_it() {
+        let m = auth();
+        let mut r = with_cert("CN=dave,O=Acme");
+        assert!(matches!(
+            m.authenticate(&r),
+            Err(AuthError::BadPassword { .. })
+        ));
+        r.pass = Some("pw".into());
+        assert!(m.authenticate(&r).is_ok());
+        assert!(!m.may_block(&r), "a plain password never hashes");
+    }
+
+    #[test]
+    fn an_empty_table_applies_to_nothing() {
+        assert!(!TlsMapAuth::new(Arc::new(UserTable::new())).applies(&anonymous()));
+    }
+}

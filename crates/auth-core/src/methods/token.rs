@@ -73,3 +73,50 @@ impl fmt::Debug for TokenAuth {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash_password_bcrypt;
+    use crate::methods::test_util::{anonymous, login, token};
+
+    #[test]
+    fn right_and_wrong_token() {
+        let t = TokenAuth::new("s3cret").unwrap();
+        assert!(t.applies(&token("x")) && !t.applies(&login("u", "p")));
+        let who = t.authenticate(&token("s3cret")).unwrap();
+        assert_eq!(
+            (who.account.as_str(), who.method),
+            ("$G", AuthMethod::Token)
+        );
+        assert!(matches!(
+            t.authenticate(&token("nope")),
+            Err(AuthError::BadToken)
+        ));
+        assert!(matches!(
+            t.authenticate(&anonymous()),
+            Err(AuthError::NoCredentials)
+        ));
+        assert!(!t.may_block(&token("nope")), "a plain token never hashes");
+        assert!(!format!("{t:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn hashed_token_blocks_until_verified() {
+        let t = TokenAuth::new(&hash_password_bcrypt("tok", 4).unwrap()).unwrap();
+        assert!(t.is_hashed() && t.may_block(&token("tok")));
+        t.authenticate(&token("tok")).unwrap();
+        assert!(!t.may_block(&token("tok")));
+        assert!(t.may_block(&token("other")));
+        t.clear_cache();
+        assert!(t.may_block(&token("tok")));
+    }
+
+    #[test]
+    fn malformed_argon2_token_is_refused() {
+        assert!(matches!(
+            TokenAuth::new("$argon2id$garbage"),
+            Err(AuthConfigError::InvalidTokenHash)
+        ));
+    }
+}

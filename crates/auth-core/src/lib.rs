@@ -1,6 +1,6 @@
 //! Authentication and authorization for the rnats broker: who a client is (token,
-//! user/password, NKey, signing-key JWT, TLS certificate map) and what it may publish and
-//! subscribe to.
+//! user/password, NKey, signing-key JWT, TLS certificate map, or a method of your own) and what
+//! it may publish and subscribe to.
 //!
 //! ```
 //! use std::net::SocketAddr;
@@ -38,16 +38,85 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! # Order of checks (nats-server's)
-//! 1. CONNECT `nkey` with NKey users configured: it must be known (no fallback to users) and
-//!    `sig` must verify over the nonce.
-//! 2. CONNECT `jwt` with account `signing_keys` configured: the JWT's issuer must be one of them.
-//! 3. `tls { verify_and_map }`: the user comes from the client certificate.
-//! 4. No credentials and `no_auth_user`: that user.
-//! 5. Users by name (password plain, bcrypt or argon2id).
-//! 6. The single `authorization { user, password }` or `token`.
+//! # The authenticator seam
+//! A broker holds one [`Authenticator`] (`Arc<dyn Authenticator>`): besides
+//! [`authenticate`](Authenticator::authenticate) it answers whether authentication is
+//! [configured](Authenticator::configured) at all, whether INFO says
+//! [`auth_required`](Authenticator::auth_required) and carries a
+//! [nonce](Authenticator::needs_nonce), how long a client has to send CONNECT
+//! ([`auth_timeout`](Authenticator::auth_timeout)), and whether a check
+//! [may block](Authenticator::may_block) (bcrypt, argon2) so it must leave the I/O threads.
+//! The answer, [`Authorized`], carries the account, permissions, limits and expiry.
 //!
-//! Nothing configured: everyone is let in to `$G` with [`AuthMethod::None`].
+//! One authenticator per method, each a [`ChainMember`] (an authenticator that also says
+//! whether a request is [its to decide](ChainMember::applies)), combined by an [`AuthChain`]:
+//! the first member that applies decides, with no fallback. [`ServerAuth::from_config`]
+//! builds the chain a configuration file describes, in nats-server's order:
+//! 1. [`NkeyAuth`]: CONNECT `nkey` with NKey users configured: it must be known (no fallback
+//!    to users) and `sig` must verify over the nonce.
+//! 2. [`SigningKeyJwtAuth`]: CONNECT `jwt` with account `signing_keys` configured: the JWT's
+//!    issuer must be one of them.
+//! 3. [`TlsMapAuth`]: `tls { verify_and_map }`: the user comes from the client certificate.
+//! 4. [`NoAuthUser`]: no credentials and `no_auth_user` (or nats-server's hidden global user).
+//! 5. [`PasswordAuth`]: users by name (password plain, bcrypt or argon2id), from a
+//!    [`UserTable`] shared with the certificate map.
+//! 6. [`TokenAuth`] or [`SingleUserAuth`]: the single `authorization { user, password }` or
+//!    `token`.
+//!
+//! Nothing configured: the chain is empty and everyone is let in to `$G` with
+//! [`AuthMethod::None`].
+//!
+//! A chain can also be put together by hand, with methods of your own:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use rnats_auth::{
+//!     AuthChain, AuthError, AuthMethod, AuthRequest, Authenticator, Authorized, ChainMember,
+//!     ConnectionType, TokenAuth,
+//! };
+//!
+//! /// Clients presenting a ticket (`auth_token: "ticket:<name>"`) join account TICKETS.
+//! #[derive(Debug)]
+//! struct Tickets;
+//!
+//! impl Authenticator for Tickets {
+//!     fn authenticate(&self, req: &AuthRequest) -> Result<Authorized, AuthError> {
+//!         match req.token.as_deref().and_then(|t| t.strip_prefix("ticket:")) {
+//!             Some(name) if !name.is_empty() => {
+//!                 Ok(Authorized::new("TICKETS", name, AuthMethod::Token))
+//!             }
+//!             _ => Err(AuthError::BadToken),
+//!         }
+//!     }
+//!
+//!     /// Answers at once: no need to leave the I/O thread.
+//!     fn may_block(&self, _req: &AuthRequest) -> bool {
+//!         false
+//!     }
+//! }
+//!
+//! impl ChainMember for Tickets {
+//!     fn applies(&self, req: &AuthRequest) -> bool {
+//!         req.token.as_deref().is_some_and(|t| t.starts_with("ticket:"))
+//!     }
+//! }
+//!
+//! let auth: Arc<dyn Authenticator> = Arc::new(
+//!     AuthChain::new()
+//!         .with(Tickets)
+//!         .with(TokenAuth::new("shared-secret")?),
+//! );
+//! assert!(auth.configured() && auth.auth_required());
+//!
+//! let mut req = AuthRequest::new("127.0.0.1:5000".parse()?, ConnectionType::Standard);
+//! req.token = Some("ticket:bob".into());
+//! assert_eq!(auth.authenticate(&req)?.account, "TICKETS");
+//! req.token = Some("shared-secret".into());
+//! assert_eq!(auth.authenticate(&req)?.account, "$G");
+//! req.token = Some("guess".into());
+//! assert!(matches!(auth.authenticate(&req), Err(AuthError::BadToken)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Secrets
 //! Plain secrets are compared in constant time; bcrypt and argon2id ones go through a bounded
@@ -56,8 +125,12 @@
 //! contains a password, token, signature, JWT or seed.
 #![warn(missing_docs)]
 
+mod authenticator;
+mod chain;
 pub mod dn;
 mod error;
+mod grant;
+mod methods;
 mod nkey;
 mod permissions;
 mod secret;
@@ -69,7 +142,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+pub use authenticator::{Authenticator, ChainMember};
+pub use chain::AuthChain;
 pub use error::{AuthConfigError, AuthError, HashError, PermissionError};
+pub use grant::UserGrant;
+pub use methods::{
+    AllowAll, NkeyAuth, NoAuthUser, PasswordAuth, SigningKeyJwtAuth, SingleUserAuth, TlsMapAuth,
+    TokenAuth, UserTable,
+};
 pub use permissions::{
     PUBLISH_CACHE_CAPACITY, Permissions, PublishCache, RESERVED_QUEUE, ResponsePermission,
     is_reserved_queue,
@@ -286,11 +366,24 @@ pub struct Authorized {
     pub max_payload: Option<u32>,
 }
 
-/// Decides who a client is. Implementations may block (bcrypt, argon2): call them off the I/O
-/// threads.
-pub trait Authenticator: Send + Sync + 'static {
-    /// Authenticates one client.
-    fn authenticate(&self, req: &AuthRequest) -> Result<Authorized, AuthError>;
+impl Authorized {
+    /// `identity` in `account` by `method`, with every permission, no expiry and only the
+    /// server's limits.
+    pub fn new(
+        account: impl Into<String>,
+        identity: impl Into<String>,
+        method: AuthMethod,
+    ) -> Self {
+        Self {
+            account: account.into(),
+            identity: identity.into(),
+            method,
+            permissions: None,
+            expires: None,
+            max_subscriptions: None,
+            max_payload: None,
+        }
+    }
 }
 
 /// Compiles and runs the README's example as a doctest.

@@ -15,6 +15,7 @@ use subtle::ConstantTimeEq;
 use crate::error::HashError;
 
 /// A configured password or token.
+#[derive(Clone)]
 pub(crate) enum StoredSecret {
     /// Compared in constant time (over SHA-256 digests, so the length does not leak either).
     Plain(String),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use rnats_auth::{AuthRequest, Authenticator};
+use rnats_auth::AuthRequest;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use crate::admission::{Accepted, linger};

@@ -8,7 +8,7 @@
 //! and one client address may hold only a small share of the places, so a flood from one
 //! address cannot keep everybody else waiting. Past a cap a login is refused at once. Returning
 //! users whose secret was verified recently skip the gate entirely (see
-//! `ServerAuth::may_block`).
+//! `Authenticator::may_block`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -55,4 +55,4 @@ mod timers;
 
 pub use info::COMPAT_VERSION;
 pub use rnats_config::ServerConfig;
-pub use server::{Server, ServerError, ServerHandle, check_config};
+pub use server::{Server, ServerBuilder, ServerError, ServerHandle, check_config};

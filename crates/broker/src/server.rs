@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use rnats_auth::Authenticator;
 use rnats_config::ServerConfig;
 use tokio::net::TcpListener;
 
@@ -65,9 +66,78 @@ pub struct ServerHandle {
     local_addr: SocketAddr,
 }
 
+/// A server with options beyond its configuration file: see [`Server::builder`].
+#[must_use]
+pub struct ServerBuilder {
+    config: ServerConfig,
+    authenticator: Option<Arc<dyn Authenticator>>,
+}
+
+impl ServerBuilder {
+    /// Decides who clients are with `authenticator` instead of the authentication the
+    /// configuration describes (`authorization`, account users, `no_auth_user`). Accounts,
+    /// their exports and imports, and everything else still come from the configuration; an
+    /// authenticator places a client in an account by naming it in [`rnats_auth::Authorized`].
+    /// It is kept across reloads.
+    pub fn authenticator(mut self, authenticator: Arc<dyn Authenticator>) -> Self {
+        self.authenticator = Some(authenticator);
+        self
+    }
+
+    /// Opens the client listener, as [`Server::bind`].
+    pub async fn bind(self) -> Result<Server, ServerError> {
+        Server::open(self.config, self.authenticator).await
+    }
+}
+
 impl Server {
+    /// A server of `config` with more options (a custom authenticator).
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use rnats_auth::{AuthError, AuthMethod, AuthRequest, Authenticator, Authorized};
+    ///
+    /// /// Lets in whoever presents a token starting with "ticket-", as its own identity.
+    /// struct Tickets;
+    ///
+    /// impl Authenticator for Tickets {
+    ///     fn authenticate(&self, req: &AuthRequest) -> Result<Authorized, AuthError> {
+    ///         match req.token.as_deref() {
+    ///             Some(t) if t.starts_with("ticket-") => {
+    ///                 Ok(Authorized::new("$G", t, AuthMethod::Token))
+    ///             }
+    ///             _ => Err(AuthError::NoCredentials),
+    ///         }
+    ///     }
+    ///     fn may_block(&self, _req: &AuthRequest) -> bool {
+    ///         false // answers in microseconds: no need for a worker thread
+    ///     }
+    /// }
+    ///
+    /// # async fn demo() -> Result<(), rnats_broker::ServerError> {
+    /// let server = rnats_broker::Server::builder(rnats_broker::ServerConfig::default())
+    ///     .authenticator(Arc::new(Tickets))
+    ///     .bind()
+    ///     .await?;
+    /// tokio::spawn(server.run());
+    /// # Ok(()) }
+    /// ```
+    pub fn builder(config: ServerConfig) -> ServerBuilder {
+        ServerBuilder {
+            config,
+            authenticator: None,
+        }
+    }
+
     /// Opens the client listener. Port 0 picks a free port; see [`Server::local_addr`].
     pub async fn bind(config: ServerConfig) -> Result<Self, ServerError> {
+        Self::open(config, None).await
+    }
+
+    async fn open(
+        config: ServerConfig,
+        authenticator: Option<Arc<dyn Authenticator>>,
+    ) -> Result<Self, ServerError> {
         let addr = join_host_port(&config.host, config.port);
         let listener =
             listen(&config.host, config.port)
@@ -80,8 +150,13 @@ impl Server {
             .local_addr()
             .map_err(|source| ServerError::Listen { addr, source })?;
         let server_id = nkeys::KeyPair::new_server().public_key();
-        let settings = Settings::new(config, &server_id, local_addr.port())?;
-        let state = ServerState::new(settings, server_id);
+        let settings = Settings::new(
+            config,
+            &server_id,
+            local_addr.port(),
+            authenticator.as_ref(),
+        )?;
+        let state = ServerState::new(Arc::new(settings), server_id, authenticator);
         Ok(Self {
             state,
             listener,
@@ -208,6 +283,7 @@ impl ServerHandle {
             config,
             &self.state.server_id,
             self.local_addr.port(),
+            self.state.custom_auth.as_ref(),
         )?);
         self.state.replace_settings(settings);
         self.state.reload_epoch.send_modify(|epoch| *epoch += 1);
@@ -264,7 +340,7 @@ impl ServerHandle {
 /// Checks a configuration as `Server::bind` would (authentication, accounts and their imports,
 /// TLS files, limits) without opening a listener; returns the warnings it would log. For `-t`.
 pub fn check_config(config: &ServerConfig) -> Result<Vec<String>, ServerError> {
-    Settings::new(config.clone(), "", 0).map(|s| s.warnings)
+    Settings::new(config.clone(), "", 0, None).map(|s| s.warnings)
 }
 
 /// `name = value` for each reloadable option that changed.

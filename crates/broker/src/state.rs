@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use rnats_auth::ServerAuth;
+use rnats_auth::{Authenticator, ServerAuth};
 use rnats_config::ServerConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -23,10 +23,10 @@ use crate::server::ServerError;
 pub(crate) struct Settings {
     pub(crate) config: Arc<ServerConfig>,
     info: Info,
-    pub(crate) auth: Arc<ServerAuth>,
-    /// Whether anything at all is configured for authentication; when not, CONNECT is accepted
-    /// into the global account without asking the authenticator.
-    pub(crate) auth_configured: bool,
+    /// Who clients are: the chain the configuration describes, or the authenticator given to
+    /// [`Server::builder`](crate::Server::builder). When it is not `configured()`, CONNECT is
+    /// accepted into the global account without asking it.
+    pub(crate) auth: Arc<dyn Authenticator>,
     /// Cross-account routes by the account they start in, checked and named; resolved into
     /// each account's [`Links`] by [`ServerState::apply_links`].
     links: HashMap<String, Plan>,
@@ -38,13 +38,15 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
+    /// Compiles `config`; `custom` replaces the authentication it describes.
     pub(crate) fn new(
         config: ServerConfig,
         server_id: &str,
         port: u16,
+        custom: Option<&Arc<dyn Authenticator>>,
     ) -> Result<Self, ServerError> {
         check_limits(&config)?;
-        let auth = ServerAuth::from_config(&config).map_err(|e| {
+        let configured = ServerAuth::from_config(&config).map_err(|e| {
             // Errors about one value name where it was written.
             let key = match &e {
                 rnats_auth::AuthConfigError::InvalidPasswordHash(user) => {
@@ -55,9 +57,11 @@ impl Settings {
             };
             ServerError::Config(config.origins.locate(&key, &e))
         })?;
-        let auth_configured = config.authorization.is_some()
-            || !config.accounts.is_empty()
-            || config.no_auth_user.is_some();
+        let warnings = configured.plaintext_password_warnings();
+        let auth: Arc<dyn Authenticator> = match custom {
+            Some(custom) => custom.clone(),
+            None => Arc::new(configured),
+        };
         let mut info = base_info(&config, server_id, port);
         info.auth_required = auth.auth_required();
         let tls = match &config.tls {
@@ -71,12 +75,10 @@ impl Settings {
             None => None,
         };
         let links = links::build(&config.accounts).map_err(ServerError::Config)?;
-        let warnings = auth.plaintext_password_warnings();
         Ok(Self {
             config: Arc::new(config),
             info,
-            auth: Arc::new(auth),
-            auth_configured,
+            auth,
             links,
             tls,
             warnings,
@@ -109,14 +111,16 @@ pub(crate) struct ServerState {
     pub(crate) tracker: TaskTracker,
     /// Bounded bcrypt/argon2 work for logins.
     pub(crate) hashing: crate::hashing::HashGate,
+    /// The authenticator given to `Server::builder`, kept across reloads.
+    pub(crate) custom_auth: Option<Arc<dyn Authenticator>>,
 }
 
 impl ServerState {
-    pub(crate) fn new(settings: Settings, server_id: String) -> Arc<Self> {
-        Self::with_settings(Arc::new(settings), server_id)
-    }
-
-    pub(crate) fn with_settings(settings: Arc<Settings>, server_id: String) -> Arc<Self> {
+    pub(crate) fn new(
+        settings: Arc<Settings>,
+        server_id: String,
+        custom_auth: Option<Arc<dyn Authenticator>>,
+    ) -> Arc<Self> {
         let state = Arc::new(Self {
             settings: RwLock::new(settings),
             server_id,
@@ -131,6 +135,7 @@ impl ServerState {
             lame_duck: AtomicBool::new(false),
             tracker: TaskTracker::new(),
             hashing: crate::hashing::HashGate::new(),
+            custom_auth,
         });
         state.apply_links(&state.settings());
         state

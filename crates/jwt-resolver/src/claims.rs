@@ -2,8 +2,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rnats_config::{PermissionsConfig, ResponsePermission, SubjectPermission};
 use serde::{Deserialize, Serialize};
+
+use crate::permissions::{Permission, Permissions, ResponsePermission};
 
 /// The claims of a NATS user JWT (`nats.type == "user"`), decoded and typed.
 ///
@@ -34,8 +35,8 @@ pub struct UserClaims {
     pub bearer_token: bool,
     /// `nats.proxy_required`: the user may only connect through a trusted proxy.
     pub proxy_required: bool,
-    /// `nats.pub`, `nats.sub` and `nats.resp`. An empty allow and deny list is `None`.
-    pub permissions: PermissionsConfig,
+    /// `nats.pub`, `nats.sub` and `nats.resp`, as written in the token.
+    pub permissions: Permissions,
     /// `nats.allowed_connection_types`, as written (`STANDARD`, `WEBSOCKET`, …); empty = all.
     pub allowed_connection_types: Vec<String>,
     /// `nats.src`: CIDRs the client must connect from; empty = anywhere.
@@ -135,12 +136,12 @@ pub(crate) struct WireClaims {
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct WireUser {
-    #[serde(default, rename = "pub", skip_serializing_if = "WirePerm::is_empty")]
-    publish: WirePerm,
-    #[serde(default, rename = "sub", skip_serializing_if = "WirePerm::is_empty")]
-    subscribe: WirePerm,
+    #[serde(default, rename = "pub", skip_serializing_if = "Permission::is_empty")]
+    publish: Permission,
+    #[serde(default, rename = "sub", skip_serializing_if = "Permission::is_empty")]
+    subscribe: Permission,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    resp: Option<WireResp>,
+    resp: Option<ResponsePermission>,
     #[serde(default, skip_serializing_if = "SourceList::is_empty")]
     src: SourceList,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -167,40 +168,6 @@ pub(crate) struct WireUser {
     pub(crate) kind: String,
     #[serde(default)]
     pub(crate) version: u64,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct WirePerm {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    allow: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    deny: Vec<String>,
-}
-
-impl WirePerm {
-    fn is_empty(&self) -> bool {
-        self.allow.is_empty() && self.deny.is_empty()
-    }
-
-    fn into_config(self) -> Option<SubjectPermission> {
-        (!self.is_empty()).then(|| SubjectPermission::new(self.allow, self.deny))
-    }
-
-    fn from_config(p: Option<&SubjectPermission>) -> Self {
-        p.map_or_else(Self::default, |p| Self {
-            allow: p.allow.clone(),
-            deny: p.deny.clone(),
-        })
-    }
-}
-
-/// `resp`: `max` messages, `ttl` in **nanoseconds**.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct WireResp {
-    #[serde(default)]
-    max: i64,
-    #[serde(default)]
-    ttl: i64,
 }
 
 /// `src`: a list of CIDRs, or the legacy comma-separated string.
@@ -236,8 +203,6 @@ impl SourceList {
     }
 }
 
-const DEFAULT_RESPONSE_TTL: Duration = Duration::from_secs(120);
-
 fn to_unix(t: Option<SystemTime>) -> i64 {
     t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -256,23 +221,11 @@ impl WireClaims {
     /// The typed claims (no validation here: see the decoder).
     pub(crate) fn into_user(self) -> UserClaims {
         let n = self.nats;
-        let mut permissions = PermissionsConfig::default();
-        permissions.publish = n.publish.into_config();
-        permissions.subscribe = n.subscribe.into_config();
-        permissions.allow_responses = n.resp.map(|r| {
-            let mut rp = ResponsePermission::default();
-            rp.max_msgs = match r.max {
-                m if m < 0 => None,
-                0 => Some(1),
-                m => Some(m.unsigned_abs()),
-            };
-            rp.expires = match r.ttl {
-                t if t < 0 => None,
-                0 => Some(DEFAULT_RESPONSE_TTL),
-                t => Some(Duration::from_nanos(t.unsigned_abs())),
-            };
-            rp
-        });
+        let permissions = Permissions {
+            publish: n.publish,
+            subscribe: n.subscribe,
+            resp: n.resp,
+        };
         UserClaims {
             id: self.jti,
             issued_at: from_unix(self.iat),
@@ -301,14 +254,6 @@ impl WireClaims {
 
     /// The wire form of `c`, issued by `issuer`, with an empty `jti`.
     pub(crate) fn from_user(c: &UserClaims, issuer: String, issued_at: SystemTime) -> Self {
-        let resp = c.permissions.allow_responses.map(|r| WireResp {
-            max: r
-                .max_msgs
-                .map_or(-1, |m| i64::try_from(m).unwrap_or(i64::MAX)),
-            ttl: r
-                .expires
-                .map_or(-1, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
-        });
         Self {
             jti: String::new(),
             iat: to_unix(Some(issued_at)),
@@ -319,9 +264,9 @@ impl WireClaims {
             exp: to_unix(c.expires),
             nbf: to_unix(c.not_before),
             nats: WireUser {
-                publish: WirePerm::from_config(c.permissions.publish.as_ref()),
-                subscribe: WirePerm::from_config(c.permissions.subscribe.as_ref()),
-                resp,
+                publish: c.permissions.publish.clone(),
+                subscribe: c.permissions.subscribe.clone(),
+                resp: c.permissions.resp,
                 src: if c.source_networks.is_empty() {
                     SourceList::None
                 } else {
@@ -363,15 +308,16 @@ mod tests {
     fn response_defaults_follow_nats_server() {
         let w: WireClaims =
             serde_json::from_str(r#"{"nats":{"resp":{"max":0,"ttl":0},"type":"user"}}"#).unwrap();
-        let rp = w.into_user().permissions.allow_responses.unwrap();
-        assert_eq!(rp.max_msgs, Some(1));
-        assert_eq!(rp.expires, Some(Duration::from_secs(120)));
+        let rp = w.into_user().permissions.resp.unwrap();
+        assert_eq!((rp.max, rp.ttl), (0, 0));
+        assert_eq!(rp.max_msgs(), Some(1));
+        assert_eq!(rp.expires(), Some(Duration::from_secs(120)));
         let w: WireClaims =
             serde_json::from_str(r#"{"nats":{"resp":{"max":-1,"ttl":5000000000},"type":"user"}}"#)
                 .unwrap();
-        let rp = w.into_user().permissions.allow_responses.unwrap();
-        assert_eq!(rp.max_msgs, None);
-        assert_eq!(rp.expires, Some(Duration::from_secs(5)));
+        let rp = w.into_user().permissions.resp.unwrap();
+        assert_eq!(rp.max_msgs(), None);
+        assert_eq!(rp.expires(), Some(Duration::from_secs(5)));
     }
 
     #[test]

@@ -205,10 +205,7 @@ fn f07_account_signing_keys() {
     );
     let user = KeyPair::new_user();
     let mut claims = rnats_jwt::UserClaims::new(user.public_key(), "");
-    claims.permissions.publish = Some(rnats_config::SubjectPermission::new(
-        vec!["prod.>".into()],
-        vec![],
-    ));
+    claims.permissions.publish = rnats_jwt::Permission::allow(["prod.>"]);
     let mut req = anonymous();
     req.jwt = Some(rnats_jwt::encode_user(&claims, &signer));
     req.nonce = Some("nonce07".into());

@@ -4,8 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use nkeys::KeyPair;
 use rnats_auth::{AuthError, AuthMethod, AuthRequest, Authenticator, ConnectionType, ServerAuth};
-use rnats_config::SubjectPermission;
-use rnats_jwt::{JwtError, UserClaims, encode_user};
+use rnats_jwt::{JwtError, Permission, UserClaims, encode_user};
 
 use crate::{anonymous, server};
 
@@ -50,7 +49,7 @@ fn jwt_from_signing_key_joins_the_account() {
     let user = KeyPair::new_user();
     let mut c = UserClaims::new(user.public_key(), "");
     c.issuer_account = Some(s.account.public_key());
-    c.permissions.subscribe = Some(SubjectPermission::new(vec!["in.>".into()], vec![]));
+    c.permissions.subscribe = Permission::allow(["in.>"]);
     let who = s
         .auth
         .authenticate(&request(encode_user(&c, &s.signing), Some(&user), "n1"))

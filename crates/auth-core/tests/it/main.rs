@@ -1,6 +1,7 @@
 //! Integration tests of rnats-auth through its public API.
 
 mod cache;
+mod chain;
 mod fixtures;
 mod jwt;
 mod methods;

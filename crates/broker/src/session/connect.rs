@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use rnats_auth::{AuthError, AuthRequest, Authenticator, Authorized, PublishCache};
+use rnats_auth::{AuthError, AuthRequest, Authorized, PublishCache};
 use rnats_protocol::{ConnectOptions, Limits, OK};
 
 use super::{Options, Session, wants_trace};
@@ -59,7 +59,7 @@ impl Session {
                 return Err(CloseReason::ProtocolViolation);
             }
         };
-        if !self.settings.auth_configured {
+        if !self.settings.auth.configured() {
             self.authenticated = true;
             self.apply_connect(opts)?;
             return Ok(None);
@@ -243,7 +243,7 @@ impl Session {
         let old = std::mem::replace(&mut self.settings, settings);
         self.trace = wants_trace(&self.settings.config);
         self.router.set_trace(self.trace);
-        if !self.settings.auth_configured {
+        if !self.settings.auth.configured() {
             self.permissions = None;
             self.publish_cache = PublishCache::new();
             self.timers.set_expiry(None);
@@ -254,7 +254,7 @@ impl Session {
             }
             return Ok(None);
         }
-        if !self.authenticated && !old.auth_configured {
+        if !self.authenticated && !old.auth.configured() {
             return Ok(None);
         }
         Ok(Some(

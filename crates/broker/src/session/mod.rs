@@ -138,7 +138,7 @@ impl Session {
         router.set_trace(trace);
         Self {
             account: state.global_account.clone(),
-            authenticated: !settings.auth_configured,
+            authenticated: !settings.auth.configured(),
             pending_connect: None,
             credentials: None,
             identity: String::new(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::BytesMut;
-use rnats_auth::{AuthError, AuthMethod, Authenticator, Authorized, ConnectionType};
+use rnats_auth::{AuthError, AuthMethod, Authorized, ConnectionType};
 use tokio_util::sync::CancellationToken;
 
 use super::{AuthOutcome, Peer, Session};
@@ -17,7 +17,7 @@ const ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr
 
 fn settings(conf: &str) -> Arc<Settings> {
     let loaded = rnats_config::load_str(conf, None).expect("config");
-    Arc::new(Settings::new(loaded.config, "NTEST", 4222).expect("settings"))
+    Arc::new(Settings::new(loaded.config, "NTEST", 4222, None).expect("settings"))
 }
 
 /// One client of a fresh server with `conf`, and the buffer its writer would drain.
@@ -30,7 +30,7 @@ struct Harness {
 
 impl Harness {
     fn new(conf: &str) -> Self {
-        let state = ServerState::with_settings(settings(conf), "NTEST".into());
+        let state = ServerState::new(settings(conf), "NTEST".into(), None);
         Self::join(&state, 1)
     }
 

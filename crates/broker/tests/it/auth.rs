@@ -625,11 +625,7 @@ fn user_jwt(user: &nkeys::KeyPair, signer_seed: &str, publish: &[&str]) -> Strin
     let signer = nkeys::KeyPair::from_seed(signer_seed).unwrap();
     let mut claims = rnats_jwt::UserClaims::new(user.public_key(), signer.public_key());
     claims.name = Some("jwt-user".into());
-    let mut perms = rnats_config::PermissionsConfig::default();
-    let mut allow = rnats_config::SubjectPermission::default();
-    allow.allow = publish.iter().map(|s| (*s).to_owned()).collect();
-    perms.publish = Some(allow);
-    claims.permissions = perms;
+    claims.permissions.publish = rnats_jwt::Permission::allow(publish.iter().copied());
     rnats_jwt::encode_user(&claims, &signer)
 }
 

@@ -5,6 +5,7 @@ mod clients;
 mod differential;
 mod hostile;
 mod limits;
+mod plugin;
 mod raw;
 mod tls;
 
@@ -25,11 +26,19 @@ impl TestServer {
     }
 
     pub(crate) async fn with(adjust: impl FnOnce(&mut ServerConfig)) -> Self {
+        Self::built(adjust, |b| b).await
+    }
+
+    /// A server from [`Server::builder`], with `build` adding options to the builder.
+    pub(crate) async fn built(
+        adjust: impl FnOnce(&mut ServerConfig),
+        build: impl FnOnce(rnats_broker::ServerBuilder) -> rnats_broker::ServerBuilder,
+    ) -> Self {
         let mut config = ServerConfig::default();
         config.host = "127.0.0.1".into();
         config.port = 0;
         adjust(&mut config);
-        let server = Server::bind(config).await.expect("bind");
+        let server = build(Server::builder(config)).bind().await.expect("bind");
         let addr = server.local_addr();
         let handle = server.handle();
         tokio::spawn(server.run());

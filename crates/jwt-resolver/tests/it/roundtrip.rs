@@ -3,23 +3,22 @@ use std::time::{Duration, SystemTime};
 use data_encoding::BASE64URL_NOPAD;
 use nkeys::KeyPair;
 use proptest::prelude::*;
-use rnats_config::{ResponsePermission, SubjectPermission};
-use rnats_jwt::{JwtError, UserClaims, UserLimits, decode_user, decode_user_at, encode_user};
+use rnats_jwt::{
+    JwtError, Permission, ResponsePermission, UserClaims, UserLimits, decode_user, decode_user_at,
+    encode_user,
+};
 
 fn full_claims(user: &KeyPair, account: &KeyPair) -> UserClaims {
     let mut c = UserClaims::new(user.public_key(), "ignored: the signer is the issuer");
     c.name = Some("alice".into());
     c.issuer_account = Some(account.public_key());
     c.bearer_token = true;
-    c.permissions.publish = Some(SubjectPermission::new(
-        vec!["orders.>".into()],
-        vec!["orders.secret".into()],
+    c.permissions.publish = Permission::new(vec!["orders.>".into()], vec!["orders.secret".into()]);
+    c.permissions.subscribe = Permission::allow(["_INBOX.> grp"]);
+    c.permissions.resp = Some(ResponsePermission::new(
+        Some(3),
+        Some(Duration::from_secs(5)),
     ));
-    c.permissions.subscribe = Some(SubjectPermission::new(vec!["_INBOX.> grp".into()], vec![]));
-    let mut rp = ResponsePermission::default();
-    rp.max_msgs = Some(3);
-    rp.expires = Some(Duration::from_secs(5));
-    c.permissions.allow_responses = Some(rp);
     c.allowed_connection_types = vec!["STANDARD".into(), "WEBSOCKET".into()];
     c.source_networks = vec!["127.0.0.0/8".into()];
     c.expires = Some(SystemTime::now() + Duration::from_secs(3600));

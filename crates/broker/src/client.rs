@@ -10,9 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use rnats_auth::{
-    AuthRequest, Authenticator, Authorized, ConnectionType, Permissions, PublishCache, TlsIdentity,
-};
+use rnats_auth::{AuthRequest, Authenticator, Authorized, Permissions, PublishCache, TlsIdentity};
 use rnats_config::HandshakeFirst;
 use rnats_protocol::{ClientOp, ClientParser, ConnectOptions, Limits, OK, PING, PONG};
 use rnats_sublist::{MatchCache, Matches, validate_literal_subject};
@@ -25,6 +23,7 @@ use crate::logfmt::{self, Quoted};
 use crate::outbound::{Append, CloseReason, Outbound};
 use crate::server::{Live, Shared};
 use crate::timers::{ConnTimers, TimerAction};
+use crate::websocket::Transport;
 
 type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -60,6 +59,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketA
             cid,
             nonce,
             tls: None,
+            transport: Transport::Tcp,
         };
         return serve_plain(conn, tcp).await;
     };
@@ -92,6 +92,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketA
                 cid,
                 nonce,
                 tls: None,
+                transport: Transport::Tcp,
             };
             return serve_plain(conn, tcp).await;
         }
@@ -161,13 +162,14 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketA
         cid,
         nonce,
         tls: identity,
+        transport: Transport::Tcp,
     };
     run_connection(conn, rd, wr).await;
 }
 
 /// Counts the connection against `max_connections` (after INFO, as nats-server). Over the
 /// limit: `-ERR 'maximum connections exceeded'` and `None`.
-async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
+pub(crate) async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Arc<Shared>,
     stream: &mut S,
     peer: SocketAddr,
@@ -203,24 +205,27 @@ async fn serve_plain(conn: Accepted, mut tcp: TcpStream) {
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 /// 11 random bytes, base64url without padding (15 characters), as nats-server's nonce.
-fn new_nonce() -> String {
+pub(crate) fn new_nonce() -> String {
     let mut raw = [0u8; 11];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut raw);
     data_encoding::BASE64URL_NOPAD.encode(&raw)
 }
 
 /// A connection that got its INFO (and its TLS handshake) and was admitted.
-struct Accepted {
-    shared: Arc<Shared>,
-    live: Arc<Live>,
-    peer: SocketAddr,
-    cid: u64,
-    nonce: Option<String>,
-    tls: Option<TlsIdentity>,
+pub(crate) struct Accepted {
+    pub(crate) shared: Arc<Shared>,
+    /// The rules this connection starts on (a WebSocket client's are its listener's).
+    pub(crate) live: Arc<Live>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) cid: u64,
+    pub(crate) nonce: Option<String>,
+    pub(crate) tls: Option<TlsIdentity>,
+    // websocket: what the connection came in on (TCP or WebSocket with its cookies).
+    pub(crate) transport: Transport,
 }
 
 /// One write straight to the socket, before the writer task exists (INFO, early errors).
-async fn write_direct<S: AsyncWrite + Unpin>(
+pub(crate) async fn write_direct<S: AsyncWrite + Unpin>(
     tcp: &mut S,
     data: &[u8],
     deadline: std::time::Duration,
@@ -232,7 +237,7 @@ async fn write_direct<S: AsyncWrite + Unpin>(
 }
 
 /// The connection after INFO (and, later, the TLS handshake): a writer task and the reader loop.
-async fn run_connection<R, W>(conn: Accepted, mut rd: R, wr: W)
+pub(crate) async fn run_connection<R, W>(conn: Accepted, mut rd: R, wr: W)
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -244,6 +249,7 @@ where
         cid,
         nonce,
         tls,
+        transport,
     } = conn;
     let config = live.config.clone();
     let out = Arc::new(Outbound::new(
@@ -261,6 +267,7 @@ where
     tracing::debug!("{peer} - cid:{cid} - Client connection created");
     let mut client = Client::new(shared.clone(), live, out.clone(), peer, cid, nonce);
     client.tls = tls;
+    client.transport = transport;
     let reason = client.run(&mut rd).await;
     client.unsubscribe_all();
     shared.unregister(cid);
@@ -323,7 +330,7 @@ enum AuthOutcome {
     Busy(crate::hashing::Refused),
 }
 
-struct CountGuard(Arc<Shared>);
+pub(crate) struct CountGuard(Arc<Shared>);
 
 impl Drop for CountGuard {
     fn drop(&mut self) {
@@ -366,6 +373,8 @@ struct Client {
     nonce: Option<String>,
     /// The verified client certificate, for `verify_and_map`.
     tls: Option<TlsIdentity>,
+    // websocket: the connection type and cookie credentials given to the authenticator.
+    transport: Transport,
     account: Arc<Account>,
     /// Whether the client may send anything but CONNECT.
     authenticated: bool,
@@ -454,6 +463,7 @@ impl Client {
             cid,
             nonce,
             tls: None,
+            transport: Transport::Tcp,
             parser: ClientParser::new(limits),
             opts: Options::before_connect(),
             connected: false,
@@ -579,7 +589,7 @@ impl Client {
     }
 
     fn empty_request(&self) -> AuthRequest {
-        let mut request = AuthRequest::new(self.peer, ConnectionType::Standard);
+        let mut request = AuthRequest::new(self.peer, self.transport.connection_type());
         request.nonce.clone_from(&self.nonce);
         request.tls.clone_from(&self.tls);
         request
@@ -689,7 +699,8 @@ impl Client {
     /// that is gone, or that now lands in another account, is closed; new permissions apply at
     /// once, and subscriptions they no longer allow are removed with a notice.
     async fn reauthenticate(&mut self) -> Result<(), CloseReason> {
-        let live = self.shared.live();
+        // websocket: a WebSocket client re-authenticates against its listener's rules.
+        let live = self.transport.live(self.shared.live());
         let old_live = std::mem::replace(&mut self.live, live);
         self.trace = wants_trace(&self.live.config);
         if !self.live.auth_configured {
@@ -868,7 +879,10 @@ impl Client {
                 self.reply(PONG);
                 if self.connected && self.opts.protocol >= 1 && !self.sent_connect_info {
                     self.sent_connect_info = true;
-                    let mut info = self.shared.client_info(self.cid, self.peer, true);
+                    // websocket: the INFO of the listener this client came in on.
+                    let mut info = self
+                        .shared
+                        .client_info_from(&self.live, self.cid, self.peer, true);
                     info.remote_account = Some(self.account.name.clone());
                     info.max_payload = self.max_payload;
                     self.reply(&info.to_line());
@@ -947,7 +961,7 @@ impl Client {
             self.apply_connect(opts)?;
             return Ok(None);
         }
-        let request = AuthRequest {
+        let mut request = AuthRequest {
             user: opts.user.clone(),
             pass: opts.pass.clone(),
             token: opts.auth_token.clone(),
@@ -956,9 +970,11 @@ impl Client {
             jwt: opts.jwt.clone(),
             nonce: self.nonce.clone(),
             client_addr: self.peer,
-            connection_type: ConnectionType::Standard,
+            connection_type: self.transport.connection_type(),
             tls: self.tls.clone(),
         };
+        // websocket: credentials CONNECT left empty come from the upgrade request's cookies.
+        self.transport.fill_credentials(&mut request);
         self.pending_connect = Some(opts);
         Ok(Some(request))
     }

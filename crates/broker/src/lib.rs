@@ -44,6 +44,7 @@ mod outbound;
 mod responses;
 mod server;
 mod timers;
+mod websocket;
 
 pub use info::COMPAT_VERSION;
 pub use rnats_config::ServerConfig;

@@ -47,7 +47,7 @@ pub enum ServerError {
 /// What a connection reads when it starts; swapped whole on reload.
 pub(crate) struct Live {
     pub(crate) config: Arc<ServerConfig>,
-    info: Info,
+    pub(crate) info: Info,
     pub(crate) auth: Arc<ServerAuth>,
     /// Whether anything at all is configured for authentication; when not, CONNECT is accepted
     /// into the global account without asking the authenticator.
@@ -59,10 +59,18 @@ pub(crate) struct Live {
     pub(crate) tls: Option<Arc<TlsSetup>>,
     /// For the operator: plaintext passwords, imports that no export allows, ...
     warnings: Vec<String>,
+    // websocket: the WebSocket listener's rules (its own `Live` inside), when configured.
+    pub(crate) websocket: Option<Arc<crate::websocket::WsSetup>>,
 }
 
 impl Live {
-    fn new(config: ServerConfig, server_id: &str, port: u16) -> Result<Self, ServerError> {
+    /// `ws_port`: the bound WebSocket port (for the WebSocket clients' INFO).
+    pub(crate) fn new(
+        config: ServerConfig,
+        server_id: &str,
+        port: u16,
+        ws_port: u16,
+    ) -> Result<Self, ServerError> {
         check_limits(&config)?;
         let auth = ServerAuth::from_config(&config).map_err(|e| {
             // Errors about one value name where it was written.
@@ -92,6 +100,18 @@ impl Live {
         };
         let links = links::build(&config.accounts).map_err(ServerError::Config)?;
         let warnings = auth.plaintext_password_warnings();
+        // websocket: the listener's rules, checked as nats-server checks them at start-up.
+        let websocket = match &config.websocket {
+            Some(ws) => Some(Arc::new(crate::websocket::WsSetup::new(
+                &config,
+                ws,
+                &auth,
+                info.tls_verify,
+                server_id,
+                ws_port,
+            )?)),
+            None => None,
+        };
         Ok(Self {
             config: Arc::new(config),
             info,
@@ -100,6 +120,7 @@ impl Live {
             links,
             tls,
             warnings,
+            websocket,
         })
     }
 }
@@ -182,14 +203,14 @@ pub(crate) struct Shared {
     /// Bumped on every reload: live connections re-authenticate with the new rules.
     pub(crate) reload_epoch: tokio::sync::watch::Sender<u64>,
     pub(crate) client_count: AtomicUsize,
-    next_cid: AtomicU64,
+    pub(crate) next_cid: AtomicU64,
     clients: Mutex<HashMap<u64, Arc<Outbound>>>,
     /// Stops everything: connections close, `run` returns.
     pub(crate) shutdown: CancellationToken,
     /// Stops accepting new connections (shutdown or lame duck).
-    stop_accept: CancellationToken,
+    pub(crate) stop_accept: CancellationToken,
     lame_duck: AtomicBool,
-    tracker: TaskTracker,
+    pub(crate) tracker: TaskTracker,
     /// Bounded bcrypt/argon2 work for logins.
     pub(crate) hashing: crate::hashing::HashGate,
 }
@@ -234,7 +255,18 @@ impl Shared {
 
     /// INFO for one client.
     pub(crate) fn client_info(&self, cid: u64, peer: SocketAddr, connect_info: bool) -> Info {
-        let mut info = self.live().info.clone();
+        self.client_info_from(&self.live(), cid, peer, connect_info)
+    }
+
+    /// INFO for one client of `live` (the client listener's or the WebSocket listener's).
+    pub(crate) fn client_info_from(
+        &self,
+        live: &Live,
+        cid: u64,
+        peer: SocketAddr,
+        connect_info: bool,
+    ) -> Info {
+        let mut info = live.info.clone();
         info.client_id = cid;
         info.client_ip = peer.ip().to_string();
         info.connect_info = connect_info;
@@ -277,6 +309,8 @@ pub struct Server {
     shared: Arc<Shared>,
     listener: TcpListener,
     local_addr: SocketAddr,
+    // websocket: the WebSocket listener, when configured.
+    websocket: Option<(TcpListener, SocketAddr)>,
 }
 
 /// A cheap handle to control a running server from elsewhere (signals, tests).
@@ -284,6 +318,7 @@ pub struct Server {
 pub struct ServerHandle {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
+    websocket_addr: Option<SocketAddr>,
 }
 
 impl Server {
@@ -300,8 +335,23 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|source| ServerError::Listen { addr, source })?;
+        // websocket: its listener opens with the client listener (nats-server's message).
+        let websocket = match &config.websocket {
+            Some(ws) => {
+                let addr = join_host_port(&ws.host, ws.port);
+                let listener = listen(&ws.host, ws.port).await.map_err(|e| {
+                    ServerError::Config(format!("Unable to listen for websocket connections: {e}"))
+                })?;
+                let bound = listener
+                    .local_addr()
+                    .map_err(|source| ServerError::Listen { addr, source })?;
+                Some((listener, bound))
+            }
+            None => None,
+        };
         let server_id = nkeys::KeyPair::new_server().public_key();
-        let live = Live::new(config, &server_id, local_addr.port())?;
+        let ws_port = websocket.as_ref().map_or(0, |(_, a)| a.port());
+        let live = Live::new(config, &server_id, local_addr.port(), ws_port)?;
         let shared = Arc::new(Shared {
             live: RwLock::new(Arc::new(live)),
             server_id,
@@ -322,12 +372,18 @@ impl Server {
             shared,
             listener,
             local_addr,
+            websocket,
         })
     }
 
     /// The address the client listener is bound to (with the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address the WebSocket listener is bound to, when `websocket {}` is configured.
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        self.websocket.as_ref().map(|(_, a)| *a)
     }
 
     /// The server's id (its public NKey), as sent in INFO.
@@ -340,6 +396,7 @@ impl Server {
         ServerHandle {
             shared: self.shared.clone(),
             local_addr: self.local_addr,
+            websocket_addr: self.websocket_addr(),
         }
     }
 
@@ -349,8 +406,27 @@ impl Server {
             shared,
             listener,
             local_addr,
+            websocket,
         } = self;
         let host = shared.config().host.clone();
+        if let Some((ws_listener, ws_addr)) = websocket {
+            let config = shared.config();
+            let ws = config.websocket.as_ref();
+            let tls = ws.is_some_and(|w| w.tls.is_some());
+            let ws_host = ws.map_or("0.0.0.0", |w| w.host.as_str());
+            tracing::info!(
+                "Listening for websocket clients on {}://{}:{}",
+                if tls { "wss" } else { "ws" },
+                ws_host,
+                ws_addr.port()
+            );
+            if !tls {
+                tracing::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+            }
+            shared
+                .tracker
+                .spawn(crate::websocket::accept_loop(shared.clone(), ws_listener));
+        }
         tracing::info!(
             "Listening for client connections on {}",
             join_host_port(&host, local_addr.port())
@@ -386,6 +462,11 @@ impl ServerHandle {
     /// The address clients connect to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The WebSocket listener's address, when `websocket {}` is configured.
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        self.websocket_addr
     }
 
     /// Stops accepting, closes every client (flushing what is queued) and lets `run` return.
@@ -439,11 +520,31 @@ impl ServerHandle {
                 new: config.port.to_string(),
             });
         }
+        // websocket: as nats-server, only the block's TLS may change on reload.
+        let without_tls = |c: &ServerConfig| {
+            c.websocket.clone().map(|mut w| {
+                w.tls = None;
+                w
+            })
+        };
+        if without_tls(&old) != without_tls(&config) {
+            let show = |c: &ServerConfig| {
+                c.websocket
+                    .as_ref()
+                    .map_or_else(|| "none".to_owned(), |w| join_host_port(&w.host, w.port))
+            };
+            return Err(ServerError::ReloadNotSupported {
+                field: "Websocket",
+                old: show(&old),
+                new: show(&config),
+            });
+        }
         let changes = describe_changes(&old, &config);
         let live = Arc::new(Live::new(
             config,
             &self.shared.server_id,
             self.local_addr.port(),
+            self.websocket_addr.map_or(0, |a| a.port()),
         )?);
         *self.shared.live.write().unwrap_or_else(|e| e.into_inner()) = live.clone();
         self.shared.apply_links(&live);
@@ -501,7 +602,7 @@ impl ServerHandle {
 /// Checks a configuration as `Server::bind` would (authentication, accounts and their imports,
 /// TLS files, limits) without opening a listener; returns the warnings it would log. For `-t`.
 pub fn check_config(config: &ServerConfig) -> Result<Vec<String>, ServerError> {
-    Live::new(config.clone(), "", 0).map(|live| live.warnings)
+    Live::new(config.clone(), "", 0, 0).map(|live| live.warnings)
 }
 
 /// The INFO fields every client of this configuration gets.
@@ -580,6 +681,9 @@ fn describe_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<String> {
     }
     if old.tls != new.tls {
         changes.push("tls".to_owned());
+    }
+    if old.websocket.as_ref().map(|w| &w.tls) != new.websocket.as_ref().map(|w| &w.tls) {
+        changes.push("websocket tls".to_owned());
     }
     changes
 }

@@ -7,6 +7,7 @@ mod hostile;
 mod limits;
 mod raw;
 mod tls;
+mod websocket;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -218,7 +218,7 @@ pub(crate) fn derived_config(
         // nats-server checks the token first; a user only counts with a name.
         auth.token.clone_from(&ws.token);
         let user = ws.token.is_none().then(|| ws.username.clone()).flatten();
-        auth.password = user.as_ref().and(ws.password.clone());
+        auth.password = user.as_ref().and_then(|_| ws.password.clone());
         auth.user = user;
         d.authorization = Some(auth);
         d.no_auth_user.clone_from(&ws.no_auth_user);

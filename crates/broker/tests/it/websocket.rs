@@ -494,10 +494,13 @@ async fn refused(ws: SocketAddr, headers: &str) -> String {
         .join("\n")
 }
 
+/// Named raw scripts.
+type Scripts = &'static [(&'static str, &'static [u8])];
+
 #[tokio::test]
 async fn same_websocket_outcomes_as_nats_server() {
     let ws_block = "websocket { listen: \"127.0.0.1:-1\", no_tls: true, allowed_origins: [\"http://good.example\"] }\n";
-    let cases: &[(&str, &str, &[(&str, &[u8])])] = &[
+    let cases: &[(&str, &str, Scripts)] = &[
         (
             "no auth",
             "",

@@ -395,12 +395,18 @@ fn host_and_port(tls: bool, hostport: &str) -> Result<(String, String), String> 
     let missing = || Ok((hostport.to_ascii_lowercase(), default_port.to_owned()));
     if let Some(rest) = hostport.strip_prefix('[') {
         let Some((host, after)) = rest.split_once(']') else {
-            return Err(format!("address {hostport}: missing ']' in address"));
+            return Err(format!(
+                "address {}: missing ']' in address",
+                Quoted(hostport.as_bytes())
+            ));
         };
         return match after.strip_prefix(':') {
             Some(port) => Ok((host.to_ascii_lowercase(), port.to_owned())),
             None if after.is_empty() => missing(),
-            None => Err(format!("address {hostport}: missing port in address")),
+            None => Err(format!(
+                "address {}: missing port in address",
+                Quoted(hostport.as_bytes())
+            )),
         };
     }
     match hostport.matches(':').count() {
@@ -409,7 +415,10 @@ fn host_and_port(tls: bool, hostport: &str) -> Result<(String, String), String> 
             let (host, port) = hostport.split_once(':').unwrap_or((hostport, ""));
             Ok((host.to_ascii_lowercase(), port.to_owned()))
         }
-        _ => Err(format!("address {hostport}: too many colons in address")),
+        _ => Err(format!(
+            "address {}: too many colons in address",
+            Quoted(hostport.as_bytes())
+        )),
     }
 }
 

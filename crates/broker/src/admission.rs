@@ -9,7 +9,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rnats_auth::ConnectionType;
 use rnats_config::HandshakeFirst;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -19,6 +18,7 @@ use crate::errors::ClientError;
 use crate::server::ServerError;
 use crate::session::Peer;
 use crate::state::{ServerState, Settings};
+use crate::websocket::Transport;
 
 /// Runs one accepted TCP connection to its end.
 pub(crate) async fn serve(state: Arc<ServerState>, mut tcp: TcpStream, addr: SocketAddr, cid: u64) {
@@ -28,7 +28,7 @@ pub(crate) async fn serve(state: Arc<ServerState>, mut tcp: TcpStream, addr: Soc
     let peer = Peer {
         addr,
         cid,
-        kind: ConnectionType::Standard,
+        transport: Transport::Tcp,
         nonce: settings.auth.needs_nonce().then(new_nonce),
         tls: None,
     };

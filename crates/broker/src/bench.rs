@@ -32,7 +32,8 @@ impl RoutingBench {
     /// When the configuration is invalid.
     pub fn new(conf: &str, account: &str) -> Self {
         let loaded = rnats_config::load_str(conf, None).expect("valid configuration");
-        let settings = Settings::new(loaded.config, "NBENCH", 4222, None).expect("valid settings");
+        let settings =
+            Settings::new(loaded.config, "NBENCH", 4222, 0, None).expect("valid settings");
         let state = ServerState::new(Arc::new(settings), "NBENCH".into(), None);
         let account = state.account(account);
         Self {

@@ -140,7 +140,7 @@ async fn reauthenticate(
     session: &mut Session,
     state: &Arc<ServerState>,
 ) -> Result<(), CloseReason> {
-    let settings = state.settings();
+    let settings = session.transport().settings(state.settings());
     let Some(request) = session.begin_reload(settings.clone())? else {
         return Ok(());
     };

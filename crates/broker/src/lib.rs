@@ -2,7 +2,9 @@
 //!
 //! It owns all I/O: the client listener, one reader task and one writer task per connection,
 //! the accounts and their subscription indexes, and the mapping of every failure to
-//! nats-server's exact `-ERR` text. Parsing lives in `rnats-protocol`, subject matching in
+//! nats-server's exact `-ERR` text. A `websocket {}` block adds a WebSocket listener whose
+//! clients (binary frames, read and written by `tokio-websockets`) run through the same
+//! connection code as TCP clients; see [`Server::websocket_addr`]. Parsing lives in `rnats-protocol`, subject matching in
 //! `rnats-sublist`, configuration in `rnats-config`.
 //!
 //! ```
@@ -52,6 +54,7 @@ mod server;
 mod session;
 mod state;
 mod timers;
+mod websocket;
 
 pub use info::COMPAT_VERSION;
 pub use rnats_config::ServerConfig;

@@ -57,6 +57,8 @@ pub struct Server {
     state: Arc<ServerState>,
     listener: TcpListener,
     local_addr: SocketAddr,
+    // websocket: the WebSocket listener, when configured.
+    websocket: Option<(TcpListener, SocketAddr)>,
 }
 
 /// A cheap handle to control a running server from elsewhere (signals, tests).
@@ -64,6 +66,7 @@ pub struct Server {
 pub struct ServerHandle {
     state: Arc<ServerState>,
     local_addr: SocketAddr,
+    websocket_addr: Option<SocketAddr>,
 }
 
 /// A server with options beyond its configuration file: see [`Server::builder`].
@@ -149,11 +152,27 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|source| ServerError::Listen { addr, source })?;
+        // websocket: its listener opens with the client listener (nats-server's message).
+        let websocket = match &config.websocket {
+            Some(ws) => {
+                let addr = join_host_port(&ws.host, ws.port);
+                let listener = listen(&ws.host, ws.port).await.map_err(|e| {
+                    ServerError::Config(format!("Unable to listen for websocket connections: {e}"))
+                })?;
+                let bound = listener
+                    .local_addr()
+                    .map_err(|source| ServerError::Listen { addr, source })?;
+                Some((listener, bound))
+            }
+            None => None,
+        };
         let server_id = nkeys::KeyPair::new_server().public_key();
+        let ws_port = websocket.as_ref().map_or(0, |(_, a)| a.port());
         let settings = Settings::new(
             config,
             &server_id,
             local_addr.port(),
+            ws_port,
             authenticator.as_ref(),
         )?;
         let state = ServerState::new(Arc::new(settings), server_id, authenticator);
@@ -161,12 +180,18 @@ impl Server {
             state,
             listener,
             local_addr,
+            websocket,
         })
     }
 
     /// The address the client listener is bound to (with the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address the WebSocket listener is bound to, when `websocket {}` is configured.
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        self.websocket.as_ref().map(|(_, a)| *a)
     }
 
     /// The server's id (its public NKey), as sent in INFO.
@@ -179,6 +204,7 @@ impl Server {
         ServerHandle {
             state: self.state.clone(),
             local_addr: self.local_addr,
+            websocket_addr: self.websocket_addr(),
         }
     }
 
@@ -188,8 +214,27 @@ impl Server {
             state,
             listener,
             local_addr,
+            websocket,
         } = self;
         let host = state.config().host.clone();
+        if let Some((ws_listener, ws_addr)) = websocket {
+            let config = state.config();
+            let ws = config.websocket.as_ref();
+            let tls = ws.is_some_and(|w| w.tls.is_some());
+            let ws_host = ws.map_or("0.0.0.0", |w| w.host.as_str());
+            tracing::info!(
+                "Listening for websocket clients on {}://{}:{}",
+                if tls { "wss" } else { "ws" },
+                ws_host,
+                ws_addr.port()
+            );
+            if !tls {
+                tracing::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+            }
+            state
+                .tracker
+                .spawn(crate::websocket::accept_loop(state.clone(), ws_listener));
+        }
         tracing::info!(
             "Listening for client connections on {}",
             join_host_port(&host, local_addr.port())
@@ -225,6 +270,11 @@ impl ServerHandle {
     /// The address clients connect to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The WebSocket listener's address, when `websocket {}` is configured.
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        self.websocket_addr
     }
 
     /// Stops accepting, closes every client (flushing what is queued) and lets `run` return.
@@ -278,11 +328,31 @@ impl ServerHandle {
                 new: config.port.to_string(),
             });
         }
+        // websocket: as nats-server, only the block's TLS may change on reload.
+        let without_tls = |c: &ServerConfig| {
+            c.websocket.clone().map(|mut w| {
+                w.tls = None;
+                w
+            })
+        };
+        if without_tls(&old) != without_tls(&config) {
+            let show = |c: &ServerConfig| {
+                c.websocket
+                    .as_ref()
+                    .map_or_else(|| "none".to_owned(), |w| join_host_port(&w.host, w.port))
+            };
+            return Err(ServerError::ReloadNotSupported {
+                field: "Websocket",
+                old: show(&old),
+                new: show(&config),
+            });
+        }
         let changes = describe_changes(&old, &config);
         let settings = Arc::new(Settings::new(
             config,
             &self.state.server_id,
             self.local_addr.port(),
+            self.websocket_addr.map_or(0, |a| a.port()),
             self.state.custom_auth.as_ref(),
         )?);
         self.state.replace_settings(settings);
@@ -340,7 +410,7 @@ impl ServerHandle {
 /// Checks a configuration as `Server::bind` would (authentication, accounts and their imports,
 /// TLS files, limits) without opening a listener; returns the warnings it would log. For `-t`.
 pub fn check_config(config: &ServerConfig) -> Result<Vec<String>, ServerError> {
-    Settings::new(config.clone(), "", 0, None).map(|s| s.warnings)
+    Settings::new(config.clone(), "", 0, 0, None).map(|s| s.warnings)
 }
 
 /// `name = value` for each reloadable option that changed.
@@ -379,6 +449,9 @@ fn describe_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<String> {
     }
     if old.tls != new.tls {
         changes.push("tls".to_owned());
+    }
+    if old.websocket.as_ref().map(|w| &w.tls) != new.websocket.as_ref().map(|w| &w.tls) {
+        changes.push("websocket tls".to_owned());
     }
     changes
 }

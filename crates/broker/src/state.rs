@@ -22,7 +22,7 @@ use crate::server::ServerError;
 /// starts and again after each reload.
 pub(crate) struct Settings {
     pub(crate) config: Arc<ServerConfig>,
-    info: Info,
+    pub(crate) info: Info,
     /// Who clients are: the chain the configuration describes, or the authenticator given to
     /// [`Server::builder`](crate::Server::builder). When it is not `configured()`, CONNECT is
     /// accepted into the global account without asking it.
@@ -35,14 +35,18 @@ pub(crate) struct Settings {
     pub(crate) tls: Option<Arc<TlsSetup>>,
     /// For the operator: plaintext passwords, imports that no export allows, ...
     pub(crate) warnings: Vec<String>,
+    /// The WebSocket listener's rules (its own `Settings` inside), when configured.
+    pub(crate) websocket: Option<Arc<crate::websocket::WsSetup>>,
 }
 
 impl Settings {
-    /// Compiles `config`; `custom` replaces the authentication it describes.
+    /// Compiles `config`; `custom` replaces the authentication it describes. `ws_port` is the
+    /// bound WebSocket port (for the WebSocket clients' INFO).
     pub(crate) fn new(
         config: ServerConfig,
         server_id: &str,
         port: u16,
+        ws_port: u16,
         custom: Option<&Arc<dyn Authenticator>>,
     ) -> Result<Self, ServerError> {
         check_limits(&config)?;
@@ -75,10 +79,23 @@ impl Settings {
             None => None,
         };
         let links = links::build(&config.accounts).map_err(ServerError::Config)?;
+        let websocket = match &config.websocket {
+            Some(ws) => Some(Arc::new(crate::websocket::WsSetup::new(
+                &config,
+                ws,
+                auth.as_ref(),
+                info.tls_verify,
+                server_id,
+                ws_port,
+                custom,
+            )?)),
+            None => None,
+        };
         Ok(Self {
             config: Arc::new(config),
             info,
             auth,
+            websocket,
             links,
             tls,
             warnings,

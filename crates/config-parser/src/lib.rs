@@ -56,6 +56,7 @@ mod server_config;
 mod tls;
 mod units;
 mod value;
+mod websocket;
 
 pub use auth::{
     AccountConfig, AuthorizationConfig, ExportConfig, ExportKind, ImportConfig, LatencyConfig,
@@ -70,3 +71,4 @@ pub use parse::{parse_file, parse_str};
 pub use server_config::ServerConfig;
 pub use tls::{CertKeyPair, HandshakeFirst, TlsConfig};
 pub use value::{Key, Pos, Value, ValueKind};
+pub use websocket::WebsocketConfig;

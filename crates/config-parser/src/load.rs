@@ -59,8 +59,6 @@ const UNSUPPORTED: &[&str] = &[
     "leafnodes",
     "leaf",
     "jetstream",
-    "websocket",
-    "ws",
     "mqtt",
     "operator",
     "operators",
@@ -152,6 +150,8 @@ struct RawConfig {
     #[serde(alias = "system")]
     system_account: Option<Spanned<String>>,
     tls: Option<Spanned<RawTls>>,
+    #[serde(alias = "ws")]
+    websocket: Option<crate::websocket::RawWebsocket>,
 }
 
 fn invalid(pos: &Pos, msg: impl Into<String>) -> ConfigError {
@@ -205,7 +205,7 @@ fn size_i32(name: &str, v: &Spanned<i64>, default: u32) -> Result<u32, ConfigErr
 }
 
 /// `listen`: `host:port`, `:port`, `[::1]:port`, or a port.
-fn parse_listen(v: &Spanned<Scalar>) -> Result<(Option<String>, i64), ConfigError> {
+pub(crate) fn parse_listen(v: &Spanned<Scalar>) -> Result<(Option<String>, i64), ConfigError> {
     let text = match &v.value {
         Scalar::Int(p) => return Ok((None, *p)),
         Scalar::Str(s) => s.as_str(),
@@ -415,6 +415,9 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
     }
     if let Some(t) = raw.tls {
         c.tls = Some(t.value.build(&t.pos, &mut c.origins)?);
+    }
+    if let Some(ws) = raw.websocket {
+        c.websocket = ws.build(warnings, &mut c.origins)?;
     }
     Ok(c)
 }

@@ -143,7 +143,7 @@ pub(crate) fn duration_string(key: &str, v: &Spanned<Scalar>) -> Result<i128, Co
 }
 
 /// Seconds as a float or integer, or a duration string (`authorization.timeout`, `tls.timeout`).
-fn seconds_or_duration(key: &str, v: &Spanned<Scalar>) -> Result<Duration, ConfigError> {
+pub(crate) fn seconds_or_duration(key: &str, v: &Spanned<Scalar>) -> Result<Duration, ConfigError> {
     let secs = match &v.value {
         Scalar::Int(i) => *i as f64,
         Scalar::Float(x) => *x,

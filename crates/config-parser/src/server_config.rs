@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::auth::{AccountConfig, AuthorizationConfig};
 use crate::origins::Origins;
 use crate::tls::TlsConfig;
+use crate::websocket::WebsocketConfig;
 
 /// Everything the broker needs to run, with nats-server's defaults.
 ///
@@ -67,6 +68,8 @@ pub struct ServerConfig {
     pub system_account: Option<String>,
     /// `tls { … }` for the client listener.
     pub tls: Option<TlsConfig>,
+    /// `websocket { … }` (alias `ws`): the WebSocket client listener, when it has a port.
+    pub websocket: Option<WebsocketConfig>,
     /// Where values checked after loading were written (for error positions).
     pub origins: Origins,
 }
@@ -100,6 +103,7 @@ impl Default for ServerConfig {
             no_auth_user: None,
             system_account: None,
             tls: None,
+            websocket: None,
             origins: Origins::default(),
         }
     }

@@ -232,6 +232,19 @@ impl ExternalServer {
         self.addr
     }
 
+    /// The WebSocket listener's address, when the configuration has `websocket {}` (read from
+    /// the ports file's `websocket` entry).
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        for entry in std::fs::read_dir(&self.dir).ok()?.flatten() {
+            if entry.path().extension().is_some_and(|e| e == "ports") {
+                let text = std::fs::read_to_string(entry.path()).ok()?;
+                let start = text.find("\"websocket\"")?;
+                return parse_ports_file(&text[start..]);
+            }
+        }
+        None
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

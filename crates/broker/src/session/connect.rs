@@ -71,12 +71,14 @@ impl Session {
         request.nkey.clone_from(&opts.nkey);
         request.sig.clone_from(&opts.sig);
         request.jwt.clone_from(&opts.jwt);
+        // A WebSocket client's cookies fill in what CONNECT left empty (nats-server).
+        self.peer.transport.fill_credentials(&mut request);
         self.pending_connect = Some(opts);
         Ok(Some(request))
     }
 
     fn empty_request(&self) -> AuthRequest {
-        let mut request = AuthRequest::new(self.peer.addr, self.peer.kind);
+        let mut request = AuthRequest::new(self.peer.addr, self.peer.transport.connection_type());
         request.nonce.clone_from(&self.peer.nonce);
         request.tls.clone_from(&self.peer.tls);
         request

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use rnats_auth::{AuthRequest, ConnectionType, Permissions, PublishCache, TlsIdentity};
+use rnats_auth::{AuthRequest, Permissions, PublishCache, TlsIdentity};
 use rnats_protocol::{ClientOp, ClientParser, ConnectOptions, Limits, OK, PING, PONG};
 use rnats_sublist::validate_literal_subject;
 
@@ -28,6 +28,7 @@ use crate::outbound::{CloseReason, Outbound};
 use crate::router::{Msg, RESPONSE_PREFIX, Router};
 use crate::state::{ServerState, Settings};
 use crate::timers::{ConnTimers, TimerAction};
+use crate::websocket::Transport;
 
 pub(crate) use connect::AuthOutcome;
 use subs::Subscriptions;
@@ -43,7 +44,8 @@ const RESERVED_PUBLISH_PREFIXES: [&[u8]; 2] = [b"_GR_.", b"$GR."];
 pub(crate) struct Peer {
     pub(crate) addr: SocketAddr,
     pub(crate) cid: u64,
-    pub(crate) kind: ConnectionType,
+    /// TCP or WebSocket (with the credentials of its cookies).
+    pub(crate) transport: Transport,
     /// The nonce sent in INFO, when the authenticator wants one signed.
     pub(crate) nonce: Option<String>,
     /// The verified client certificate, for `verify_and_map`.
@@ -159,6 +161,11 @@ impl Session {
             out,
             peer,
         }
+    }
+
+    /// What the connection came in on.
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.peer.transport
     }
 
     /// The settings this session runs under.

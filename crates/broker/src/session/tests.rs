@@ -5,19 +5,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::BytesMut;
-use rnats_auth::{AuthError, AuthMethod, Authorized, ConnectionType};
+use rnats_auth::{AuthError, AuthMethod, Authorized};
 use tokio_util::sync::CancellationToken;
 
 use super::{AuthOutcome, Peer, Session};
 use crate::hashing::Refused;
 use crate::outbound::{CloseReason, Outbound};
 use crate::state::{ServerState, Settings};
+use crate::websocket::Transport;
 
 const ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 5000);
 
 fn settings(conf: &str) -> Arc<Settings> {
     let loaded = rnats_config::load_str(conf, None).expect("config");
-    Arc::new(Settings::new(loaded.config, "NTEST", 4222, None).expect("settings"))
+    Arc::new(Settings::new(loaded.config, "NTEST", 4222, 0, None).expect("settings"))
 }
 
 /// One client of a fresh server with `conf`, and the buffer its writer would drain.
@@ -41,7 +42,7 @@ impl Harness {
         let peer = Peer {
             addr: ADDR,
             cid,
-            kind: ConnectionType::Standard,
+            transport: Transport::Tcp,
             nonce: None,
             tls: None,
         };

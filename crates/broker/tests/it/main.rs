@@ -8,6 +8,7 @@ mod limits;
 mod plugin;
 mod raw;
 mod tls;
+mod websocket;
 
 use std::net::SocketAddr;
 use std::time::Duration;

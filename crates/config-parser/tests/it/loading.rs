@@ -193,14 +193,7 @@ fn variables_exempt_from_unknown_fields() {
 
 #[test]
 fn unsupported_sections_are_refused() {
-    for key in [
-        "cluster",
-        "gateway",
-        "leafnodes",
-        "jetstream",
-        "websocket",
-        "mqtt",
-    ] {
+    for key in ["cluster", "gateway", "leafnodes", "jetstream", "mqtt"] {
         let e = err(&format!("port: 1\n{key} {{ port: 6222 }}"));
         assert_eq!(e.kind, ErrorKind::Unsupported, "{key}");
         assert_eq!((e.line, e.column), (2, 1), "{key}");

@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 
 use crate::account::{Account, SubRef, Subscription};
 use crate::errors::ClientError;
+use crate::info::InfoLine;
 use crate::logfmt::{self, Quoted};
 use crate::outbound::{Append, CloseReason, Outbound};
 use crate::server::{Live, Shared};
@@ -151,9 +152,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut tcp: TcpStream, peer: SocketA
         return;
     };
     let (rd, wr) = tokio::io::split(stream);
-    let identity = identity
-        .as_ref()
-        .map(rnats_tls::PeerIdentity::to_auth_identity);
+    let identity = identity.as_ref().map(crate::peer::auth_identity);
     let conn = Accepted {
         shared: shared.clone(),
         live,

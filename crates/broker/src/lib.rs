@@ -41,6 +41,7 @@ mod info;
 mod links;
 mod logfmt;
 mod outbound;
+mod peer;
 mod responses;
 mod server;
 mod timers;

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::account::Account;
-use crate::info::{COMPAT_VERSION, Info};
+use crate::info::{COMPAT_VERSION, Info, InfoLine};
 use crate::links::{self, Links};
 use crate::outbound::{CloseReason, Outbound};
 
@@ -512,9 +512,9 @@ fn base_info(config: &ServerConfig, server_id: &str, port: u16) -> Info {
             .server_name
             .clone()
             .unwrap_or_else(|| server_id.to_owned()),
-        version: COMPAT_VERSION,
+        version: COMPAT_VERSION.to_owned(),
         proto: 1,
-        git_commit: crate::info::GIT_COMMIT,
+        git_commit: crate::info::GIT_COMMIT.to_owned(),
         host: config.host.clone(),
         port,
         headers: !config.no_header_support,
@@ -530,6 +530,7 @@ fn base_info(config: &ServerConfig, server_id: &str, port: u16) -> Info {
         remote_account: None,
         ldm: false,
         api_lvl: crate::info::API_LEVEL,
+        ..Info::default()
     }
 }
 

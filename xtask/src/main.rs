@@ -11,6 +11,7 @@
 
 mod bench;
 mod certs;
+mod deps;
 mod soak;
 mod tidy;
 

@@ -1,5 +1,6 @@
 //! Repository checks: every crate has a README and a crate-level example; libraries do not print;
-//! the protocol crate stays sans-IO; nothing reads outside the checkout.
+//! every crate keeps to its allowed dependencies (`deps`), so the protocol crate stays sans-IO;
+//! nothing reads outside the checkout.
 
 use std::path::Path;
 
@@ -39,14 +40,8 @@ pub(crate) fn check(root: &Path) -> Result<Vec<String>> {
             }
         }
     }
-    let manifest = std::fs::read_to_string(root.join("crates/protocol/Cargo.toml"))?;
-    let deps = manifest
-        .split("[dev-dependencies]")
-        .next()
-        .unwrap_or_default();
-    if deps.lines().any(|l| l.trim_start().starts_with("tokio")) {
-        problems.push("crates/protocol depends on tokio: it must stay sans-IO".to_owned());
-    }
+    // The crate graph (also keeps the protocol crate free of tokio: sans-IO).
+    problems.extend(crate::deps::check(root)?);
     problems.extend(outside_paths(root)?);
     Ok(problems)
 }

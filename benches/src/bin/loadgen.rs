@@ -6,8 +6,8 @@
 //!         [--tls-ca FILE [--tls-cert FILE --tls-key FILE]]
 //! ```
 //!
-//! One thread, one `mio::Poll`, pipelined writes and a small parser (`wire`), so the tool costs
-//! as little as it can. Every scenario stops after a bounded count or `--seconds`, whichever comes
+//! One thread, one `mio::Poll`, pipelined writes, and `rnats-protocol`'s server-op parser (no
+//! copy, no allocation per message) and client-op encoders, so the tool costs as little as it can. Every scenario stops after a bounded count or `--seconds`, whichever comes
 //! first, and prints exactly one JSON line to stdout (`"timed_out":true` if the clock won).
 //!
 //! Scenarios:
@@ -41,8 +41,6 @@
 mod attack;
 #[path = "loadgen/net.rs"]
 mod net;
-#[path = "loadgen/wire.rs"]
-mod wire;
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -50,12 +48,14 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
+use rnats_protocol::{
+    ConnectOptions, PING, ServerInfo, ServerOp, encode_connect, encode_pub, encode_sub,
+};
+use rustls_pki_types::ServerName;
 use serde_json::{Map, Value, json};
 
-use rustls_pki_types::ServerName;
-
 use crate::net::{ConnId, Net, TlsClient};
-use crate::wire::ServerOp;
 
 pub(crate) type Error = Box<dyn std::error::Error>;
 pub(crate) type Result<T> = std::result::Result<T, Error>;
@@ -287,37 +287,38 @@ impl Auth {
         }
     }
 
-    /// `CONNECT {…}\r\n` answering the server's INFO (NKey signs its nonce).
-    fn connect_line(&self, info: &[u8], tls: bool) -> Result<Vec<u8>> {
-        let mut c = json!({
-            "verbose": false,
-            "pedantic": false,
-            "tls_required": tls,
-            "name": "loadgen",
-            "lang": "rust",
-            "version": env!("CARGO_PKG_VERSION"),
-            "protocol": 1,
-            "headers": false,
-            "no_responders": false,
-        });
+    /// Appends `CONNECT {…}\r\n` answering the server's INFO (NKey signs its nonce).
+    fn connect(&self, out: &mut BytesMut, info: &ServerInfo, tls: bool) -> Result<()> {
+        let mut c = ConnectOptions {
+            verbose: false,
+            pedantic: false,
+            tls_required: tls,
+            name: Some("loadgen".into()),
+            lang: Some("rust".into()),
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+            protocol: 1,
+            headers: false,
+            no_responders: false,
+            ..ConnectOptions::default()
+        };
         match self {
             Self::None => {}
-            Self::Token(t) => c["auth_token"] = json!(t),
+            Self::Token(t) => c.auth_token = Some(t.clone()),
             Self::User { name, pass } => {
-                c["user"] = json!(name);
-                c["pass"] = json!(pass);
+                c.user = Some(name.clone());
+                c.pass = Some(pass.clone());
             }
             Self::Nkey(kp) => {
-                let info: Value = serde_json::from_slice(info)?;
-                let nonce = info["nonce"].as_str().ok_or(
+                let nonce = info.nonce.as_deref().ok_or(
                     "the server's INFO has no nonce: it does not offer NKey authentication",
                 )?;
                 let sig = kp.sign(nonce.as_bytes())?;
-                c["nkey"] = json!(kp.public_key());
-                c["sig"] = json!(data_encoding::BASE64URL_NOPAD.encode(&sig));
+                c.nkey = Some(kp.public_key());
+                c.sig = Some(data_encoding::BASE64URL_NOPAD.encode(&sig));
             }
         }
-        Ok(format!("CONNECT {c}\r\n").into_bytes())
+        encode_connect(out, &c)?;
+        Ok(())
     }
 }
 
@@ -362,9 +363,9 @@ fn handshake(
             match op {
                 ServerOp::Info(info) if !greeted[i] => {
                     greeted[i] = true;
-                    out.extend_from_slice(&auth.connect_line(info, tls)?);
+                    auth.connect(out, &info, tls)?;
                     out.extend_from_slice(&extra(i));
-                    out.extend_from_slice(b"PING\r\n");
+                    out.extend_from_slice(PING);
                 }
                 ServerOp::Pong if greeted[i] => left -= 1,
                 _ => {}
@@ -391,10 +392,15 @@ fn open(
 }
 
 fn sub_line(subject: &str, queue: Option<&str>, sid: usize) -> Vec<u8> {
-    match queue {
-        Some(q) => format!("SUB {subject} {q} {sid}\r\n").into_bytes(),
-        None => format!("SUB {subject} {sid}\r\n").into_bytes(),
-    }
+    let mut line = BytesMut::new();
+    let sid = sid.to_string();
+    encode_sub(
+        &mut line,
+        subject.as_bytes(),
+        queue.map(str::as_bytes),
+        sid.as_bytes(),
+    );
+    line.into()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -418,8 +424,8 @@ struct Flow {
     /// Messages per publisher.
     per_pub: u64,
     payload: usize,
-    /// `PUB <subject> <len>\r\n` lines, used in turn.
-    headers: Vec<Vec<u8>>,
+    /// Subjects published to, in turn.
+    subjects: Vec<Vec<u8>>,
 }
 
 struct FlowResult {
@@ -469,7 +475,7 @@ fn flow_scenario(args: &Args) -> Result<Map<String, Value>> {
         delivery,
         per_pub: msgs.div_ceil(pubs as u64),
         payload: args.payload,
-        headers: vec![format!("PUB {subject} {}\r\n", args.payload).into_bytes()],
+        subjects: vec![subject.into_bytes()],
     };
     let r = run_flow(&mut net, &flow, deadline)?;
     let mut out = throughput_fields(args.payload, &r);
@@ -521,8 +527,16 @@ fn run_flow(net: &mut Net, flow: &Flow, deadline: Deadline) -> Result<FlowResult
                 .map(|(i, &id)| (id, Role::Sub(i))),
         )
         .collect();
-    let mut template = vec![b'x'; flow.payload];
-    template.extend_from_slice(b"\r\n");
+    // Each subject's whole PUB, encoded once; copied per message with its sequence number.
+    let messages: Vec<BytesMut> = flow
+        .subjects
+        .iter()
+        .map(|subject| {
+            let mut msg = BytesMut::new();
+            encode_pub(&mut msg, subject, None, &vec![b'x'; flow.payload]);
+            msg
+        })
+        .collect();
 
     let mut sent = vec![0u64; flow.pubs.len()];
     let mut pinged = vec![false; flow.pubs.len()];
@@ -535,7 +549,7 @@ fn run_flow(net: &mut Net, flow: &Flow, deadline: Deadline) -> Result<FlowResult
         _ => Vec::new(),
     };
     let mut duplicates = 0u64;
-    let mut next_header = 0usize;
+    let mut next_subject = 0usize;
 
     let start = Instant::now();
     let mut end = start;
@@ -560,11 +574,10 @@ fn run_flow(net: &mut Net, flow: &Flow, deadline: Deadline) -> Result<FlowResult
                 continue;
             }
             while sent[p] < flow.per_pub && room > 0 && conn.wbuf.len() < WRITE_BATCH {
-                let header = &flow.headers[next_header];
-                next_header = (next_header + 1) % flow.headers.len();
-                conn.wbuf.extend_from_slice(header);
-                let at = conn.wbuf.len();
-                conn.wbuf.extend_from_slice(&template);
+                conn.wbuf.extend_from_slice(&messages[next_subject]);
+                next_subject = (next_subject + 1) % messages.len();
+                // The payload ends two bytes (its CRLF) before the end of what was written.
+                let at = conn.wbuf.len() - 2 - flow.payload;
                 if flow.payload >= 8 {
                     conn.wbuf[at..at + 8].copy_from_slice(&sent[p].to_le_bytes());
                 }
@@ -574,7 +587,7 @@ fn run_flow(net: &mut Net, flow: &Flow, deadline: Deadline) -> Result<FlowResult
             }
             if sent[p] == flow.per_pub && !pinged[p] {
                 // Marks the end of this publisher's stream; answered once all its PUBs are in.
-                conn.wbuf.extend_from_slice(b"PING\r\n");
+                conn.wbuf.extend_from_slice(PING);
                 pinged[p] = true;
             }
             net.flush(id)?;
@@ -622,7 +635,7 @@ fn run_flow(net: &mut Net, flow: &Flow, deadline: Deadline) -> Result<FlowResult
             if !sync_sent {
                 // Every PUB is routed; a PONG on each subscriber now follows all its MSGs.
                 for &id in &flow.subs {
-                    net.send(id, b"PING\r\n")?;
+                    net.send(id, PING)?;
                 }
                 sync_sent = true;
             } else if synced.iter().all(|&s| s) {
@@ -675,9 +688,13 @@ fn reqrep(args: &Args) -> Result<Map<String, Value>> {
         deadline,
     )?[0];
     let requester = open(&mut net, args, 1, |_| sub_line(inbox, None, 1), deadline)?[0];
-    let mut request = format!("PUB bench.reqrep {inbox} {}\r\n", args.payload).into_bytes();
-    request.extend(std::iter::repeat_n(b'r', args.payload));
-    request.extend_from_slice(b"\r\n");
+    let mut request = BytesMut::new();
+    encode_pub(
+        &mut request,
+        b"bench.reqrep",
+        Some(inbox.as_bytes()),
+        &vec![b'r'; args.payload],
+    );
 
     let n = args.msgs(10_000);
     let mut latencies = Vec::with_capacity(usize::try_from(n)?);
@@ -699,11 +716,7 @@ fn reqrep(args: &Args) -> Result<Map<String, Value>> {
                 if let ServerOp::Msg { reply, payload, .. } = op {
                     if id == responder {
                         let reply = reply.ok_or("request without a reply subject")?;
-                        out.extend_from_slice(b"PUB ");
-                        out.extend_from_slice(reply);
-                        out.extend_from_slice(format!(" {}\r\n", payload.len()).as_bytes());
-                        out.extend_from_slice(payload);
-                        out.extend_from_slice(b"\r\n");
+                        encode_pub(out, reply, None, payload);
                     } else if id == requester {
                         answered = true;
                     }
@@ -873,7 +886,7 @@ fn subs(args: &Args) -> Result<Map<String, Value>> {
     for i in 0..n {
         lines.extend_from_slice(&sub_line(&format!("bench.subs.{i}"), None, i + 1));
     }
-    lines.extend_from_slice(b"PING\r\n");
+    lines.extend_from_slice(PING);
     let t0 = Instant::now();
     net.send(sub, &lines)?;
     let mut ponged = false;
@@ -891,8 +904,8 @@ fn subs(args: &Args) -> Result<Map<String, Value>> {
         delivery: Delivery::Everyone,
         per_pub: args.msgs(100_000),
         payload: args.payload,
-        headers: (0..n)
-            .map(|i| format!("PUB bench.subs.{i} {}\r\n", args.payload).into_bytes())
+        subjects: (0..n)
+            .map(|i| format!("bench.subs.{i}").into_bytes())
             .collect(),
     };
     let r = run_flow(&mut net, &flow, deadline)?;

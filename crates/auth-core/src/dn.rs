@@ -1,9 +1,10 @@
 //! Distinguished names: printing in the RFC 2253 form Go's `pkix` uses, parsing the RFC 4514
 //! strings found in `users` lists, and comparing the two.
 //!
-//! Only the printing helpers ([`short_name`], [`escape_value`]) are public: the TLS layer
-//! (`rnats-tls`) uses them to write [`TlsIdentity::subject_dn`](crate::TlsIdentity::subject_dn), so the
-//! printer and the parser below agree on names and escapes. Pure string logic: no X.509 here.
+//! Only the naming and escaping rules ([`short_name`], [`escape_value`]) are public: they are
+//! the ones the parser below and the DC form of the certificate map use, and the certificate
+//! printer in `rnats-tls` (which has its own copy, as this crate does not depend on TLS) is
+//! tested against them. Pure string logic: no X.509 here.
 //!
 //! The comparison is deliberately strict, because a DN match logs a client in
 //! (CVE-2026-33248 was a bypass in exactly this step): attribute types compare

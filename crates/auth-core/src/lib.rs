@@ -222,8 +222,9 @@ impl fmt::Display for ConnectionType {
     }
 }
 
-/// What a verified client certificate says about its holder (filled in by the TLS layer:
-/// `rnats_tls::PeerIdentity::to_auth_identity`); the input to [`map_certificate_user`].
+/// What a verified client certificate says about its holder (the broker copies it from the
+/// `rnats_tls::PeerIdentity` of the handshake; this crate knows nothing of TLS); the input to
+/// [`map_certificate_user`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsIdentity {
     /// The subject DN in RFC 2253 form, most specific RDN first, with domain components

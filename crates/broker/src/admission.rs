@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 
 use crate::driver::run_connection;
 use crate::errors::ClientError;
+use crate::info::InfoLine;
 use crate::server::ServerError;
 use crate::session::Peer;
 use crate::state::{ServerState, Settings};

@@ -125,11 +125,9 @@ impl ClientError {
     /// The `-ERR` line, when there is one.
     pub(crate) fn wire_line(&self) -> Option<Vec<u8>> {
         self.wire_text().map(|t| {
-            let mut line = Vec::with_capacity(t.len() + 9);
-            line.extend_from_slice(b"-ERR '");
-            line.extend_from_slice(t.as_bytes());
-            line.extend_from_slice(b"'\r\n");
-            line
+            let mut line = bytes::BytesMut::new();
+            rnats_protocol::encode_err(&mut line, &t);
+            line.into()
         })
     }
 }

@@ -53,9 +53,11 @@ mod router;
 mod server;
 mod session;
 mod state;
+mod system;
 mod timers;
 mod websocket;
 
 pub use info::COMPAT_VERSION;
 pub use rnats_config::ServerConfig;
 pub use server::{Server, ServerBuilder, ServerError, ServerHandle, check_config};
+pub use system::{InternalClient, InternalError, InternalSubscription, Message};

@@ -9,6 +9,7 @@ use rnats_auth::Authenticator;
 use rnats_config::ServerConfig;
 use tokio::net::TcpListener;
 
+use crate::info::InfoLine;
 use crate::outbound::CloseReason;
 use crate::state::{ServerState, Settings};
 
@@ -275,6 +276,19 @@ impl ServerHandle {
     /// The WebSocket listener's address, when `websocket {}` is configured.
     pub fn websocket_addr(&self) -> Option<SocketAddr> {
         self.websocket_addr
+    }
+
+    /// A client inside the server, in `account` (created if it does not exist yet): the
+    /// server's own way to subscribe, publish and make requests, with the same routing and
+    /// account isolation as a connected client. Call it inside the server's tokio runtime.
+    pub fn internal_client(&self, account: &str) -> crate::InternalClient {
+        crate::InternalClient::new(&self.state, account)
+    }
+
+    /// An internal client in the system account (`system_account`, `$SYS` by default).
+    pub fn system_client(&self) -> crate::InternalClient {
+        let name = self.state.settings().config.system_account.clone();
+        self.internal_client(name.as_deref().unwrap_or("$SYS"))
     }
 
     /// Stops accepting, closes every client (flushing what is queued) and lets `run` return.

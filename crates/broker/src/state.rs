@@ -261,9 +261,9 @@ fn base_info(config: &ServerConfig, server_id: &str, port: u16) -> Info {
             .server_name
             .clone()
             .unwrap_or_else(|| server_id.to_owned()),
-        version: COMPAT_VERSION,
+        version: COMPAT_VERSION.to_owned(),
         proto: 1,
-        git_commit: crate::info::GIT_COMMIT,
+        git_commit: crate::info::GIT_COMMIT.to_owned(),
         host: config.host.clone(),
         port,
         headers: !config.no_header_support,
@@ -279,6 +279,7 @@ fn base_info(config: &ServerConfig, server_id: &str, port: u16) -> Info {
         remote_account: None,
         ldm: false,
         api_lvl: crate::info::API_LEVEL,
+        ..Info::default()
     }
 }
 

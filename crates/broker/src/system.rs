@@ -303,8 +303,7 @@ impl Drop for Forget<'_> {
 impl Drop for Inner {
     fn drop(&mut self) {
         let subs = self.subs.get_mut().unwrap_or_else(|e| e.into_inner());
-        self.account
-            .remove_all(subs.values().map(|(sub, _)| sub));
+        self.account.remove_all(subs.values().map(|(sub, _)| sub));
         self.out.close(CloseReason::ClientClosed);
     }
 }

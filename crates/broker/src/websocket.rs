@@ -30,6 +30,7 @@ use tokio_websockets::{Limits, Message, WebSocketStream};
 
 use crate::admission::{self, Accepted};
 use crate::driver::run_connection;
+use crate::info::InfoLine;
 use crate::logfmt::Quoted;
 use crate::server::ServerError;
 use crate::session::Peer;

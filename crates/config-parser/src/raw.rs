@@ -169,16 +169,10 @@ pub(crate) fn seconds_or_duration(key: &str, v: &Spanned<Scalar>) -> Result<Dura
 
 // ----- subjects -----
 
-/// nats-server's subject check for permissions: non-empty tokens, no white space, `>` only last.
+/// nats-server's subject check for permissions, exports and imports (non-empty tokens, no
+/// blanks, `>` only last): the check the server applies to SUB, from `rnats-sublist`.
 fn valid_subject(s: &str) -> bool {
-    if s.is_empty() || s.chars().any(char::is_whitespace) {
-        return false;
-    }
-    let tokens: Vec<&str> = s.split('.').collect();
-    tokens
-        .iter()
-        .enumerate()
-        .all(|(i, t)| !t.is_empty() && (*t != ">" || i == tokens.len() - 1))
+    rnats_sublist::validate_subject(s.as_bytes()).is_ok()
 }
 
 fn check_publish_subjects(list: &[String], pos: &Pos) -> Result<(), ConfigError> {

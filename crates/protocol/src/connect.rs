@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use serde::Serialize;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 /// Options from a client's `CONNECT {json}`.
@@ -13,7 +14,11 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor}
 ///
 /// `Debug` never prints secrets: `pass`, `auth_token`, `sig` and `jwt` show as
 /// `<redacted>`.
-#[derive(Clone, PartialEq, Eq)]
+///
+/// A client serialises it for [`encode_connect`](crate::encode_connect):
+/// fields that are `None` are left out, and decoding the result gives the
+/// same options back.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct ConnectOptions {
     /// Acknowledge each operation with `+OK`.
     pub verbose: bool,
@@ -22,22 +27,31 @@ pub struct ConnectOptions {
     /// The client requires TLS (informational).
     pub tls_required: bool,
     /// Token for token authentication.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_token: Option<String>,
     /// User name for user/password authentication.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Password for user/password authentication.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pass: Option<String>,
     /// The user's public NKey (`U…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nkey: Option<String>,
     /// Signature over the server nonce.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sig: Option<String>,
     /// User JWT (operator mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jwt: Option<String>,
     /// Client name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Client library language.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lang: Option<String>,
     /// Client library version.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// Client protocol level (0 or 1 are valid). Values outside `i32` are
     /// clamped so the broker can still reject them as a bad protocol.
@@ -49,8 +63,10 @@ pub struct ConnectOptions {
     /// The client wants no-responders status messages.
     pub no_responders: bool,
     /// Legacy account field.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
     /// Legacy new-account field.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub new_account: Option<bool>,
 }
 

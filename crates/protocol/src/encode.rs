@@ -1,4 +1,5 @@
-//! Encoders for the operations the server sends to a client.
+//! Encoders for the operations the server sends to a client (the client's
+//! side is in `client_encode`).
 //!
 //! Each encoder appends one complete operation to a caller-supplied
 //! [`BytesMut`], reserving the exact space first. Numbers are written with a
@@ -7,6 +8,8 @@
 
 use bytes::{BufMut, BytesMut};
 
+use crate::ServerInfo;
+
 /// `PING\r\n`
 pub const PING: &[u8] = b"PING\r\n";
 /// `PONG\r\n`
@@ -14,7 +17,7 @@ pub const PONG: &[u8] = b"PONG\r\n";
 /// `+OK\r\n`, sent to verbose clients.
 pub const OK: &[u8] = b"+OK\r\n";
 
-const CRLF: &[u8] = b"\r\n";
+pub(crate) const CRLF: &[u8] = b"\r\n";
 
 /// Appends `MSG <subject> <sid> [reply] <len>\r\n<payload>\r\n`.
 pub fn encode_msg(
@@ -85,12 +88,18 @@ fn put_prefix(
     }
 }
 
-/// Appends `INFO <json>\r\n`.
-pub fn encode_info(dst: &mut BytesMut, json: &[u8]) {
-    dst.reserve(b"INFO ".len() + json.len() + CRLF.len());
+/// Appends `INFO {json} \r\n` exactly as nats-server writes it (with a blank
+/// before the line end).
+pub fn encode_info(dst: &mut BytesMut, info: &ServerInfo) {
+    let start = dst.len();
     dst.put_slice(b"INFO ");
-    dst.put_slice(json);
-    dst.put_slice(CRLF);
+    // A struct of strings, numbers and booleans always serialises; should that
+    // ever change, the line still goes out well-formed.
+    if serde_json::to_writer(dst.writer(), info).is_err() {
+        dst.truncate(start + b"INFO ".len());
+        dst.put_slice(b"{}");
+    }
+    dst.put_slice(b" \r\n");
 }
 
 /// Appends `-ERR '<text>'\r\n`.
@@ -102,13 +111,13 @@ pub fn encode_err(dst: &mut BytesMut, text: &str) {
 }
 
 /// A `u64` written in decimal into a stack buffer (the local itoa).
-struct Decimal {
+pub(crate) struct Decimal {
     digits: [u8; 20],
     start: usize,
 }
 
 impl Decimal {
-    fn new(mut n: u64) -> Self {
+    pub(crate) fn new(mut n: u64) -> Self {
         let mut digits = [0u8; 20];
         let mut start = digits.len();
         loop {
@@ -123,7 +132,7 @@ impl Decimal {
         Self { digits, start }
     }
 
-    fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.digits[self.start..]
     }
 }
@@ -171,14 +180,10 @@ mod tests {
     }
 
     #[test]
-    fn info_and_err() {
+    fn err_line() {
         let mut dst = BytesMut::new();
-        encode_info(&mut dst, br#"{"proto":1}"#);
         encode_err(&mut dst, "Unknown Protocol Operation");
-        assert_eq!(
-            &dst[..],
-            b"INFO {\"proto\":1}\r\n-ERR 'Unknown Protocol Operation'\r\n"
-        );
+        assert_eq!(&dst[..], b"-ERR 'Unknown Protocol Operation'\r\n");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// Which client operation carried malformed arguments.
+/// Which operation carried malformed arguments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OpKind {
     /// `CONNECT`
@@ -15,6 +15,12 @@ pub enum OpKind {
     Sub,
     /// `UNSUB`
     Unsub,
+    /// `INFO` (sent by a server; its JSON did not decode)
+    Info,
+    /// `MSG` (sent by a server)
+    Msg,
+    /// `HMSG` (sent by a server)
+    HMsg,
 }
 
 impl OpKind {
@@ -26,6 +32,9 @@ impl OpKind {
             Self::HPub => "HPUB",
             Self::Sub => "SUB",
             Self::Unsub => "UNSUB",
+            Self::Info => "INFO",
+            Self::Msg => "MSG",
+            Self::HMsg => "HMSG",
         }
     }
 }
@@ -36,21 +45,21 @@ impl fmt::Display for OpKind {
     }
 }
 
-/// Why the client's byte stream cannot be parsed.
+/// Why a peer's byte stream cannot be parsed.
 ///
 /// Every variant is fatal for the connection: nats-server closes it. Whether an
 /// `-ERR` line is sent first is given by [`ProtocolError::wire_text`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProtocolError {
-    /// The bytes do not start a known client operation, or a payload is not
+    /// The bytes do not start a known operation, or a payload is not
     /// followed by `\r\n`.
     #[error("unknown protocol operation")]
     UnknownOperation,
     /// A control line is longer than [`Limits::max_control_line`](crate::Limits).
     #[error("maximum control line exceeded")]
     MaxControlLineExceeded,
-    /// A `PUB`/`HPUB` announced more bytes than [`Limits::max_payload`](crate::Limits).
+    /// A `PUB`/`HPUB` (or `MSG`/`HMSG`) announced more bytes than [`Limits::max_payload`](crate::Limits).
     #[error("maximum payload exceeded: {size} > {max}")]
     MaxPayloadExceeded {
         /// The size announced on the control line.

@@ -19,6 +19,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::{OpKind, ProtocolError};
+use crate::scan::{Span, is_space, parse_size, split_args};
 
 /// Per-connection protocol limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -391,99 +392,6 @@ struct PendingPub {
     header_len: Option<usize>,
     payload_start: usize,
     size: usize,
-}
-
-/// A byte range `start..end`, always within the slice it was made from.
-#[derive(Debug, Clone, Copy)]
-struct Span {
-    start: usize,
-    end: usize,
-}
-
-impl Span {
-    const EMPTY: Self = Self { start: 0, end: 0 };
-
-    fn new(start: usize, end: usize) -> Self {
-        Self { start, end }
-    }
-
-    fn of(self, buf: &[u8]) -> &[u8] {
-        buf.get(self.start..self.end).unwrap_or_default()
-    }
-
-    fn slice(self, chunk: &Bytes) -> Bytes {
-        if self.end <= chunk.len() && self.start <= self.end {
-            chunk.slice(self.start..self.end)
-        } else {
-            Bytes::new()
-        }
-    }
-
-    /// Turns `chunk` itself into this span of it.
-    fn narrow(self, mut chunk: Bytes) -> Bytes {
-        if self.end <= chunk.len() && self.start <= self.end {
-            chunk.truncate(self.end);
-            chunk.advance(self.start);
-            chunk
-        } else {
-            Bytes::new()
-        }
-    }
-
-    /// Drops trailing blanks.
-    fn trim_end(self, buf: &[u8]) -> Self {
-        let kept = self
-            .of(buf)
-            .iter()
-            .rposition(|&b| !is_separator(b))
-            .map_or(0, |i| i + 1);
-        Self::new(self.start, self.start + kept)
-    }
-}
-
-/// Splits `args` of `buf` on runs of separators into `out`. Returns the
-/// number of arguments, or `out.len() + 1` when there are more than fit.
-fn split_args(buf: &[u8], args: Span, out: &mut [Span]) -> usize {
-    let bytes = args.of(buf);
-    let mut count = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if is_separator(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && !is_separator(bytes[i]) {
-            i += 1;
-        }
-        let Some(slot) = out.get_mut(count) else {
-            return out.len() + 1;
-        };
-        *slot = Span::new(args.start + start, args.start + i);
-        count += 1;
-    }
-    count
-}
-
-/// nats-server's `parseSize`: one to nine ASCII digits, nothing else.
-fn parse_size(digits: &[u8]) -> Option<usize> {
-    const MAX_DIGITS: usize = 9;
-    if digits.is_empty() || digits.len() > MAX_DIGITS {
-        return None;
-    }
-    digits.iter().try_fold(0usize, |n, &d| {
-        d.is_ascii_digit().then(|| n * 10 + usize::from(d - b'0'))
-    })
-}
-
-/// Blanks between a verb and its arguments.
-fn is_space(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
-/// Blanks between arguments; a stray '\r' counts too, as in nats-server.
-fn is_separator(b: u8) -> bool {
-    b == b' ' || b == b'\t' || b == b'\r'
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

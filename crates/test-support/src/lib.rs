@@ -20,6 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use rnats_protocol::{Limits, PING, PONG, ServerInfo, ServerOp, ServerParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -35,6 +36,8 @@ pub struct RawClient {
     buf: Vec<u8>,
     /// The INFO line the server sent first (without `INFO ` and the line end).
     pub info: String,
+    /// The same INFO, decoded by `rnats-protocol`'s server-op parser.
+    pub server_info: ServerInfo,
 }
 
 impl RawClient {
@@ -46,12 +49,23 @@ impl RawClient {
             stream,
             buf: Vec::new(),
             info: String::new(),
+            server_info: ServerInfo::default(),
         };
         let line = c.read_line().await;
-        let info = line
-            .strip_prefix("INFO ")
-            .unwrap_or_else(|| panic!("expected INFO, got {line:?}"));
-        c.info = info.trim_end().to_owned();
+        let mut wire = line.clone().into_bytes();
+        wire.extend_from_slice(b"\r\n");
+        // INFO may list many cluster URLs: allow a long line.
+        let limits = Limits {
+            max_control_line: 64 * 1024,
+            ..Limits::default()
+        };
+        match ServerParser::new(limits).parse_slice(&wire) {
+            Ok(Some((ServerOp::Info(info), _))) => c.server_info = *info,
+            other => panic!("expected INFO, got {line:?} ({other:?})"),
+        }
+        // The verb and the blank after it are ASCII: the JSON starts after the first blank.
+        let json = line.split_once([' ', '\t']).map_or("", |(_, json)| json);
+        c.info = json.trim().to_owned();
         c
     }
 
@@ -115,21 +129,21 @@ impl RawClient {
     /// Sends PING and returns everything received before the PONG: a round trip proves the server
     /// handled all that was sent before it.
     pub async fn ping_pong(&mut self) -> Vec<u8> {
-        self.send(b"PING\r\n").await;
-        self.until(b"PONG\r\n").await
+        self.send(PING).await;
+        self.until(PONG).await
     }
 
     /// Sends PING; returns what came before the PONG, or everything up to the close and `true`
     /// when the server closed the connection instead.
     pub async fn ping_pong_or_close(&mut self) -> (Vec<u8>, bool) {
-        if self.stream.write_all(b"PING\r\n").await.is_err() {
+        if self.stream.write_all(PING).await.is_err() {
             return (self.read_to_close().await, true);
         }
         let deadline = Instant::now() + TIMEOUT;
         loop {
-            if let Some(i) = self.buf.windows(6).position(|w| w == b"PONG\r\n") {
+            if let Some(i) = self.buf.windows(PONG.len()).position(|w| w == PONG) {
                 let out: Vec<u8> = self.buf.drain(..i).collect();
-                self.buf.drain(..6);
+                self.buf.drain(..PONG.len());
                 return (out, false);
             }
             let mut chunk = [0u8; 8192];

@@ -1,6 +1,5 @@
 //! The identity a client certificate presents: subject DN forms, SANs and the SPKI hash.
 
-use rnats_auth::dn;
 use rustls_pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
 use x509_parser::asn1_rs::{Tag, ToDer};
@@ -8,9 +7,11 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 use x509_parser::x509::{AttributeTypeAndValue, X509Name};
 
 use crate::TlsError;
+use crate::dn;
 
-/// What a peer certificate says about who holds it; the input to `verify_and_map` (through
-/// [`to_auth_identity`](Self::to_auth_identity)) and pinning.
+/// What a peer certificate says about who holds it; the input to `verify_and_map` and
+/// pinning. The broker hands the names (not the SPKI hash) to `rnats-auth`, which decides the
+/// user; this crate does not depend on it.
 ///
 /// Only the first (leaf) certificate of a chain is ever looked at, as in nats-server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,19 +72,6 @@ impl PeerIdentity {
             uris,
             spki_sha256_hex: hex(&Sha256::digest(x509.public_key().raw)),
         })
-    }
-
-    /// The identity as `rnats-auth` takes it for `verify_and_map`
-    /// ([`rnats_auth::map_certificate_user`], `rnats_auth::ServerAuth`): the subject DN forms
-    /// and the SANs, without the SPKI hash (pinning stays here, in [`crate::pinned`]).
-    pub fn to_auth_identity(&self) -> rnats_auth::TlsIdentity {
-        rnats_auth::TlsIdentity {
-            subject_dn: self.subject_dn.clone(),
-            subject_dn_without_dc: self.subject_dn_without_dc.clone(),
-            emails: self.emails.clone(),
-            dns_names: self.dns_names.clone(),
-            uris: self.uris.clone(),
-        }
     }
 }
 

@@ -2,12 +2,16 @@
 //! sockets, so it never shares the measuring thread's poll loop) until stopped, and counts what
 //! it did. Only loopback addresses reach here (checked by `resolve`).
 
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use rnats_protocol::{PING, encode_connect_json, encode_pub, encode_sub, encode_unsub};
 
 use crate::Result;
 
@@ -87,6 +91,14 @@ fn drain(stream: &TcpStream) -> Option<JoinHandle<()>> {
     }))
 }
 
+/// `CONNECT` with `verbose` off and the login fields (`login` is JSON members, no braces).
+fn hello(login: &str) -> BytesMut {
+    let mut line = BytesMut::new();
+    let json = format!(r#"{{"verbose":false,{login}}}"#);
+    encode_connect_json(&mut line, json.as_bytes());
+    line
+}
+
 /// One authenticated connection pipelining SUB/UNSUB pairs on distinct subjects.
 fn sub_flood(t: &Target, stop: &AtomicBool, ops: &AtomicU64) {
     let mut i = 0u64;
@@ -96,16 +108,20 @@ fn sub_flood(t: &Target, stop: &AtomicBool, ops: &AtomicU64) {
             continue;
         };
         let reader = drain(&s);
-        let hello = format!("CONNECT {{\"verbose\":false,{}}}\r\n", t.login);
-        if s.write_all(hello.as_bytes()).is_err() {
+        if s.write_all(&hello(&t.login)).is_err() {
             continue;
         }
-        let mut batch = Vec::with_capacity(64 * 1024);
+        let mut batch = BytesMut::with_capacity(64 * 1024);
+        let mut subject = String::new();
         while !stop.load(Ordering::Relaxed) {
             batch.clear();
             for _ in 0..1000 {
                 i += 1;
-                let _ = write!(batch, "SUB flood.{i}.x {i}\r\nUNSUB {i}\r\n");
+                let sid = i.to_string();
+                subject.clear();
+                let _ = write!(subject, "flood.{i}.x");
+                encode_sub(&mut batch, subject.as_bytes(), None, sid.as_bytes());
+                encode_unsub(&mut batch, sid.as_bytes(), None);
             }
             if s.write_all(&batch).is_err() {
                 break;
@@ -183,10 +199,11 @@ fn login_flood(t: &Target, stop: &AtomicBool, ops: &AtomicU64) {
             continue;
         };
         n += 1;
-        let hello = format!(
-            "CONNECT {{\"verbose\":false,\"user\":\"bench\",\"pass\":\"wrong-{n}\"}}\r\nPING\r\n"
-        );
-        if s.write_all(hello.as_bytes()).is_ok() {
+        let mut hello = BytesMut::new();
+        let json = format!(r#"{{"verbose":false,"user":"bench","pass":"wrong-{n}"}}"#);
+        encode_connect_json(&mut hello, json.as_bytes());
+        hello.extend_from_slice(PING);
+        if s.write_all(&hello).is_ok() {
             let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
             let mut buf = [0u8; 4096];
             while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
@@ -200,17 +217,19 @@ fn login_flood(t: &Target, stop: &AtomicBool, ops: &AtomicU64) {
 fn import_flood(t: &Target, stop: &AtomicBool, ops: &AtomicU64) {
     let Some(mut s) = dial(t.addr) else { return };
     let reader = drain(&s);
-    let hello = format!("CONNECT {{\"verbose\":false,{}}}\r\n", t.login);
-    if s.write_all(hello.as_bytes()).is_err() {
+    if s.write_all(&hello(&t.login)).is_err() {
         return;
     }
     let mut i = 0u64;
-    let mut batch = Vec::with_capacity(64 * 1024);
+    let mut batch = BytesMut::with_capacity(64 * 1024);
+    let mut reply = String::new();
     while !stop.load(Ordering::Relaxed) {
         batch.clear();
         for _ in 0..500 {
             i += 1;
-            let _ = write!(batch, "PUB svc.req _INBOX.flood.{i} 2\r\nhi\r\n");
+            reply.clear();
+            let _ = write!(reply, "_INBOX.flood.{i}");
+            encode_pub(&mut batch, b"svc.req", Some(reply.as_bytes()), b"hi");
         }
         if s.write_all(&batch).is_err() {
             break;

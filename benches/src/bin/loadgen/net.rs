@@ -1,8 +1,9 @@
 //! Many non-blocking connections on one `mio::Poll`, one thread: the client side costs as little as
 //! it can, so the measurement is of the server.
 //!
-//! Each connection has a read buffer, parsed in place into [`ServerOp`]s handed to a callback
-//! together with that connection's write buffer, and a write buffer flushed until the socket
+//! Each connection has a read buffer, parsed in place by `rnats-protocol`'s [`ServerParser`]
+//! (fields borrowed from the buffer: nothing is copied or allocated per message) into ops handed
+//! to a callback together with that connection's write buffer, and a write buffer flushed until the socket
 //! would block (mio is edge-triggered: a `WouldBlock` write waits for the next writable event).
 //! A server `PING` is answered here; `-ERR` and a closed connection end the run with an error.
 //!
@@ -19,17 +20,26 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use rnats_protocol::{Limits, PONG, ServerOp, ServerOpRef, ServerParser};
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
-use crate::wire::{self, ServerOp};
 use crate::{Error, Result};
 
 /// Read this much per `read` call; the buffer grows only for payloads larger than this.
 const READ_CHUNK: usize = 256 * 1024;
+
+/// What the parser accepts: a control line longer than this is a broken stream (INFO with many
+/// `connect_urls` is the longest line a server sends, a few KiB at most), and no message is
+/// refused for its size (the server enforces its own `max_payload`).
+const LIMITS: Limits = Limits {
+    max_control_line: 64 * 1024,
+    max_payload: usize::MAX,
+};
 
 /// An index into [`Net`]'s connections, also the `mio::Token`.
 pub(crate) type ConnId = usize;
@@ -192,12 +202,13 @@ impl TlsSession {
 pub(crate) struct Conn {
     stream: TcpStream,
     transport: Transport,
+    parser: ServerParser,
     rbuf: Vec<u8>,
     /// Unparsed bytes are `rbuf[rpos..rlen]`.
     rpos: usize,
     rlen: usize,
     /// Bytes queued for the server; `wbuf[wpos..]` is still unsent.
-    pub(crate) wbuf: Vec<u8>,
+    pub(crate) wbuf: BytesMut,
     wpos: usize,
     /// False after a write hit `WouldBlock`, until the next writable event.
     writable: bool,
@@ -242,11 +253,11 @@ impl Conn {
     fn read_ops(
         &mut self,
         id: ConnId,
-        on_op: &mut impl FnMut(ConnId, ServerOp<'_>, &mut Vec<u8>) -> Result<()>,
+        on_op: &mut impl FnMut(ConnId, ServerOpRef<'_>, &mut BytesMut) -> Result<()>,
     ) -> Result<()> {
         loop {
             if self.rbuf.len() - self.rlen < READ_CHUNK / 4 {
-                let want = wire::needed(&self.rbuf[self.rpos..self.rlen]).unwrap_or(0);
+                let want = self.parser.pending_len().unwrap_or(0);
                 let len = (self.rlen + READ_CHUNK).max(self.rpos + want);
                 self.rbuf.resize(len, 0);
             }
@@ -266,10 +277,14 @@ impl Conn {
                 }
             };
             self.rlen += n;
-            while let Some((op, used)) = wire::parse(&self.rbuf[self.rpos..self.rlen])? {
+            while let Some((op, used)) = self
+                .parser
+                .parse_slice(&self.rbuf[self.rpos..self.rlen])
+                .map_err(|e| format!("protocol error from server: {e}"))?
+            {
                 let mut start_tls = None;
                 match op {
-                    ServerOp::Ping => self.wbuf.extend_from_slice(b"PONG\r\n"),
+                    ServerOp::Ping => self.wbuf.extend_from_slice(PONG),
                     ServerOp::Err(text) => {
                         return Err(
                             format!("server sent -ERR {}", String::from_utf8_lossy(text)).into(),
@@ -278,7 +293,7 @@ impl Conn {
                     ServerOp::Info(info)
                         if matches!(self.transport, Transport::AwaitingInfo(_)) =>
                     {
-                        if !wire::offers_tls(info) {
+                        if !(info.tls_required || info.tls_available) {
                             return Err("--tls-ca given, but the server's INFO offers no TLS \
                                         (tls_required/tls_available)"
                                 .into());
@@ -347,10 +362,11 @@ impl Net {
                 .tls
                 .clone()
                 .map_or(Transport::Plain, Transport::AwaitingInfo),
+            parser: ServerParser::new(LIMITS),
             rbuf: Vec::new(),
             rpos: 0,
             rlen: 0,
-            wbuf: Vec::new(),
+            wbuf: BytesMut::new(),
             wpos: 0,
             writable: true,
         };
@@ -402,7 +418,7 @@ impl Net {
     pub(crate) fn poll(
         &mut self,
         timeout: Duration,
-        mut on_op: impl FnMut(ConnId, ServerOp<'_>, &mut Vec<u8>) -> Result<()>,
+        mut on_op: impl FnMut(ConnId, ServerOpRef<'_>, &mut BytesMut) -> Result<()>,
     ) -> Result<()> {
         match self.poll.poll(&mut self.events, Some(timeout)) {
             Ok(()) => {}

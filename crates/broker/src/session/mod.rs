@@ -23,6 +23,7 @@ use rnats_sublist::validate_literal_subject;
 
 use crate::account::Account;
 use crate::errors::ClientError;
+use crate::info::InfoLine;
 use crate::logfmt::{self, Quoted};
 use crate::outbound::{CloseReason, Outbound};
 use crate::router::{Msg, RESPONSE_PREFIX, Router};

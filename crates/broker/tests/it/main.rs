@@ -7,6 +7,7 @@ mod hostile;
 mod limits;
 mod plugin;
 mod raw;
+mod system;
 mod tls;
 mod websocket;
 

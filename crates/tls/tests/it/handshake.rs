@@ -4,7 +4,7 @@ use rnats_auth::map_certificate_user;
 use rnats_tls::testcerts;
 use rnats_tls::{PeerIdentity, server_config};
 
-use crate::support::{certs, client_config, handshake, server_opts};
+use crate::support::{auth_identity, certs, client_config, handshake, server_opts};
 
 #[tokio::test]
 async fn server_only_tls_succeeds_without_client_certificate() {
@@ -53,7 +53,7 @@ async fn verify_and_map_accepts_a_ca_signed_client_and_maps_it() {
     let peer = PeerIdentity::from_cert(&peers[0]).expect("identity");
     assert_eq!(peer.subject_dn, testcerts::CLIENT_DN);
     assert_eq!(
-        map_certificate_user(&peer.to_auth_identity(), [testcerts::CLIENT_DN]),
+        map_certificate_user(&auth_identity(&peer), [testcerts::CLIENT_DN]),
         Some(testcerts::CLIENT_DN)
     );
 }

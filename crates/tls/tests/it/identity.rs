@@ -9,7 +9,7 @@ use rnats_tls::{PeerIdentity, load_certs, pinned};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use crate::support::{TempDir, certs, openssl};
+use crate::support::{TempDir, auth_identity, certs, openssl};
 
 fn identity_of(pem: &str) -> PeerIdentity {
     let der = CertificateDer::pem_slice_iter(pem.as_bytes())
@@ -25,7 +25,7 @@ fn identity_file(path: &std::path::Path) -> PeerIdentity {
 
 /// The user `peer` maps to among `users`, through rnats-auth.
 fn map<'u>(peer: &PeerIdentity, users: impl IntoIterator<Item = &'u str>) -> Option<&'u str> {
-    map_certificate_user(&peer.to_auth_identity(), users)
+    map_certificate_user(&auth_identity(peer), users)
 }
 
 /// What `ServerAuth` with `tls { verify_and_map: true }` and these (password-less) users
@@ -39,7 +39,7 @@ fn server_auth_login(peer: &PeerIdentity, users: &[&str]) -> Result<String, Auth
     let loaded = rnats_config::load_str(&src, None).expect("config parses");
     let auth = ServerAuth::from_config(&loaded.config).expect("auth config is valid");
     let mut req = AuthRequest::new(([127, 0, 0, 1], 4222).into(), ConnectionType::Standard);
-    req.tls = Some(peer.to_auth_identity());
+    req.tls = Some(auth_identity(peer));
     let who = auth.authenticate(&req)?;
     assert_eq!(who.method, AuthMethod::TlsMap);
     Ok(who.identity)
@@ -120,20 +120,6 @@ fn everything_cert(ca: &Ca) -> PeerIdentity {
         )
         .expect("cert");
     identity_of(&pair.cert_pem)
-}
-
-#[test]
-fn to_auth_identity_keeps_every_name() {
-    let carol = everything_cert(&Ca::new("identity CA").expect("ca"));
-    let id = carol.to_auth_identity();
-    assert_eq!(
-        (id.subject_dn, id.subject_dn_without_dc),
-        (carol.subject_dn, carol.subject_dn_without_dc)
-    );
-    assert_eq!(
-        (id.emails, id.dns_names, id.uris),
-        (carol.emails, carol.dns_names, carol.uris)
-    );
 }
 
 #[test]

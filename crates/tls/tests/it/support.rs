@@ -7,10 +7,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rnats_config::TlsConfig;
+use rnats_tls::PeerIdentity;
 use rnats_tls::testcerts::{self, Files};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+/// The identity `rnats-auth` maps, copied from a peer certificate's names as the broker does.
+pub(crate) fn auth_identity(peer: &PeerIdentity) -> rnats_auth::TlsIdentity {
+    rnats_auth::TlsIdentity {
+        subject_dn: peer.subject_dn.clone(),
+        subject_dn_without_dc: peer.subject_dn_without_dc.clone(),
+        emails: peer.emails.clone(),
+        dns_names: peer.dns_names.clone(),
+        uris: peer.uris.clone(),
+    }
+}
 
 /// A fresh directory under the system temp dir, removed on drop.
 pub(crate) struct TempDir(pub(crate) PathBuf);

@@ -79,8 +79,8 @@ pub(crate) const RULES: &[Rule] = &[
     },
     Rule {
         krate: "rnats-jwt",
-        // removed by the auth-chain branch
-        internal: Internal::Only(&["rnats-config"]),
+        // A NATS JWT library on its own.
+        internal: Internal::Only(&[]),
         external: External::AllBut(NO_IO),
         required: &[],
     },

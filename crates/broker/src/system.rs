@@ -65,6 +65,9 @@ pub enum InternalError {
     Closed,
 }
 
+/// An internal subscription's index entry and where its messages go.
+type Route = (Arc<Subscription>, mpsc::Sender<Message>);
+
 /// A client inside the server, bound to one account. Cheap to clone; closed when the last
 /// clone is dropped or the server shuts down.
 #[derive(Clone)]
@@ -77,7 +80,7 @@ struct Inner {
     out: Arc<Outbound>,
     router: Mutex<Router>,
     /// Subscriptions by sid: the index entry and where its messages go.
-    subs: Mutex<HashMap<u64, (Arc<Subscription>, mpsc::Sender<Message>)>>,
+    subs: Mutex<HashMap<u64, Route>>,
     next_sid: AtomicU64,
     /// This client's reply subjects are `<inbox>.<n>`; one wildcard subscription takes them all.
     inbox: String,
@@ -137,11 +140,11 @@ impl InternalClient {
             }),
             buf: BytesMut::new(),
         };
-        let writer = out.clone();
+        let writer = out;
         tokio::spawn(async move { writer.run_writer(decoder, Duration::from_secs(5)).await });
         {
             // Shutdown closes internal clients with the server's connections.
-            let out = out.clone();
+            let out = inner.out.clone();
             tokio::spawn(async move {
                 out.kill.cancelled().await;
                 out.close(CloseReason::ServerShutdown);

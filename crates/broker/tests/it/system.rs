@@ -108,7 +108,9 @@ async fn an_internal_client_requests_a_real_service_with_headers() {
         }
     });
     // A round trip through the service proves its subscription is in place.
-    a.request("svc.echo", "warm-up".into()).await.expect("service up");
+    a.request("svc.echo", "warm-up".into())
+        .await
+        .expect("service up");
     let internal = server.handle.internal_client("A");
     let reply = internal
         .request("svc.echo", b"ping", Duration::from_secs(5))

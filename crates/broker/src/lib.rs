@@ -32,6 +32,25 @@
 //! running.await??;
 //! # Ok(()) }
 //! ```
+//!
+//! # Seams
+//!
+//! A custom [`rnats_auth::Authenticator`] decides who clients are
+//! ([`Server::builder`] shows one); [`ServerHandle::internal_client`] gives the server's own
+//! clients, which subscribe, publish and make requests inside an account through the same
+//! router as connected clients:
+//!
+//! ```no_run
+//! # async fn demo(handle: rnats_broker::ServerHandle) -> Result<(), rnats_broker::InternalError> {
+//! let system = handle.system_client();
+//! let mut pings = system.subscribe("svc.ping", None)?;
+//! while let Some(request) = pings.next().await {
+//!     if let Some(reply) = request.reply.as_deref() {
+//!         system.publish(std::str::from_utf8(reply).unwrap_or_default(), None, None, b"pong")?;
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
 
 mod account;

@@ -3,7 +3,7 @@
 //! file only moves bytes and time in and out of it.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use rnats_auth::AuthRequest;
@@ -12,8 +12,15 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use crate::admission::{Accepted, linger};
 use crate::hashing::Refused;
 use crate::outbound::{CloseReason, Outbound};
-use crate::session::{AuthOutcome, Session};
+use crate::session::{AuthOutcome, Fed, Session};
 use crate::state::{ServerState, Settings};
+
+/// Fast-producer stalls, as nats-server: a publisher waits at most this long for one
+/// subscriber (the longer one when the subscriber is already past `max_pending`), and at most
+/// `STALL_TOTAL` per read, so no publisher ever waits without bound.
+const STALL_MIN: Duration = Duration::from_millis(2);
+const STALL_MAX: Duration = Duration::from_millis(5);
+const STALL_TOTAL: Duration = Duration::from_millis(10);
 
 /// Smallest read buffer; it doubles while reads fill it, up to `READ_BUF_MAX`.
 const READ_BUF_MIN: usize = 512;
@@ -109,7 +116,13 @@ async fn drive<R: AsyncRead + Unpin>(
                 } else {
                     target
                 };
-                process(session, state, &mut buf).await
+                let mut budget = STALL_TOTAL;
+                session.allow_pause(true);
+                let result = process(session, state, &mut buf, &mut budget).await;
+                // Before reading more: pause for subscribers this batch left behind.
+                session.flush();
+                stall(session, &mut budget).await;
+                result
             }
             () = &mut sleep => session.handle_timeout(Instant::now()),
         };
@@ -126,13 +139,48 @@ async fn process(
     session: &mut Session,
     state: &ServerState,
     buf: &mut BytesMut,
+    budget: &mut Duration,
 ) -> Result<(), CloseReason> {
-    while let Some(request) = session.feed(buf, Instant::now())? {
-        session.flush();
-        let outcome = authenticate(state, &session.settings(), request, false).await;
-        session.complete_connect(outcome, Instant::now())?;
+    loop {
+        match session.feed(buf, Instant::now())? {
+            Fed::Done => return Ok(()),
+            Fed::Authenticate(request) => {
+                session.flush();
+                let outcome = authenticate(state, &session.settings(), *request, false).await;
+                session.complete_connect(outcome, Instant::now())?;
+            }
+            Fed::Stalled => {
+                session.flush();
+                stall(session, budget).await;
+            }
+        }
     }
-    Ok(())
+}
+
+/// Fast-producer flow control: waits for the subscribers the last flush left stalled to
+/// catch up, each at most `STALL_MIN` (`STALL_MAX` when already past `max_pending`), all
+/// within `budget`; once it is spent, the session stops asking to pause until the next read.
+async fn stall(session: &mut Session, budget: &mut Duration) {
+    for target in session.take_stalled() {
+        if budget.is_zero() {
+            break;
+        }
+        if target.is_closed() {
+            continue;
+        }
+        let limit = if target.is_full() {
+            STALL_MAX
+        } else {
+            STALL_MIN
+        }
+        .min(*budget);
+        let start = tokio::time::Instant::now();
+        target.wait_drained(limit).await;
+        *budget = budget.saturating_sub(start.elapsed());
+    }
+    if budget.is_zero() {
+        session.allow_pause(false);
+    }
 }
 
 /// After a reload: the session decides whether it must be re-checked, and how it ends.

@@ -1,7 +1,10 @@
 //! The outbound side of a connection: a bounded buffer that publishers append to and one writer
 //! task drains.
 //!
-//! Publishers never wait on a slow reader: when the bytes queued for a client pass `max_pending`
+//! Fast-producer flow control, as nats-server's: when a client's pending bytes (queued and being
+//! written) pass ¾ of `max_pending` it is *stalled*; a publisher that delivered to it pauses
+//! briefly (bounded, see `driver.rs`) until the writer has caught up. A client that stops
+//! reading still fills up: when the bytes queued for a client pass `max_pending`
 //! the client is marked closed as a slow consumer and its data is dropped (nats-server closes such
 //! a client without an `-ERR`).
 
@@ -63,6 +66,8 @@ const SPARE_KEEP: usize = 256 * 1024;
 
 struct OutState {
     buf: BytesMut,
+    /// Bytes the writer took and has not finished writing.
+    in_flight: usize,
     /// Set once the connection is closing: nothing more is queued, the writer flushes and stops.
     closed: Option<CloseReason>,
     /// A publisher has already put this client on its wake-up list since the writer last ran.
@@ -77,6 +82,15 @@ pub(crate) struct Outbound {
     /// Whether the client negotiated headers (HMSG); otherwise headers are stripped.
     pub(crate) headers: AtomicBool,
     max_pending: usize,
+    /// ¾ of `max_pending`: past it the client is stalled.
+    stall_at: usize,
+    /// Queued plus in-flight bytes, readable without the lock (publishers check it per
+    /// delivery to pause before they overrun a stalled client).
+    pending: std::sync::atomic::AtomicUsize,
+    /// Pending bytes passed `stall_at` and the writer has not caught up yet.
+    stalled: AtomicBool,
+    /// Woken (all waiters) when a stalled client caught up or closed.
+    drained: Notify,
     state: Mutex<OutState>,
     notify: Notify,
     /// Cancelled when the connection must stop reading (slow consumer, write failure, kill).
@@ -114,8 +128,13 @@ impl Outbound {
             peer,
             headers: AtomicBool::new(false),
             max_pending,
+            stall_at: max_pending / 4 * 3,
+            pending: std::sync::atomic::AtomicUsize::new(0),
+            stalled: AtomicBool::new(false),
+            drained: Notify::new(),
             state: Mutex::new(OutState {
                 buf: BytesMut::new(),
+                in_flight: 0,
                 closed: None,
                 wake_queued: false,
             }),
@@ -169,6 +188,7 @@ impl Outbound {
             self.closed_flag.store(true, Ordering::Relaxed);
             st.buf.clear();
             drop(st);
+            self.release_stall();
             tracing::info!(
                 cid = self.cid,
                 "Slow Consumer Detected: MaxPending of {} Exceeded",
@@ -178,11 +198,64 @@ impl Outbound {
             self.notify.notify_one();
             return Append::Dropped;
         }
+        let pending = st.buf.len() + st.in_flight;
+        self.pending.store(pending, Ordering::Relaxed);
+        if pending > self.stall_at && !self.stalled.load(Ordering::Relaxed) {
+            self.stalled.store(true, Ordering::Release);
+        }
         if st.wake_queued {
             Append::Queued
         } else {
             st.wake_queued = true;
             Append::Wake
+        }
+    }
+
+    /// Whether publishers should pause for this client (its pending bytes passed ¾ of
+    /// `max_pending` and the writer has not caught up).
+    pub(crate) fn is_stalled(&self) -> bool {
+        self.stalled.load(Ordering::Acquire)
+    }
+
+    /// Whether `more` bytes on top of what is pending would stall this client.
+    pub(crate) fn would_stall(&self, more: usize) -> bool {
+        self.pending.load(Ordering::Relaxed) + more > self.stall_at
+    }
+
+    /// Whether the client is past `max_pending` itself (a publisher waits longer for it).
+    pub(crate) fn is_full(&self) -> bool {
+        self.pending.load(Ordering::Relaxed) >= self.max_pending
+    }
+
+    /// Waits until this client is no longer stalled, or `limit` passes. Returns at once when
+    /// it is not stalled.
+    pub(crate) async fn wait_drained(&self, limit: Duration) {
+        let drained = self.drained.notified();
+        tokio::pin!(drained);
+        drained.as_mut().enable();
+        if !self.is_stalled() {
+            return;
+        }
+        let _ = tokio::time::timeout(limit, drained).await;
+    }
+
+    /// Lets every publisher waiting on this client go.
+    fn release_stall(&self) {
+        if self.stalled.swap(false, Ordering::AcqRel) {
+            self.drained.notify_waiters();
+        }
+    }
+
+    /// The writer finished writing what it took: recount, and release waiting publishers
+    /// once the client is back under the stall mark.
+    fn written(&self) {
+        let mut st = self.lock();
+        st.in_flight = 0;
+        let pending = st.buf.len();
+        self.pending.store(pending, Ordering::Relaxed);
+        drop(st);
+        if pending <= self.stall_at {
+            self.release_stall();
         }
     }
 
@@ -210,6 +283,7 @@ impl Outbound {
         let reason = *st.closed.get_or_insert(reason);
         self.closed_flag.store(true, Ordering::Relaxed);
         drop(st);
+        self.release_stall();
         self.notify.notify_one();
         reason
     }
@@ -258,6 +332,7 @@ impl Outbound {
                     let mut st = self.lock();
                     st.wake_queued = false;
                     std::mem::swap(&mut st.buf, &mut data);
+                    st.in_flight = data.len();
                     st.closed
                 };
                 if data.is_empty() {
@@ -271,6 +346,9 @@ impl Outbound {
                 match tokio::time::timeout(write_deadline, wr.write_all(&data)).await {
                     Ok(Ok(())) => {
                         data.clear();
+                        // One short lock per socket write (not per message): keeps the
+                        // pending count true for publishers and releases a stall.
+                        self.written();
                         // A burst may have grown it; an idle connection keeps nothing large.
                         if data.capacity() > SPARE_KEEP {
                             data = BytesMut::new();
@@ -322,6 +400,39 @@ mod tests {
         assert_eq!(out.pending(), 0);
         assert_eq!(out.append(|b| b.extend_from_slice(b"x")), Append::Dropped);
         assert!(!out.headers.load(Ordering::Relaxed));
+    }
+
+    #[tokio::test]
+    async fn past_three_quarters_a_client_stalls_until_its_writer_catches_up() {
+        let out = std::sync::Arc::new(Outbound::new(1, PEER, 100, CancellationToken::new()));
+        out.append(|b| b.extend_from_slice(&[b'x'; 75]));
+        assert!(!out.is_stalled(), "75 of 100 is not past three quarters");
+        assert!(out.would_stall(1));
+        out.append(|b| b.extend_from_slice(b"y"));
+        assert!(out.is_stalled());
+        // A waiter gives up after its limit while nothing is written...
+        let started = tokio::time::Instant::now();
+        out.wait_drained(Duration::from_millis(20)).await;
+        assert!(started.elapsed() >= Duration::from_millis(20));
+        // ...and is released as soon as the writer has written what it took.
+        let waiter = {
+            let out = out.clone();
+            tokio::spawn(async move { out.wait_drained(Duration::from_secs(30)).await })
+        };
+        let (client, server) = tokio::io::duplex(1024);
+        let writer = {
+            let out = out.clone();
+            tokio::spawn(async move { out.run_writer(server, Duration::from_secs(5)).await })
+        };
+        out.wake();
+        tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("released")
+            .unwrap();
+        assert!(!out.is_stalled());
+        out.close(CloseReason::ClientClosed);
+        writer.await.unwrap();
+        drop(client);
     }
 
     #[test]

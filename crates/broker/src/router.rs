@@ -76,6 +76,23 @@ pub(crate) struct Router {
     /// Buffers for rewritten subjects, reused message after message.
     subjects: Vec<Vec<u8>>,
     rng: u64,
+    /// Fast-producer flow control (see `driver.rs`).
+    flow: Flow,
+    /// Targets left stalled by the last hand-over: the publisher pauses for them.
+    stalled: Vec<Arc<Outbound>>,
+}
+
+/// What a publisher does about targets that fall behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Never pause (internal clients, benches): only `max_pending` bounds a target.
+    Off,
+    /// nats-server's default: pause when a target passes ¾ of its `max_pending`;
+    /// `pause_now` asks the driver to hand over and wait before the next op.
+    Stall { pause_now: bool },
+    /// `no_fast_producer_stall`: never pause; a stalled target misses messages instead (as
+    /// nats-server drops them), and is not closed for it.
+    Drop,
 }
 
 impl Router {
@@ -93,7 +110,28 @@ impl Router {
             expired: Vec::new(),
             subjects: Vec::new(),
             rng: (cid ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9) | 1,
+            flow: Flow::Off,
+            stalled: Vec::new(),
         }
+    }
+
+    /// How this publisher treats targets that fall behind.
+    pub(crate) fn set_flow(&mut self, flow: Flow) {
+        self.flow = flow;
+    }
+
+    /// Whether a target of this batch is about to pass its stall mark: the driver should hand
+    /// the batch over and pause before the next op. Asking clears the request.
+    pub(crate) fn take_pause(&mut self) -> bool {
+        match &mut self.flow {
+            Flow::Stall { pause_now } => std::mem::take(pause_now),
+            _ => false,
+        }
+    }
+
+    /// The targets the last [`Router::flush`] left stalled.
+    pub(crate) fn take_stalled(&mut self) -> Vec<Arc<Outbound>> {
+        std::mem::take(&mut self.stalled)
     }
 
     pub(crate) fn set_echo(&mut self, echo: bool) {
@@ -281,6 +319,9 @@ impl Router {
         {
             return false;
         }
+        if self.flow == Flow::Drop && target.cid != self.cid && target.is_stalled() {
+            return false;
+        }
         let (allowed, last) = sub.take_delivery();
         if !allowed {
             return false;
@@ -296,6 +337,12 @@ impl Router {
         }
         let buf = self.staging(target);
         encode(buf, sub, msg, headers);
+        let staged = buf.len();
+        if let Flow::Stall { pause_now } = &mut self.flow
+            && target.cid != self.cid
+        {
+            *pause_now |= target.would_stall(staged);
+        }
         if last {
             self.expired.push(sub.clone());
         }
@@ -371,12 +418,16 @@ impl Router {
         if self.own.capacity() > STAGING_KEEP {
             self.own = BytesMut::new();
         }
+        let stall = matches!(self.flow, Flow::Stall { .. });
         for Staged { target, mut buf } in self.staged.drain(..) {
             if target.hand_over(&mut buf) == Append::Wake {
                 target.wake();
             }
             if buf.capacity() <= STAGING_KEEP && self.spare.len() < STAGING_SPARES {
                 self.spare.push(buf);
+            }
+            if stall && target.is_stalled() {
+                self.stalled.push(target);
             }
         }
         self.staged_at.clear();

@@ -448,6 +448,7 @@ fn describe_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<String> {
         ping_max,
         write_deadline,
         no_header_support,
+        no_fast_producer_stall,
         lame_duck_duration,
         lame_duck_grace_period,
         debug,

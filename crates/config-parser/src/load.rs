@@ -110,7 +110,6 @@ const OPERATIONAL: &[&str] = &[
     "no_sublist_cache",
     "max_closed_clients",
     "no_system_account",
-    "no_fast_producer_stall",
     "write_timeout",
 ];
 
@@ -133,6 +132,7 @@ struct RawConfig {
     ping_max: Option<Spanned<i64>>,
     write_deadline: Option<Spanned<Scalar>>,
     no_header_support: Option<bool>,
+    no_fast_producer_stall: Option<bool>,
     allow_non_tls: Option<bool>,
     lame_duck_duration: Option<Spanned<Scalar>>,
     lame_duck_grace_period: Option<Spanned<Scalar>>,
@@ -297,6 +297,9 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
     }
     if let Some(v) = raw.no_header_support {
         c.no_header_support = v;
+    }
+    if let Some(v) = raw.no_fast_producer_stall {
+        c.no_fast_producer_stall = v;
     }
     if let Some(v) = &raw.lame_duck_duration {
         let nanos = duration_string("lame_duck_duration", v)?;

@@ -39,6 +39,9 @@ pub struct ServerConfig {
     pub write_deadline: Duration,
     /// `no_header_support`: turn off HPUB/HMSG.
     pub no_header_support: bool,
+    /// `no_fast_producer_stall`: a publisher is never paused for a subscriber that falls
+    /// behind; messages to a subscriber past ¾ of `max_pending` are dropped instead.
+    pub no_fast_producer_stall: bool,
     /// `allow_non_tls`: with `tls {}`, clients may also connect without TLS (INFO then says
     /// `tls_available` instead of `tls_required`).
     pub allow_non_tls: bool,
@@ -89,6 +92,7 @@ impl Default for ServerConfig {
             ping_max: 2,
             write_deadline: Duration::from_secs(10),
             no_header_support: false,
+            no_fast_producer_stall: false,
             allow_non_tls: false,
             lame_duck_duration: Duration::from_secs(120),
             lame_duck_grace_period: Duration::from_secs(10),

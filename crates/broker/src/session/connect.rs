@@ -245,6 +245,8 @@ impl Session {
         let old = std::mem::replace(&mut self.settings, settings);
         self.trace = wants_trace(&self.settings.config);
         self.router.set_trace(self.trace);
+        self.router
+            .set_flow(super::flow(&self.settings.config, true));
         if !self.settings.auth.configured() {
             self.permissions = None;
             self.publish_cache = PublishCache::new();

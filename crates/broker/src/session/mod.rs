@@ -26,7 +26,7 @@ use crate::errors::ClientError;
 use crate::info::InfoLine;
 use crate::logfmt::{self, Quoted};
 use crate::outbound::{CloseReason, Outbound};
-use crate::router::{Msg, RESPONSE_PREFIX, Router};
+use crate::router::{Flow, Msg, RESPONSE_PREFIX, Router};
 use crate::state::{ServerState, Settings};
 use crate::timers::{ConnTimers, TimerAction};
 use crate::websocket::Transport;
@@ -39,6 +39,18 @@ use subs::Subscriptions;
 const RESERVED_REPLY_PREFIXES: [&[u8]; 4] = [RESPONSE_PREFIX, b"$JS.ACK.", b"_GR_.", b"$GR."];
 /// Subjects a client may not publish to (gateway-routed replies, old and new form).
 const RESERVED_PUBLISH_PREFIXES: [&[u8]; 2] = [b"_GR_.", b"$GR."];
+
+/// Where [`Session::feed`] stopped.
+pub(crate) enum Fed {
+    /// Every complete op in the buffer was handled.
+    Done,
+    /// A CONNECT needs the authenticator: ask it, give the answer to
+    /// [`Session::complete_connect`], then feed the rest.
+    Authenticate(Box<AuthRequest>),
+    /// A subscriber is about to fall behind (flow control): flush, let the driver pause the
+    /// reading briefly, then feed the rest.
+    Stalled,
+}
 
 /// Who is on the other end, as admission found it.
 #[derive(Debug, Clone)]
@@ -139,6 +151,7 @@ impl Session {
         let trace = wants_trace(&config);
         let mut router = Router::new(peer.cid);
         router.set_trace(trace);
+        router.set_flow(flow(&config, true));
         Self {
             account: state.global_account.clone(),
             authenticated: !settings.auth.configured(),
@@ -194,19 +207,26 @@ impl Session {
         self.router.flush(&self.out);
     }
 
+    /// The subscribers the last flush left stalled: the driver pauses for them (bounded)
+    /// before it reads more.
+    pub(crate) fn take_stalled(&mut self) -> Vec<Arc<Outbound>> {
+        self.router.take_stalled()
+    }
+
+    /// Whether this publisher may still be paused in the current read (its stall budget is
+    /// not used up); when not, it is not asked to pause again until the next read.
+    pub(crate) fn allow_pause(&mut self, allow: bool) {
+        self.router.set_flow(flow(&self.settings.config, allow));
+    }
+
     /// The connection is over: its subscriptions leave the account.
     pub(crate) fn close(&mut self) {
         self.subs.remove_all(&self.account);
     }
 
-    /// Parses and handles the complete ops in `buf`. Returns a request when a CONNECT must be
-    /// authenticated before anything after it is handled: the driver asks the authenticator,
-    /// gives the answer to [`Session::complete_connect`] and feeds the rest of `buf`.
-    pub(crate) fn feed(
-        &mut self,
-        buf: &mut BytesMut,
-        now: Instant,
-    ) -> Result<Option<AuthRequest>, CloseReason> {
+    /// Parses and handles the complete ops in `buf`, stopping early where the driver must act
+    /// before the rest is handled (see [`Fed`]).
+    pub(crate) fn feed(&mut self, buf: &mut BytesMut, now: Instant) -> Result<Fed, CloseReason> {
         loop {
             let parsed = self.parser.parse(buf);
             if self.trace
@@ -215,10 +235,13 @@ impl Session {
                 self.trace_in(op);
             }
             match parsed {
-                Ok(None) => return Ok(None),
+                Ok(None) => return Ok(Fed::Done),
                 Ok(Some(op)) => {
                     if let Some(request) = self.handle(op, now)? {
-                        return Ok(Some(request));
+                        return Ok(Fed::Authenticate(Box::new(request)));
+                    }
+                    if self.router.take_pause() {
+                        return Ok(Fed::Stalled);
                     }
                 }
                 Err(e) => {
@@ -424,6 +447,20 @@ impl Session {
             Some(reason) => Err(reason),
             None => Ok(()),
         }
+    }
+}
+
+/// The flow control a client publisher gets: nats-server's stall, unless the configuration
+/// says `no_fast_producer_stall`; `pause` false while the current read's stall budget is spent.
+pub(crate) fn flow(config: &rnats_config::ServerConfig, pause: bool) -> Flow {
+    if config.no_fast_producer_stall {
+        Flow::Drop
+    } else if pause {
+        Flow::Stall { pause_now: false }
+    } else {
+        // The budget is spent: deliver without pausing, as nats-server does past its
+        // total; `max_pending` still bounds every subscriber.
+        Flow::Off
     }
 }
 

@@ -8,7 +8,7 @@ use bytes::BytesMut;
 use rnats_auth::{AuthError, AuthMethod, Authorized};
 use tokio_util::sync::CancellationToken;
 
-use super::{AuthOutcome, Peer, Session};
+use super::{AuthOutcome, Fed, Peer, Session};
 use crate::hashing::Refused;
 use crate::outbound::{CloseReason, Outbound};
 use crate::state::{ServerState, Settings};
@@ -66,12 +66,17 @@ impl Harness {
     }
 
     fn feed_all(&mut self, buf: &mut BytesMut) -> Result<(), CloseReason> {
-        while let Some(request) = self.session.feed(buf, self.now)? {
-            let auth = self.session.settings().auth.clone();
-            let outcome = AuthOutcome::of(auth.authenticate(&request), request);
-            self.session.complete_connect(outcome, self.now)?;
+        loop {
+            match self.session.feed(buf, self.now)? {
+                Fed::Done => return Ok(()),
+                Fed::Authenticate(request) => {
+                    let auth = self.session.settings().auth.clone();
+                    let outcome = AuthOutcome::of(auth.authenticate(&request), *request);
+                    self.session.complete_connect(outcome, self.now)?;
+                }
+                Fed::Stalled => self.session.flush(),
+            }
         }
-        Ok(())
     }
 
     /// Feeds bytes, then answers a CONNECT with `outcome` instead of the authenticator.
@@ -81,11 +86,10 @@ impl Harness {
         outcome: impl FnOnce(rnats_auth::AuthRequest) -> AuthOutcome,
     ) -> Result<(), CloseReason> {
         let mut buf = BytesMut::from(input.as_bytes());
-        let request = self
-            .session
-            .feed(&mut buf, self.now)?
-            .expect("CONNECT needs the authenticator");
-        let result = self.session.complete_connect(outcome(request), self.now);
+        let Fed::Authenticate(request) = self.session.feed(&mut buf, self.now)? else {
+            panic!("CONNECT needs the authenticator");
+        };
+        let result = self.session.complete_connect(outcome(*request), self.now);
         self.session.flush();
         result
     }

@@ -3,6 +3,7 @@
 mod auth;
 mod clients;
 mod differential;
+mod flow;
 mod hostile;
 mod limits;
 mod plugin;

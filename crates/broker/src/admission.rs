@@ -112,14 +112,30 @@ async fn handshake(
         linger(&mut tcp).await;
         return None;
     }
-    let stream = match tokio::time::timeout(tls.timeout, tls.acceptor.accept(tcp)).await {
+    let deadline = tokio::time::Instant::now() + tls.timeout;
+    accept_tls(tls, tcp, deadline, &format!("{addr} - cid:{cid} - ")).await
+}
+
+/// A client's TLS stream once the handshake is done within `deadline`, with its certificate
+/// read and checked against `pinned_certs`; `None` (logged under `who`) otherwise. Shared by
+/// the client listener and the WebSocket listener.
+pub(crate) async fn accept_tls(
+    tls: &TlsSetup,
+    tcp: TcpStream,
+    deadline: tokio::time::Instant,
+    who: &str,
+) -> Option<(
+    tokio_rustls::server::TlsStream<TcpStream>,
+    Option<rnats_tls::PeerIdentity>,
+)> {
+    let stream = match tokio::time::timeout_at(deadline, tls.acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {
-            tracing::error!("{addr} - cid:{cid} - TLS handshake error: {e}");
+            tracing::error!("{who}TLS handshake error: {e}");
             return None;
         }
         Err(_) => {
-            tracing::error!("{addr} - cid:{cid} - TLS handshake timeout");
+            tracing::error!("{who}TLS handshake timeout");
             return None;
         }
     };
@@ -132,7 +148,7 @@ async fn handshake(
         Some(cert) => match rnats_tls::PeerIdentity::from_cert(cert) {
             Ok(identity) => Some(identity),
             Err(e) => {
-                tracing::error!("{addr} - cid:{cid} - unreadable client certificate: {e}");
+                tracing::error!("{who}unreadable client certificate: {e}");
                 return None;
             }
         },
@@ -141,16 +157,45 @@ async fn handshake(
     if !tls.pinned(identity.as_ref()) {
         match &identity {
             Some(identity) => tracing::error!(
-                "{addr} - cid:{cid} - TLS handshake error: certificate {} is not pinned",
+                "{who}TLS handshake error: certificate {} is not pinned",
                 identity.spki_sha256_hex
             ),
             None => tracing::error!(
-                "{addr} - cid:{cid} - TLS handshake error: no client certificate, and pinned_certs requires one"
+                "{who}TLS handshake error: no client certificate, and pinned_certs requires one"
             ),
         }
         return None;
     }
     Some((stream, identity))
+}
+
+/// Accepts connections on `listener` until the server stops accepting (shutdown or lame
+/// duck), serving each on its own tracked task; `kind` names the listener in the log.
+pub(crate) async fn accept_loop<F, Fut>(
+    state: Arc<ServerState>,
+    listener: tokio::net::TcpListener,
+    kind: &str,
+    serve: F,
+) where
+    F: Fn(Arc<ServerState>, TcpStream, SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        tokio::select! {
+            biased;
+            () = state.stop_accept.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    state.tracker.spawn(serve(state.clone(), stream, peer));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::error!("Temporary {kind} Accept Error ({e}), sleeping 10ms");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+        }
+    }
 }
 
 /// Counts the connection against `max_connections` (after INFO, as nats-server). Over the

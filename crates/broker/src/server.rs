@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use rnats_auth::Authenticator;
 use rnats_config::ServerConfig;
@@ -241,24 +240,16 @@ impl Server {
             join_host_port(&host, local_addr.port())
         );
         tracing::info!("Server is ready");
-        loop {
-            tokio::select! {
-                biased;
-                () = state.stop_accept.cancelled() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let cid = state.next_cid.fetch_add(1, Ordering::Relaxed);
-                        state.tracker.spawn(crate::admission::serve(state.clone(), stream, peer, cid));
-                    }
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::error!("Temporary Client Accept Error ({e}), sleeping 10ms");
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                },
-            }
-        }
-        drop(listener);
+        let clients = crate::admission::accept_loop(
+            state.clone(),
+            listener,
+            "Client",
+            |state, stream, peer| {
+                let cid = state.next_cid.fetch_add(1, Ordering::Relaxed);
+                crate::admission::serve(state, stream, peer, cid)
+            },
+        );
+        clients.await;
         state.shutdown.cancelled().await;
         state.tracker.close();
         state.tracker.wait().await;

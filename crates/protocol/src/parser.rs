@@ -19,7 +19,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::{OpKind, ProtocolError};
-use crate::scan::{Span, is_space, parse_size, split_args};
+use crate::scan::{Span, confirm_verb, is_space, parse_size, split_args};
 
 /// Per-connection protocol limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -459,22 +459,7 @@ impl Verb {
             b'-' => Self::Err,
             _ => return Err(ProtocolError::UnknownOperation),
         };
-        let text = verb.text();
-        let seen = &buf[..buf.len().min(text.len())];
-        if !seen.eq_ignore_ascii_case(&text[..seen.len()]) {
-            return Err(ProtocolError::UnknownOperation);
-        }
-        if seen.len() < text.len() {
-            return Ok(None);
-        }
-        if verb.takes_args() {
-            match buf.get(text.len()) {
-                None => return Ok(None),
-                Some(&b) if is_space(b) => {}
-                Some(_) => return Err(ProtocolError::UnknownOperation),
-            }
-        }
-        Ok(Some(verb))
+        Ok(confirm_verb(buf, verb.text(), verb.takes_args())?.then_some(verb))
     }
 }
 

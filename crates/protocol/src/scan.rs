@@ -3,6 +3,8 @@
 
 use bytes::{Buf, Bytes};
 
+use crate::error::ProtocolError;
+
 /// A byte range `start..end`, always within the slice it was made from.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Span {
@@ -94,4 +96,30 @@ pub(crate) fn is_space(b: u8) -> bool {
 /// Blanks between arguments; a stray '\r' counts too, as in nats-server.
 pub(crate) fn is_separator(b: u8) -> bool {
     b == b' ' || b == b'\t' || b == b'\r'
+}
+
+/// Whether `buf` starts with the verb `text` (any case), followed by a blank when the verb
+/// `takes_args`: `Ok(false)` while `buf` is still a prefix of that, an error as soon as it
+/// cannot be.
+#[inline]
+pub(crate) fn confirm_verb(
+    buf: &[u8],
+    text: &[u8],
+    takes_args: bool,
+) -> Result<bool, ProtocolError> {
+    let seen = &buf[..buf.len().min(text.len())];
+    if !seen.eq_ignore_ascii_case(&text[..seen.len()]) {
+        return Err(ProtocolError::UnknownOperation);
+    }
+    if seen.len() < text.len() {
+        return Ok(false);
+    }
+    if takes_args {
+        match buf.get(text.len()) {
+            None => return Ok(false),
+            Some(&b) if is_space(b) => {}
+            Some(_) => return Err(ProtocolError::UnknownOperation),
+        }
+    }
+    Ok(true)
 }

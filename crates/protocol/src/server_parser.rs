@@ -20,7 +20,7 @@ use bytes::{Bytes, BytesMut};
 use crate::ServerInfo;
 use crate::error::{OpKind, ProtocolError};
 use crate::parser::Limits;
-use crate::scan::{Span, is_space, parse_size, split_args};
+use crate::scan::{Span, confirm_verb, is_space, parse_size, split_args};
 
 /// One operation sent by a server.
 ///
@@ -421,22 +421,7 @@ impl Verb {
             b'-' => Self::Err,
             _ => return Err(ProtocolError::UnknownOperation),
         };
-        let text = verb.text();
-        let seen = &buf[..buf.len().min(text.len())];
-        if !seen.eq_ignore_ascii_case(&text[..seen.len()]) {
-            return Err(ProtocolError::UnknownOperation);
-        }
-        if seen.len() < text.len() {
-            return Ok(None);
-        }
-        if verb.takes_args() {
-            match buf.get(text.len()) {
-                None => return Ok(None),
-                Some(&b) if is_space(b) => {}
-                Some(_) => return Err(ProtocolError::UnknownOperation),
-            }
-        }
-        Ok(Some(verb))
+        Ok(confirm_verb(buf, verb.text(), verb.takes_args())?.then_some(verb))
     }
 }
 

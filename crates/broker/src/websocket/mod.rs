@@ -125,21 +125,7 @@ impl std::fmt::Debug for Transport {
 
 /// Accepts WebSocket clients until the server stops accepting (shutdown or lame duck).
 pub(crate) async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
-    loop {
-        tokio::select! {
-            biased;
-            () = state.stop_accept.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    state.tracker.spawn(serve(state.clone(), stream, peer));
-                }
-                Err(e) => {
-                    tracing::error!("Temporary Websocket Accept Error ({e}), sleeping 10ms");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            },
-        }
-    }
+    admission::accept_loop(state, listener, "Websocket", serve).await;
 }
 
 /// One WebSocket connection: TLS, upgrade, then the connection code.
@@ -152,36 +138,10 @@ async fn serve(state: Arc<ServerState>, tcp: TcpStream, peer: SocketAddr) {
     let Some(tls) = setup.settings.tls.clone() else {
         return upgrade(state, setup, tcp, peer, None, deadline).await;
     };
-    let stream = match tokio::time::timeout_at(deadline, tls.acceptor.accept(tcp)).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => {
-            tracing::error!("{peer} - websocket TLS handshake error: {e}");
-            return;
-        }
-        Err(_) => {
-            tracing::error!("{peer} - websocket TLS handshake timeout");
-            return;
-        }
-    };
-    let identity = match stream
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|c| c.first())
-    {
-        Some(cert) => match rnats_tls::PeerIdentity::from_cert(cert) {
-            Ok(identity) => Some(identity),
-            Err(e) => {
-                tracing::error!("{peer} - websocket: unreadable client certificate: {e}");
-                return;
-            }
-        },
-        None => None,
-    };
-    if !tls.pinned(identity.as_ref()) {
-        tracing::error!("{peer} - websocket TLS handshake error: certificate is not pinned");
+    let who = format!("{peer} - websocket ");
+    let Some((stream, identity)) = admission::accept_tls(&tls, tcp, deadline, &who).await else {
         return;
-    }
+    };
     let identity = identity.as_ref().map(crate::peer::auth_identity);
     upgrade(state, setup, stream, peer, identity, deadline).await;
 }

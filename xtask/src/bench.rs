@@ -261,6 +261,9 @@ struct Row {
     needs_pid: bool,
     /// The first is the row's headline in the summary.
     metrics: &'static [Metric],
+    /// The server on core 0 and loadgen on core 1 (`taskset`): what one message costs one
+    /// core, and whether a saturating publisher costs a subscriber its messages there.
+    pinned: bool,
 }
 
 struct Metric {
@@ -373,6 +376,7 @@ fn rows(
             config: None,
             needs_pid: false,
             metrics,
+            pinned: false,
         }
     };
     for scenario in ["pub", "pubsub", "fanout", "queue"] {
@@ -521,6 +525,27 @@ fn rows(
         }
         rows.push(r);
     }
+    // The throughput rows and request/reply again with the server pinned to one core.
+    if pinning_available() {
+        let pinned: Vec<Row> = rows
+            .iter()
+            .filter(|r| matches!(r.scenario, "pub" | "pubsub" | "fanout" | "queue" | "reqrep"))
+            .map(|r| Row {
+                label: format!("pinned {}", r.label),
+                scenario: pinned_scenario(r.scenario),
+                case: r.case.clone(),
+                payload: r.payload,
+                loadgen_args: r.loadgen_args.clone(),
+                config: r.config.clone(),
+                needs_pid: r.needs_pid,
+                metrics: r.metrics,
+                pinned: true,
+            })
+            .collect();
+        rows.extend(pinned);
+    } else {
+        eprintln!("bench: no `taskset` or fewer than 2 cores: the pinned rows are left out");
+    }
     rows.push(row(
         "subs",
         "100k subjects".to_owned(),
@@ -535,6 +560,41 @@ fn rows(
         SUBS,
     ));
     rows
+}
+
+/// The scenario name of a pinned row (kept apart from the unpinned ones in the chart).
+fn pinned_scenario(scenario: &str) -> &'static str {
+    match scenario {
+        "pub" => "pub-pinned",
+        "pubsub" => "pubsub-pinned",
+        "fanout" => "fanout-pinned",
+        "queue" => "queue-pinned",
+        _ => "reqrep-pinned",
+    }
+}
+
+/// Whether rows can be pinned: `taskset` runs and the machine has a second core for loadgen.
+fn pinning_available() -> bool {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    cores >= 2
+        && Command::new("taskset")
+            .args(["-c", "0", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
+/// `program`, run on core `core` when `pin` (through `taskset`, which execs it: the pid is the
+/// program's own).
+fn pinned_command(program: &Path, pin: bool, core: &str) -> Command {
+    if pin {
+        let mut cmd = Command::new("taskset");
+        cmd.args(["-c", core]).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    }
 }
 
 /// Both servers start with the TLS configuration, and loadgen trusts its CA.
@@ -592,11 +652,16 @@ impl Drop for RunningServer {
     }
 }
 
-fn start_server(kind: &ServerKind, config: Option<&Path>, dir: &Path) -> Result<RunningServer> {
+fn start_server(
+    kind: &ServerKind,
+    config: Option<&Path>,
+    dir: &Path,
+    pinned: bool,
+) -> Result<RunningServer> {
     let _ = fs::remove_dir_all(dir);
     fs::create_dir_all(dir)?;
     let log = fs::File::create(dir.join("server.log"))?;
-    let mut cmd = Command::new(&kind.bin);
+    let mut cmd = pinned_command(&kind.bin, pinned, "0");
     cmd.args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
         .arg(dir);
     if let Some(c) = config {
@@ -658,8 +723,8 @@ fn measure(
     n: usize,
 ) -> Result<Value> {
     let dir = run_dir.join(format!("{n:04}-{}", kind.name));
-    let server = start_server(kind, row.config.as_deref(), &dir)?;
-    let mut cmd = Command::new(loadgen);
+    let server = start_server(kind, row.config.as_deref(), &dir, row.pinned)?;
+    let mut cmd = pinned_command(loadgen, row.pinned, "1");
     cmd.arg("--url").arg(&server.url).args(&row.loadgen_args);
     if row.needs_pid {
         cmd.args(["--server-pid", &server.pid.to_string()]);
@@ -980,6 +1045,11 @@ plain password, so its failed logins cost it nothing.\n";
 
 fn describe(scenario: &str) -> &'static str {
     match scenario {
+        "pub-pinned" | "pubsub-pinned" | "fanout-pinned" | "queue-pinned" | "reqrep-pinned" => {
+            "The same row with the server pinned to core 0 and loadgen to core 1 (`taskset`): \
+             what one message costs one core, as in a one-CPU container, and whether a \
+             saturating publisher costs a subscriber its messages there (⚠ marks any loss)."
+        }
         "pub" => "One publisher, no subscribers: the rate at which the server takes in PUBs.",
         "pubsub" => {
             "One publisher → one subscriber; counts what the subscriber receives. Flow control \

@@ -57,7 +57,7 @@ pub struct Server {
     state: Arc<ServerState>,
     listener: TcpListener,
     local_addr: SocketAddr,
-    // websocket: the WebSocket listener, when configured.
+    /// The WebSocket listener and its address, when `websocket {}` is configured.
     websocket: Option<(TcpListener, SocketAddr)>,
 }
 
@@ -152,7 +152,7 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|source| ServerError::Listen { addr, source })?;
-        // websocket: its listener opens with the client listener (nats-server's message).
+        // The WebSocket listener opens with the client listener (with nats-server's message).
         let websocket = match &config.websocket {
             Some(ws) => {
                 let addr = join_host_port(&ws.host, ws.port);
@@ -333,7 +333,7 @@ impl ServerHandle {
                 new: config.port.to_string(),
             });
         }
-        // websocket: as nats-server, only the block's TLS may change on reload.
+        // As nats-server: of the `websocket {}` block, only its TLS may change on reload.
         let without_tls = |c: &ServerConfig| {
             c.websocket.clone().map(|mut w| {
                 w.tls = None;

@@ -1404,8 +1404,23 @@ mod tests {
             &tls,
             &hostile,
         );
-        assert_eq!(rows.len(), 4 * PAYLOADS.len() + 9 + 8);
+        // Throughput and request/reply come again pinned where the machine can pin.
+        let pinned = if pinning_available() {
+            4 * PAYLOADS.len() + 1
+        } else {
+            0
+        };
+        assert_eq!(rows.len(), 4 * PAYLOADS.len() + 9 + 8 + pinned);
         let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+        if pinned > 0 {
+            assert!(labels.contains(&"pinned queue/128B"));
+            assert!(labels.contains(&"pinned reqrep/128B"));
+            assert!(
+                rows.iter()
+                    .filter(|r| r.pinned)
+                    .all(|r| r.scenario.ends_with("-pinned"))
+            );
+        }
         assert!(labels.contains(&"pubsub/64KiB"));
         assert!(labels.contains(&"connect/nkey"));
         let tls_rows: Vec<&str> = labels

@@ -2,6 +2,7 @@
 
 mod cli;
 mod logging;
+mod malloc;
 mod signal;
 mod tools;
 
@@ -14,6 +15,7 @@ use rnats_broker::{COMPAT_VERSION, Server, ServerConfig};
 use crate::cli::Cli;
 
 fn main() -> ExitCode {
+    malloc::tune();
     let args: Vec<String> = std::env::args().skip(1).collect();
     // Harnesses find the ports file by the name they started the server as (a `nats-server`
     // symlink to rnats-server, say), as nats-server names it after its argv[0].

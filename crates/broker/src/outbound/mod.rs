@@ -8,6 +8,8 @@
 //! the client is marked closed as a slow consumer and its data is dropped (nats-server closes such
 //! a client without an `-ERR`).
 
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -61,17 +63,65 @@ impl CloseReason {
     }
 }
 
-/// Largest buffer a writer keeps for reuse after a flush.
+/// Largest chunk kept for reuse after a flush; how many bytes of spares a busy client keeps
+/// (about what a writer round frees, so chunks circulate instead of being freed and
+/// allocated again), and how many spares stay once its writer has caught up.
 const SPARE_KEEP: usize = 256 * 1024;
+const SPARE_BYTES: usize = WRITE_BATCH + SPARE_KEEP;
+const IDLE_SPARES: usize = 2;
+/// A hand-over smaller than this is copied onto the last queued chunk (while that is smaller
+/// than `COALESCE_INTO`); a larger one is queued as a chunk of its own, without a copy.
+const COALESCE_MAX: usize = 16 * 1024;
+const COALESCE_INTO: usize = 64 * 1024;
+/// Chunks passed to one vectored write.
+const WRITE_SLICES: usize = 64;
+/// The writer takes about this many bytes per round, so what it has written is counted (and
+/// a stalled publisher released) as it goes, not only after a whole backlog.
+const WRITE_BATCH: usize = 1024 * 1024;
 
+/// The queue is a list of chunks, not one growing buffer: a publisher's staging buffer joins
+/// it whole (a large batch is never copied again), nothing already queued is ever moved by a
+/// reallocation, and the writer hands all of them to one vectored write. Emptied chunks come
+/// back as `spare` for the next hand-over, so a busy client circulates the same allocations.
 struct OutState {
-    buf: BytesMut,
+    chunks: VecDeque<BytesMut>,
+    /// Bytes in `chunks`.
+    queued: usize,
+    /// Emptied chunks the writer gave back, and their capacity.
+    spare: Vec<BytesMut>,
+    spare_bytes: usize,
     /// Bytes the writer took and has not finished writing.
     in_flight: usize,
     /// Set once the connection is closing: nothing more is queued, the writer flushes and stops.
     closed: Option<CloseReason>,
     /// A publisher has already put this client on its wake-up list since the writer last ran.
     wake_queued: bool,
+}
+
+impl OutState {
+    fn take_spare(&mut self) -> BytesMut {
+        let chunk = self.spare.pop().unwrap_or_default();
+        self.spare_bytes -= chunk.capacity();
+        chunk
+    }
+
+    /// Keeps an emptied chunk for the next hand-overs, within the spare budget.
+    fn keep_spare(&mut self, mut chunk: BytesMut) {
+        let capacity = chunk.capacity();
+        if capacity <= SPARE_KEEP && self.spare_bytes + capacity <= SPARE_BYTES {
+            chunk.clear();
+            self.spare_bytes += capacity;
+            self.spare.push(chunk);
+        }
+    }
+
+    /// The writer caught up: a quiet client keeps only a couple of spares.
+    fn trim_spares(&mut self) {
+        while self.spare.len() > IDLE_SPARES {
+            let chunk = self.spare.remove(0);
+            self.spare_bytes -= chunk.capacity();
+        }
+    }
 }
 
 /// Per-client outbound queue, shared by every publisher that delivers to the client.
@@ -133,7 +183,10 @@ impl Outbound {
             stalled: AtomicBool::new(false),
             drained: Notify::new(),
             state: Mutex::new(OutState {
-                buf: BytesMut::new(),
+                chunks: VecDeque::new(),
+                queued: 0,
+                spare: Vec::new(),
+                spare_bytes: 0,
                 in_flight: 0,
                 closed: None,
                 wake_queued: false,
@@ -159,34 +212,50 @@ impl Outbound {
         if st.closed.is_some() {
             return Append::Dropped;
         }
-        write(&mut st.buf);
+        let before = st.chunks.back().map_or(usize::MAX, BytesMut::len);
+        if before >= COALESCE_INTO {
+            let fresh = st.take_spare();
+            st.chunks.push_back(fresh);
+        }
+        let last = st.chunks.back_mut().expect("a chunk was just ensured");
+        let before = last.len();
+        write(last);
+        let added = last.len() - before;
+        st.queued += added;
         self.after_append(st)
     }
 
-    /// Hands a publisher's batch for this client over under one lock: when nothing is queued the
-    /// buffers are swapped (no copy; `staged` gets the empty one back), otherwise appended.
-    /// `staged` is empty afterwards either way.
+    /// Hands a publisher's batch for this client over under one lock: a small batch is copied
+    /// onto the last queued chunk, anything else joins the queue as it is (no copy) and
+    /// `staged` gets a spare chunk back. `staged` is empty afterwards either way.
     pub(crate) fn hand_over(&self, staged: &mut BytesMut) -> Append {
         let mut st = self.lock();
         if st.closed.is_some() {
             staged.clear();
             return Append::Dropped;
         }
-        if st.buf.is_empty() {
-            std::mem::swap(&mut st.buf, staged);
-        } else {
-            st.buf.extend_from_slice(staged);
+        let n = staged.len();
+        match st.chunks.back_mut() {
+            Some(last) if n < COALESCE_MAX && last.len() < COALESCE_INTO => {
+                last.extend_from_slice(staged);
+                staged.clear();
+            }
+            _ => {
+                let fresh = st.take_spare();
+                st.chunks.push_back(std::mem::replace(staged, fresh));
+            }
         }
-        staged.clear();
+        st.queued += n;
         self.after_append(st)
     }
 
     /// `max_pending`: past it the client is closed as a slow consumer and its data dropped.
     fn after_append(&self, mut st: std::sync::MutexGuard<'_, OutState>) -> Append {
-        if st.buf.len() > self.max_pending {
+        if st.queued > self.max_pending {
             st.closed = Some(CloseReason::SlowConsumerPendingBytes);
             self.closed_flag.store(true, Ordering::Relaxed);
-            st.buf.clear();
+            st.chunks.clear();
+            st.queued = 0;
             drop(st);
             self.release_stall();
             tracing::info!(
@@ -198,7 +267,7 @@ impl Outbound {
             self.notify.notify_one();
             return Append::Dropped;
         }
-        let pending = st.buf.len() + st.in_flight;
+        let pending = st.queued + st.in_flight;
         self.pending.store(pending, Ordering::Relaxed);
         if pending > self.stall_at && !self.stalled.load(Ordering::Relaxed) {
             self.stalled.store(true, Ordering::Release);
@@ -246,12 +315,19 @@ impl Outbound {
         }
     }
 
-    /// The writer finished writing what it took: recount, and release waiting publishers
-    /// once the client is back under the stall mark.
-    fn written(&self) {
+    /// The writer finished writing what it took: keep some of the emptied chunks for the next
+    /// hand-overs, recount, and release waiting publishers once the client is back under the
+    /// stall mark.
+    fn written(&self, done: &mut Vec<BytesMut>) {
         let mut st = self.lock();
+        for chunk in done.drain(..) {
+            st.keep_spare(chunk);
+        }
+        if st.chunks.is_empty() {
+            st.trim_spares();
+        }
         st.in_flight = 0;
-        let pending = st.buf.len();
+        let pending = st.queued;
         self.pending.store(pending, Ordering::Relaxed);
         drop(st);
         if pending <= self.stall_at {
@@ -295,7 +371,7 @@ impl Outbound {
     /// Bytes queued and not yet handed to the socket.
     #[cfg(test)]
     pub(crate) fn pending(&self) -> usize {
-        self.lock().buf.len()
+        self.lock().queued
     }
 
     /// Empties the buffer as a writer would, without a socket; returns the bytes dropped.
@@ -303,8 +379,12 @@ impl Outbound {
     pub(crate) fn drain(&self) -> usize {
         let mut st = self.lock();
         st.wake_queued = false;
-        let n = st.buf.len();
-        st.buf.clear();
+        let n = st.queued;
+        st.queued = 0;
+        let chunks = std::mem::take(&mut st.chunks);
+        for chunk in chunks {
+            st.keep_spare(chunk);
+        }
         n
     }
 
@@ -313,7 +393,12 @@ impl Outbound {
     pub(crate) fn take_pending(&self) -> BytesMut {
         let mut st = self.lock();
         st.wake_queued = false;
-        std::mem::take(&mut st.buf)
+        st.queued = 0;
+        let mut all = BytesMut::new();
+        for chunk in st.chunks.drain(..) {
+            all.extend_from_slice(&chunk);
+        }
+        all
     }
 
     /// The writer task: drains the buffer into `wr` until the connection is closed.
@@ -322,17 +407,25 @@ impl Outbound {
         mut wr: W,
         write_deadline: Duration,
     ) {
-        // Two buffers swap roles: publishers fill one while this task writes the other, so a
-        // busy connection reuses the same two allocations instead of a new one per flush.
-        let mut data = BytesMut::new();
+        // Takes the queued chunks about `WRITE_BATCH` bytes at a time and writes them with
+        // vectored writes; the emptied chunks go back to the queue's spares.
+        let mut data: Vec<BytesMut> = Vec::new();
         loop {
             self.notify.notified().await;
             loop {
                 let closed = {
                     let mut st = self.lock();
                     st.wake_queued = false;
-                    std::mem::swap(&mut st.buf, &mut data);
-                    st.in_flight = data.len();
+                    let mut taken = 0;
+                    while taken < WRITE_BATCH
+                        && data.len() < WRITE_SLICES
+                        && let Some(chunk) = st.chunks.pop_front()
+                    {
+                        taken += chunk.len();
+                        data.push(chunk);
+                    }
+                    st.queued -= taken;
+                    st.in_flight = taken;
                     st.closed
                 };
                 if data.is_empty() {
@@ -343,16 +436,11 @@ impl Outbound {
                     }
                     break;
                 }
-                match tokio::time::timeout(write_deadline, wr.write_all(&data)).await {
+                match tokio::time::timeout(write_deadline, write_chunks(&mut wr, &data)).await {
                     Ok(Ok(())) => {
-                        data.clear();
                         // One short lock per socket write (not per message): keeps the
                         // pending count true for publishers and releases a stall.
-                        self.written();
-                        // A burst may have grown it; an idle connection keeps nothing large.
-                        if data.capacity() > SPARE_KEEP {
-                            data = BytesMut::new();
-                        }
+                        self.written(&mut data);
                     }
                     Ok(Err(_)) => {
                         self.close(CloseReason::WriteError);
@@ -375,95 +463,43 @@ impl Outbound {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const PEER: std::net::SocketAddr =
-        std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
-
-    #[test]
-    fn slow_consumer_closes_and_drops() {
-        let out = Outbound::new(1, PEER, 10, CancellationToken::new());
-        assert_eq!(out.append(|b| b.extend_from_slice(b"12345")), Append::Wake);
-        assert_eq!(
-            out.append(|b| b.extend_from_slice(b"12345")),
-            Append::Queued
-        );
-        assert_eq!(out.pending(), 10);
-        assert_eq!(out.append(|b| b.extend_from_slice(b"1")), Append::Dropped);
-        assert_eq!(
-            out.close_reason(),
-            Some(CloseReason::SlowConsumerPendingBytes)
-        );
-        assert!(out.kill.is_cancelled());
-        assert_eq!(out.pending(), 0);
-        assert_eq!(out.append(|b| b.extend_from_slice(b"x")), Append::Dropped);
-        assert!(!out.headers.load(Ordering::Relaxed));
+/// Writes every chunk, in order, with as few vectored writes as the socket allows (a transport
+/// without vectored writes takes one chunk per call, which is still correct).
+async fn write_chunks<W: AsyncWrite + Unpin>(wr: &mut W, chunks: &[BytesMut]) -> io::Result<()> {
+    let mut first = 0;
+    let mut offset = 0;
+    loop {
+        while first < chunks.len() && chunks[first].len() == offset {
+            first += 1;
+            offset = 0;
+        }
+        if first == chunks.len() {
+            break;
+        }
+        let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+        let mut used = 0;
+        for (i, chunk) in chunks[first..].iter().take(WRITE_SLICES).enumerate() {
+            slices[i] = IoSlice::new(if i == 0 { &chunk[offset..] } else { chunk });
+            used += 1;
+        }
+        let mut n = wr.write_vectored(&slices[..used]).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 {
+            let left = chunks[first].len() - offset;
+            if n >= left {
+                n -= left;
+                first += 1;
+                offset = 0;
+            } else {
+                offset += n;
+                n = 0;
+            }
+        }
     }
-
-    #[tokio::test]
-    async fn past_three_quarters_a_client_stalls_until_its_writer_catches_up() {
-        let out = std::sync::Arc::new(Outbound::new(1, PEER, 100, CancellationToken::new()));
-        out.append(|b| b.extend_from_slice(&[b'x'; 75]));
-        assert!(!out.is_stalled(), "75 of 100 is not past three quarters");
-        assert!(out.would_stall(1));
-        out.append(|b| b.extend_from_slice(b"y"));
-        assert!(out.is_stalled());
-        // A waiter gives up after its limit while nothing is written...
-        let started = tokio::time::Instant::now();
-        out.wait_drained(Duration::from_millis(20)).await;
-        assert!(started.elapsed() >= Duration::from_millis(20));
-        // ...and is released as soon as the writer has written what it took.
-        let waiter = {
-            let out = out.clone();
-            tokio::spawn(async move { out.wait_drained(Duration::from_secs(30)).await })
-        };
-        let (client, server) = tokio::io::duplex(1024);
-        let writer = {
-            let out = out.clone();
-            tokio::spawn(async move { out.run_writer(server, Duration::from_secs(5)).await })
-        };
-        out.wake();
-        tokio::time::timeout(Duration::from_secs(5), waiter)
-            .await
-            .expect("released")
-            .unwrap();
-        assert!(!out.is_stalled());
-        out.close(CloseReason::ClientClosed);
-        writer.await.unwrap();
-        drop(client);
-    }
-
-    #[test]
-    fn first_close_reason_stands() {
-        let out = Outbound::new(1, PEER, 10, CancellationToken::new());
-        assert_eq!(
-            out.close(CloseReason::StaleConnection),
-            CloseReason::StaleConnection
-        );
-        assert_eq!(
-            out.close(CloseReason::ClientClosed),
-            CloseReason::StaleConnection
-        );
-        assert!(out.close_reason().is_some());
-    }
-
-    #[tokio::test]
-    async fn writer_flushes_then_shuts_down() {
-        let out = std::sync::Arc::new(Outbound::new(1, PEER, 1 << 20, CancellationToken::new()));
-        let (client, server) = tokio::io::duplex(1024);
-        let w = out.clone();
-        let task = tokio::spawn(async move { w.run_writer(server, Duration::from_secs(5)).await });
-        out.send_now(b"PING\r\n");
-        out.send_now(b"PONG\r\n");
-        out.close(CloseReason::ClientClosed);
-        task.await.unwrap();
-        let mut got = Vec::new();
-        let mut client = client;
-        tokio::io::AsyncReadExt::read_to_end(&mut client, &mut got)
-            .await
-            .unwrap();
-        assert_eq!(got, b"PING\r\nPONG\r\n");
-    }
+    wr.flush().await
 }
+
+#[cfg(test)]
+mod tests;

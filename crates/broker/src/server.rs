@@ -27,6 +27,10 @@ pub enum ServerError {
     /// The configuration is inconsistent (nats-server refuses the same).
     #[error("{0}")]
     Config(String),
+    /// The configuration asks for something rnats does not do yet (operator mode); the message
+    /// names where, as `FILE:LINE:COL`.
+    #[error("{0}")]
+    Unsupported(String),
     /// A reload asked for a change that needs a restart; nothing was changed.
     #[error("config reload not supported for {field}: old={old}, new={new}")]
     ReloadNotSupported {

@@ -49,6 +49,7 @@ impl Settings {
         ws_port: u16,
         custom: Option<&Arc<dyn Authenticator>>,
     ) -> Result<Self, ServerError> {
+        refuse_operator_mode(&config)?;
         check_limits(&config)?;
         let configured = ServerAuth::from_config(&config).map_err(|e| {
             // Errors about one value name where it was written.
@@ -281,6 +282,31 @@ fn base_info(config: &ServerConfig, server_id: &str, port: u16) -> Info {
         api_lvl: crate::info::API_LEVEL,
         ..Info::default()
     }
+}
+
+/// Operator (JWT) mode is parsed and checked by the configuration crate but not implemented:
+/// refused at start-up, on reload and by `-t`, so that nothing runs half-configured (users,
+/// accounts and permissions would all come from JWTs that nobody resolves).
+fn refuse_operator_mode(config: &ServerConfig) -> Result<(), ServerError> {
+    let Some(mode) = &config.operator_mode else {
+        return Ok(());
+    };
+    // Not named in the message: a resolver URL may carry credentials.
+    if let Some(rnats_config::Resolver::Url(_)) = &mode.resolver {
+        return Err(ServerError::Unsupported(config.origins.locate(
+            "resolver",
+            "the URL account resolver is not supported yet by rnats (it has no HTTP client)",
+        )));
+    }
+    let key = if mode.operators.is_empty() {
+        "trusted"
+    } else {
+        "operator"
+    };
+    Err(ServerError::Unsupported(config.origins.locate(
+        key,
+        "operator mode (JWT) is not supported yet by rnats",
+    )))
 }
 
 /// Limits nats-server checks together, at start-up and on reload.

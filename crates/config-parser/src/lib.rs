@@ -49,6 +49,7 @@ mod de;
 mod error;
 mod load;
 mod nkey;
+mod operator;
 mod origins;
 mod parse;
 mod raw;
@@ -66,6 +67,10 @@ pub use auth::{
 pub use de::from_value;
 pub use error::{ConfigError, ErrorKind};
 pub use load::{Loaded, load_file, load_str, load_value};
+pub use operator::{
+    CacheResolver, DeletePolicy, FullResolver, OperatorJwt, OperatorMode, PreloadedAccount,
+    Resolver,
+};
 pub use origins::Origins;
 pub use parse::{parse_file, parse_str};
 pub use server_config::ServerConfig;

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::auth::UserConfig;
 use crate::de::{Spanned, from_value};
 use crate::error::{ConfigError, ErrorKind};
+use crate::operator::{ConfigModeKeys, RawOperatorKeys, RawPreload, RawResolver, Strings};
 use crate::raw::{
     RawAccounts, RawAuthorization, RawTls, Scalar, duration_or_seconds, duration_string, show,
 };
@@ -30,9 +31,10 @@ pub struct Loaded {
 /// Reads a configuration file. A name ending in `.toml` is read as TOML (same key names);
 /// anything else in the nats-server configuration language.
 ///
-/// Relative paths *inside* the file (`log_file`, `pid_file`, TLS files) are kept as written and
-/// resolve against the working directory, as nats-server does; only `include` is relative to the
-/// including file.
+/// Relative paths *inside* the file (`log_file`, `pid_file`, TLS files, operator JWT files,
+/// resolver `dir`) are kept as written and resolve against the working directory, as
+/// nats-server does; only `include` is relative to the including file. Operator JWT files are
+/// read here, at load, as nats-server reads them.
 pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
     let src = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, &e))?;
     load_str(&src, Some(path))
@@ -60,23 +62,12 @@ const UNSUPPORTED: &[&str] = &[
     "leaf",
     "jetstream",
     "mqtt",
-    "operator",
-    "operators",
-    "root",
-    "roots",
-    "resolver",
-    "resolver_tls",
-    "resolver_preload",
-    "resolver_pinned_accounts",
-    "trusted",
-    "trusted_keys",
     "mappings",
     "maps",
     "ocsp",
     "ocsp_cache",
     "proxies",
     "proxy_protocol",
-    "default_sentinel",
     "nkey",
     "accounts_jwt",
 ];
@@ -152,6 +143,22 @@ struct RawConfig {
     tls: Option<Spanned<RawTls>>,
     #[serde(alias = "ws")]
     websocket: Option<crate::websocket::RawWebsocket>,
+    #[serde(
+        alias = "operators",
+        alias = "root",
+        alias = "roots",
+        alias = "root_operator",
+        alias = "root_operators"
+    )]
+    operator: Option<Spanned<Strings>>,
+    #[serde(alias = "trusted_keys")]
+    trusted: Option<Spanned<Strings>>,
+    #[serde(alias = "account_resolver", alias = "accounts_resolver")]
+    resolver: Option<Spanned<RawResolver>>,
+    resolver_tls: Option<Spanned<RawTls>>,
+    resolver_preload: Option<Spanned<RawPreload>>,
+    resolver_pinned_accounts: Option<Spanned<Strings>>,
+    default_sentinel: Option<Spanned<String>>,
 }
 
 fn invalid(pos: &Pos, msg: impl Into<String>) -> ConfigError {
@@ -338,6 +345,40 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
     c.pid_file = raw.pid_file.map(PathBuf::from);
     c.ports_file_dir = raw.ports_file_dir.map(PathBuf::from);
 
+    // Operator mode first: it forbids sections checked below, with nats-server's messages.
+    let operator_keys = RawOperatorKeys {
+        operator: raw.operator,
+        trusted: raw.trusted,
+        resolver: raw.resolver,
+        resolver_tls: raw.resolver_tls,
+        resolver_preload: raw.resolver_preload,
+        resolver_pinned_accounts: raw.resolver_pinned_accounts,
+        default_sentinel: raw.default_sentinel,
+    };
+    let others = ConfigModeKeys {
+        accounts: raw
+            .accounts
+            .as_ref()
+            .filter(|a| !a.value.is_empty())
+            .map(|a| &a.pos),
+        first_user: raw
+            .authorization
+            .as_ref()
+            .and_then(|a| a.value.first_user()),
+        auth_callout: raw
+            .authorization
+            .as_ref()
+            .and_then(|a| a.value.auth_callout()),
+        token_or_single_user: raw
+            .authorization
+            .as_ref()
+            .filter(|a| a.value.has_token_or_single_user())
+            .map(|a| &a.pos),
+        no_auth_user: raw.no_auth_user.as_ref().map(|n| &n.pos),
+        system_account: raw.system_account.as_ref(),
+    };
+    c.operator_mode = operator_keys.build(&others, warnings, &mut c.origins)?;
+
     // Users, with where they were defined, for the cross-section checks.
     let mut users: Vec<(UserConfig, Pos)> = Vec::new();
     let mut account_refs = Vec::new();
@@ -405,7 +446,12 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
         c.no_auth_user = Some(n.value);
     }
     if let Some(s) = raw.system_account {
-        if s.value != "$SYS" && !c.accounts.iter().any(|a| a.name == s.value) {
+        c.origins.record("system_account", s.pos.clone());
+        // In operator mode the account comes from the resolver (checked above).
+        if c.operator_mode.is_none()
+            && s.value != "$SYS"
+            && !c.accounts.iter().any(|a| a.name == s.value)
+        {
             return Err(invalid(
                 &s.pos,
                 format!(

@@ -13,6 +13,8 @@ pub(crate) enum NkeyRole {
     User,
     /// `A…`: an account.
     Account,
+    /// `O…`: an operator.
+    Operator,
 }
 
 impl NkeyRole {
@@ -20,6 +22,7 @@ impl NkeyRole {
         match self {
             Self::User => KeyPairType::User,
             Self::Account => KeyPairType::Account,
+            Self::Operator => KeyPairType::Operator,
         }
     }
 }
@@ -58,6 +61,15 @@ mod tests {
             NkeyRole::User
         ));
         assert!(!is_valid_public("ABC", NkeyRole::Account));
+        // The operator of nats-server's test/configs/nkeys/op.jwt.
+        assert!(is_valid_public(
+            "OCAT33MTVU2VUOIMGNGUNXJ66AH2RLSDAF3MUBCYAY5QMIL65NQM6XQG",
+            NkeyRole::Operator
+        ));
+        assert!(!is_valid_public(
+            "AAM63CQKV4TMFTPIUOKZMYOQOI5YK26MBGARL7XIDDRBGBKX6JEEQTHZ",
+            NkeyRole::Operator
+        ));
         assert!(!is_valid_public(&"U".repeat(56), NkeyRole::User));
     }
 }

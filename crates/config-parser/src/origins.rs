@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use crate::value::Pos;
 
 /// Positions of values checked after loading, by a key naming the value:
-/// `tls`, `tls.cert_file`, `tls.key_file`, `tls.ca_file`, `authorization.token`, and
-/// `password of USER` for each user with a password.
+/// `tls`, `tls.cert_file`, `tls.key_file`, `tls.ca_file`, `authorization.token`,
+/// `password of USER` for each user with a password, and the operator-mode keys `operator`,
+/// `trusted`, `system_account`, `resolver`, `resolver_preload` and `default_sentinel`.
 ///
 /// Not part of a configuration's meaning: two configurations that differ only here are equal
 /// (a reload that moves a line changes nothing).

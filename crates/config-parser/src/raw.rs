@@ -501,6 +501,21 @@ pub(crate) struct UserAccountRef {
 }
 
 impl RawAuthorization {
+    /// Where the first entry of `users` is, if there is one (operator mode refuses users).
+    pub(crate) fn first_user(&self) -> Option<&Pos> {
+        self.users.as_ref()?.first().map(|u| &u.pos)
+    }
+
+    /// Where `auth_callout` is, if set.
+    pub(crate) fn auth_callout(&self) -> Option<&Pos> {
+        self.auth_callout.as_ref().map(|c| &c.pos)
+    }
+
+    /// Whether the block has a token or a single user (which operator mode ignores).
+    pub(crate) fn has_token_or_single_user(&self) -> bool {
+        self.token.is_some() || self.user.is_some() || self.password.is_some()
+    }
+
     pub(crate) fn build(
         self,
         pos: &Pos,
@@ -888,6 +903,11 @@ fn build_import(raw: Spanned<RawImport>) -> Result<ImportConfig, ConfigError> {
 }
 
 impl RawAccounts {
+    /// Whether no account is defined (`accounts {}`).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub(crate) fn build(
         self,
         users_pos: &mut Vec<(UserConfig, Pos)>,
@@ -1013,6 +1033,12 @@ fn tls_err(pos: &Pos, msg: impl fmt::Display) -> ConfigError {
 }
 
 impl RawTls {
+    /// Takes `insecure` out, for blocks of connections the server makes (`resolver_tls`), where
+    /// it means something; the listener's block refuses it.
+    pub(crate) fn take_insecure(&mut self) -> Option<Spanned<bool>> {
+        self.insecure.take()
+    }
+
     pub(crate) fn build(self, pos: &Pos, origins: &mut Origins) -> Result<TlsConfig, ConfigError> {
         origins.record("tls", pos.clone());
         for (key, v) in [

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::auth::{AccountConfig, AuthorizationConfig};
+use crate::operator::OperatorMode;
 use crate::origins::Origins;
 use crate::tls::TlsConfig;
 use crate::websocket::WebsocketConfig;
@@ -67,8 +68,14 @@ pub struct ServerConfig {
     pub accounts: Vec<AccountConfig>,
     /// `no_auth_user`: the user (or NKey) a client without credentials becomes.
     pub no_auth_user: Option<String>,
-    /// `system_account` (alias `system`).
+    /// `system_account` (alias `system`): an account of `accounts`, or in operator mode an
+    /// account public key (see [`ServerConfig::operator_system_account`] for the operator
+    /// JWT's claim).
     pub system_account: Option<String>,
+    /// Operator (JWT) mode: `operator`, `trusted` and the `resolver` keys; `None` unless the file
+    /// names an operator JWT or a trusted operator key. Parsed and checked only: the server
+    /// refuses to start in operator mode until it implements it.
+    pub operator_mode: Option<OperatorMode>,
     /// `tls { … }` for the client listener.
     pub tls: Option<TlsConfig>,
     /// `websocket { … }` (alias `ws`): the WebSocket client listener, when it has a port.
@@ -106,6 +113,7 @@ impl Default for ServerConfig {
             accounts: Vec::new(),
             no_auth_user: None,
             system_account: None,
+            operator_mode: None,
             tls: None,
             websocket: None,
             origins: Origins::default(),

@@ -775,3 +775,57 @@ async fn stream_import_to_mapping_fills_wildcards_in_order() {
     assert_eq!(a.ping_pong().await, b"");
     assert_eq!(b.ping_pong().await, b"MSG a.private.x.y 1 1\r\nz\r\n");
 }
+
+/// Operator `TESTOP` (nats-server `server/opts_test.go`), as opaque text.
+const OPERATOR_JWT: &str = "eyJ0eXAiOiJqd3QiLCJhbGciOiJlZDI1NTE5In0.eyJqdGkiOiJLRTZRU0tWTU1VWFFKNFZCTDNSNDdGRFlIWElaTDRZSE1INjVIT0k1UjZCNUpPUkxVQlZBIiwiaWF0IjoxNTg5OTE2MzgyLCJpc3MiOiJPQVRUVkJYTElVTVRRT1FXVUEySU0zRkdUQlFRSEFHUEZaQTVET05NTlFSUlRQUjYzTERBTDM1WiIsIm5hbWUiOiJURVNUT1AiLCJzdWIiOiJPQVRUVkJYTElVTVRRT1FXVUEySU0zRkdUQlFRSEFHUEZaQTVET05NTlFSUlRQUjYzTERBTDM1WiIsInR5cGUiOiJvcGVyYXRvciIsIm5hdHMiOnsic3lzdGVtX2FjY291bnQiOiJBRFNQT1lNSFhKTjZKVllRQ0xSWjVYUTVJVU42QTNTMzNYQTROVjRWSDc0NDIzVTdVN1lSNFlWVyJ9fQ.HiyUtlk8kectKHeQHtuqFcjFt0RbYZE_WAqPCcoWlV2IFVdXuOTzShYEMgDmtgvsFG_zxNQOj08Gr6a06ovwBA";
+
+#[tokio::test]
+async fn operator_mode_is_refused_until_implemented() {
+    let load = |src: &str| {
+        rnats_config::load_str(src, Some(std::path::Path::new("op.conf")))
+            .expect("the parser accepts operator mode")
+            .config
+    };
+    let bind = |mut config: ServerConfig| async move {
+        config.host = "127.0.0.1".into();
+        config.port = 0;
+        Server::bind(config)
+            .await
+            .err()
+            .expect("refused")
+            .to_string()
+    };
+    let config = load(&format!(
+        "port: 1\noperator: {OPERATOR_JWT}\nresolver: MEMORY"
+    ));
+    let msg = "op.conf:2:11: operator mode (JWT) is not supported yet by rnats";
+    assert_eq!(
+        rnats_broker::check_config(&config)
+            .expect_err("-t refuses")
+            .to_string(),
+        msg
+    );
+    assert_eq!(bind(config).await, msg);
+    let config = load("trusted: OCAT33MTVU2VUOIMGNGUNXJ66AH2RLSDAF3MUBCYAY5QMIL65NQM6XQG");
+    assert_eq!(
+        bind(config).await,
+        "op.conf:1:10: operator mode (JWT) is not supported yet by rnats"
+    );
+    let config = load(&format!(
+        "operator: {OPERATOR_JWT}\nresolver: URL(\"http://localhost:9/jwt/v1/accounts/\")"
+    ));
+    assert_eq!(
+        bind(config).await,
+        "op.conf:2:11: the URL account resolver is not supported yet by rnats (it has no HTTP client)"
+    );
+    // Nor can a reload switch a running server to it.
+    let running = start_conf("port: 1").await;
+    let mut config = load(&format!("operator: {OPERATOR_JWT}\nresolver: MEMORY"));
+    config.host = "127.0.0.1".into();
+    config.port = 0;
+    let err = running.handle.reload(config).expect_err("reload refused");
+    assert!(
+        err.to_string()
+            .ends_with("operator mode (JWT) is not supported yet by rnats")
+    );
+}

@@ -2,4 +2,5 @@
 
 mod fixtures;
 mod loading;
+mod operator;
 mod roundtrip;

@@ -422,3 +422,25 @@ async fn sighup_reload_changes_permissions_of_a_connected_client() {
         "no reconnect"
     );
 }
+
+#[test]
+fn operator_mode_is_refused_by_check_and_start() {
+    // Operator `TESTOP` (nats-server `server/opts_test.go`), as opaque text.
+    let jwt = "eyJ0eXAiOiJqd3QiLCJhbGciOiJlZDI1NTE5In0.eyJqdGkiOiJLRTZRU0tWTU1VWFFKNFZCTDNSNDdGRFlIWElaTDRZSE1INjVIT0k1UjZCNUpPUkxVQlZBIiwiaWF0IjoxNTg5OTE2MzgyLCJpc3MiOiJPQVRUVkJYTElVTVRRT1FXVUEySU0zRkdUQlFRSEFHUEZaQTVET05NTlFSUlRQUjYzTERBTDM1WiIsIm5hbWUiOiJURVNUT1AiLCJzdWIiOiJPQVRUVkJYTElVTVRRT1FXVUEySU0zRkdUQlFRSEFHUEZaQTVET05NTlFSUlRQUjYzTERBTDM1WiIsInR5cGUiOiJvcGVyYXRvciIsIm5hdHMiOnsic3lzdGVtX2FjY291bnQiOiJBRFNQT1lNSFhKTjZKVllRQ0xSWjVYUTVJVU42QTNTMzNYQTROVjRWSDc0NDIzVTdVN1lSNFlWVyJ9fQ.HiyUtlk8kectKHeQHtuqFcjFt0RbYZE_WAqPCcoWlV2IFVdXuOTzShYEMgDmtgvsFG_zxNQOj08Gr6a06ovwBA";
+    let dir = scratch_dir("operator");
+    let conf = dir.join("operator.conf");
+    std::fs::write(&conf, format!("operator: {jwt}\nresolver: MEMORY\n")).unwrap();
+    let expected = format!(
+        "{}:1:11: operator mode (JWT) is not supported yet by rnats",
+        conf.display()
+    );
+    for args in [
+        vec!["-t", "-c", conf.to_str().unwrap()],
+        vec!["-c", conf.to_str().unwrap(), "-a", "127.0.0.1", "-p", "-1"],
+    ] {
+        let out = Command::new(bin()).args(&args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&expected), "{args:?}: {err}");
+    }
+}

@@ -143,6 +143,18 @@ proptest! {
     #[test]
     fn decoder_never_panics(s in ".{0,300}") {
         let _ = decode_user(&s);
+        let _ = rnats_jwt::decode(&s);
+        let _ = rnats_jwt::peek(&s);
+        let _ = rnats_jwt::parse_user_creds(&s);
+        let _ = rnats_jwt::parse_decorated_seed(&s);
+    }
+
+    /// Nor do arbitrary files made of fences, tokens and seed-like lines.
+    #[test]
+    fn creds_parser_never_panics(lines in proptest::collection::vec("(-{0,8}[A-Z ]{0,6}-{0,8}|[A-Za-z0-9._=-]{0,20}|SU[A-Z0-9]{0,56}|\\r)", 0..12)) {
+        let text = lines.join("\n");
+        let _ = rnats_jwt::parse_user_creds(&text);
+        let _ = rnats_jwt::parse_decorated_jwt(&text);
     }
 
     /// Arbitrary base64url parts never panic it either.

@@ -67,8 +67,7 @@ mod permissions;
 mod token;
 
 pub use claims::account::{
-    AccountClaims, AccountLimits, ExternalAuthorization, JetStreamLimits, MsgTrace, SigningKeys,
-    UserScope, WeightedMapping,
+    AccountClaims, AccountLimits, ExternalAuthorization, JetStreamLimits, MsgTrace, WeightedMapping,
 };
 pub use claims::activation::ActivationClaims;
 pub use claims::exports::{
@@ -76,6 +75,7 @@ pub use claims::exports::{
 };
 pub use claims::generic::GenericClaims;
 pub use claims::operator::OperatorClaims;
+pub use claims::signing_keys::{SigningKeys, UserScope};
 pub use claims::user::{TimeRange, UserClaims, UserLimits, UserPermissionLimits};
 pub use claims::{ClaimKind, Claims};
 pub use creds::{

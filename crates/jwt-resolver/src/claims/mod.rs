@@ -16,6 +16,7 @@ pub(crate) mod activation;
 pub(crate) mod exports;
 pub(crate) mod generic;
 pub(crate) mod operator;
+pub(crate) mod signing_keys;
 pub(crate) mod user;
 
 use account::AccountClaims;

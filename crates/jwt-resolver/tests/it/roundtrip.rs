@@ -112,8 +112,8 @@ fn malformed_tokens_are_refused() {
     );
     let big = "a".repeat(rnats_jwt::MAX_TOKEN_SIZE + 1);
     assert!(matches!(decode_user(&big), Err(JwtError::TooLarge { .. })));
-    // Version 1 algorithm.
-    let head = BASE64URL_NOPAD.encode(br#"{"typ":"JWT","alg":"ed25519"}"#);
+    // Neither algorithm nats knows.
+    let head = BASE64URL_NOPAD.encode(br#"{"typ":"JWT","alg":"HS256"}"#);
     assert!(matches!(
         decode_user(&format!("{head}.e30.AA")),
         Err(JwtError::UnsupportedAlgorithm(_))
@@ -143,6 +143,18 @@ proptest! {
     #[test]
     fn decoder_never_panics(s in ".{0,300}") {
         let _ = decode_user(&s);
+        let _ = rnats_jwt::decode(&s);
+        let _ = rnats_jwt::peek(&s);
+        let _ = rnats_jwt::parse_user_creds(&s);
+        let _ = rnats_jwt::parse_decorated_seed(&s);
+    }
+
+    /// Nor do arbitrary files made of fences, tokens and seed-like lines.
+    #[test]
+    fn creds_parser_never_panics(lines in proptest::collection::vec("(-{0,8}[A-Z ]{0,6}-{0,8}|[A-Za-z0-9._=-]{0,20}|SU[A-Z0-9]{0,56}|\\r)", 0..12)) {
+        let text = lines.join("\n");
+        let _ = rnats_jwt::parse_user_creds(&text);
+        let _ = rnats_jwt::parse_decorated_jwt(&text);
     }
 
     /// Arbitrary base64url parts never panic it either.

@@ -143,9 +143,10 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
         started.elapsed(),
         bench_dir.join("results.jsonl").display()
     );
+    let losses = rnats_losses(&results);
     if opts.only.is_some() {
         eprintln!("bench: --only given, docs/benchmarks.md left as it was");
-        return Ok(());
+        return fail_on_losses(&losses);
     }
 
     let docs = root.join("docs");
@@ -165,7 +166,40 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     eprintln!(
         "bench: wrote docs/benchmarks.md, docs/benchmarks-results.jsonl and docs/{chart_name}"
     );
-    Ok(())
+    fail_on_losses(&losses)
+}
+
+/// Every rnats run that lost or duplicated a message: `row (round N): lost X, duplicated Y`.
+fn rnats_losses(results: &[RunResult]) -> Vec<String> {
+    results
+        .iter()
+        .filter(|r| r.server == 0)
+        .filter_map(|r| {
+            let v = r.outcome.as_ref().ok()?;
+            let lost = v["lost"].as_u64().unwrap_or(0);
+            let duplicates = v["duplicates"].as_u64().unwrap_or(0);
+            (lost > 0 || duplicates > 0).then(|| {
+                format!(
+                    "{} (round {}): lost {lost}, duplicated {duplicates}",
+                    r.row, r.round
+                )
+            })
+        })
+        .collect()
+}
+
+/// A lost message is a failure of the run, not a number in a table.
+fn fail_on_losses(losses: &[String]) -> Result<()> {
+    if losses.is_empty() {
+        return Ok(());
+    }
+    for l in losses {
+        eprintln!("bench: MESSAGES LOST by rnats: {l}");
+    }
+    bail!(
+        "rnats lost or duplicated messages in {} run(s); see above",
+        losses.len()
+    )
 }
 
 /// Throwaway TLS material made fresh for each run (`rnats_tls::testcerts`), and the one
@@ -292,6 +326,13 @@ const THROUGHPUT: &[Metric] = &[
     higher("msgs_per_sec", "msgs/s"),
     higher("mb_per_sec", "MB/s"),
 ];
+/// Throughput with subscribers: also the latency of the messages under that load.
+const DELIVERY: &[Metric] = &[
+    higher("msgs_per_sec", "msgs/s"),
+    higher("mb_per_sec", "MB/s"),
+    lower("p50_us", "p50 latency under load (µs)"),
+    lower("p99_us", "p99 latency under load (µs)"),
+];
 const REQREP: &[Metric] = &[
     lower("p50_us", "p50 latency (µs)"),
     lower("p90_us", "p90 latency (µs)"),
@@ -396,10 +437,46 @@ fn rows(
             if matches!(scenario, "fanout" | "queue") {
                 extra.extend(["--subs".to_owned(), "4".to_owned()]);
             }
-            let mut r = row(scenario, size_label(payload), &extra, THROUGHPUT);
+            let metrics = if scenario == "pub" {
+                THROUGHPUT
+            } else {
+                DELIVERY
+            };
+            let mut r = row(scenario, size_label(payload), &extra, metrics);
             r.payload = Some(payload);
             rows.push(r);
         }
+    }
+    // No window in loadgen: the publisher writes as fast as the server reads, so only the
+    // server's flow control keeps its subscribers (any loss fails the run, see `run`).
+    for (scenario, payload, msgs) in [
+        ("pubsub", 16, scale(5_000_000)),
+        ("pubsub", 1024, scale(1_000_000)),
+        ("fanout", 1024, scale(1_000_000)),
+        ("fanout", 65536, scale(40_000)),
+        ("queue", 1024, scale(1_000_000)),
+    ] {
+        let mut extra = strings(&[
+            "--payload",
+            &payload.to_string(),
+            "--msgs",
+            &msgs.to_string(),
+            "--window",
+            "0",
+        ]);
+        if scenario != "pubsub" {
+            extra.extend(strings(&["--subs", "4"]));
+        }
+        let mut r = row(
+            "saturate",
+            format!("{scenario} {}", size_label(payload)),
+            &extra,
+            DELIVERY,
+        );
+        // loadgen runs the underlying scenario; the row keeps its own name.
+        r.loadgen_args[1] = scenario.to_owned();
+        r.payload = Some(payload);
+        rows.push(r);
     }
     // The same pubsub, every connection over TLS (server-only authentication).
     for (payload, msgs) in [(128, scale(3_000_000)), (1024, scale(1_000_000))] {
@@ -415,6 +492,7 @@ fn rows(
             THROUGHPUT,
         );
         r.scenario = "pubsub-tls";
+        r.metrics = THROUGHPUT;
         r.label = format!("pubsub-tls/{}", r.case.replace(' ', ""));
         r.payload = Some(payload);
         with_tls(&mut r, tls);
@@ -529,7 +607,12 @@ fn rows(
     if pinning_available() {
         let pinned: Vec<Row> = rows
             .iter()
-            .filter(|r| matches!(r.scenario, "pub" | "pubsub" | "fanout" | "queue" | "reqrep"))
+            .filter(|r| {
+                matches!(
+                    r.scenario,
+                    "pub" | "pubsub" | "fanout" | "queue" | "saturate" | "reqrep"
+                )
+            })
             .map(|r| Row {
                 label: format!("pinned {}", r.label),
                 scenario: pinned_scenario(r.scenario),
@@ -569,6 +652,7 @@ fn pinned_scenario(scenario: &str) -> &'static str {
         "pubsub" => "pubsub-pinned",
         "fanout" => "fanout-pinned",
         "queue" => "queue-pinned",
+        "saturate" => "saturate-pinned",
         _ => "reqrep-pinned",
     }
 }
@@ -1045,12 +1129,20 @@ plain password, so its failed logins cost it nothing.\n";
 
 fn describe(scenario: &str) -> &'static str {
     match scenario {
-        "pub-pinned" | "pubsub-pinned" | "fanout-pinned" | "queue-pinned" | "reqrep-pinned" => {
+        "pub-pinned" | "pubsub-pinned" | "fanout-pinned" | "queue-pinned" | "saturate-pinned"
+        | "reqrep-pinned" => {
             "The same row with the server pinned to core 0 and loadgen to core 1 (`taskset`): \
              what one message costs one core, as in a one-CPU container, and whether a \
              saturating publisher costs a subscriber its messages there (⚠ marks any loss)."
         }
         "pub" => "One publisher, no subscribers: the rate at which the server takes in PUBs.",
+        "saturate" => {
+            "A publisher with no window of its own (`--window 0`): it writes as fast as the \
+             server reads, so only the server's fast-producer flow control keeps it from \
+             overrunning its subscribers. A server that lost any message here fails the whole \
+             run (rnats) or is marked ⚠ (nats-server). Latency is send-to-receive of sampled \
+             messages under that load."
+        }
         "pubsub" => {
             "One publisher → one subscriber; counts what the subscriber receives. Flow control \
              keeps at most 8 MiB of messages in flight (both servers close slow consumers at \
@@ -1322,6 +1414,29 @@ mod tests {
     }
 
     #[test]
+    fn a_lost_message_by_rnats_fails_the_run() {
+        let run = |server, v: Value| RunResult {
+            row: "saturate/pubsub1KiB".to_owned(),
+            server,
+            round: 2,
+            outcome: Ok(v),
+        };
+        let results = [
+            run(0, json!({ "lost": 0, "duplicates": 0 })),
+            run(1, json!({ "lost": 7, "duplicates": 0 })),
+            run(0, json!({ "lost": null, "timed_out": true })),
+        ];
+        assert!(rnats_losses(&results).is_empty(), "nats-server's loss is only marked");
+        assert!(fail_on_losses(&rnats_losses(&results)).is_ok());
+        let lost = [run(0, json!({ "lost": 3, "duplicates": 1 }))];
+        assert_eq!(
+            rnats_losses(&lost),
+            ["saturate/pubsub1KiB (round 2): lost 3, duplicated 1"]
+        );
+        assert!(fail_on_losses(&rnats_losses(&lost)).is_err());
+    }
+
+    #[test]
     fn numbers_read_well() {
         assert_eq!(fmt_num(4_628_210.0), "4,630,000");
         assert_eq!(fmt_num(1234.0), "1,230");
@@ -1405,12 +1520,13 @@ mod tests {
             &hostile,
         );
         // Throughput and request/reply come again pinned where the machine can pin.
+        let saturate = 5;
         let pinned = if pinning_available() {
-            4 * PAYLOADS.len() + 1
+            4 * PAYLOADS.len() + saturate + 1
         } else {
             0
         };
-        assert_eq!(rows.len(), 4 * PAYLOADS.len() + 9 + 8 + pinned);
+        assert_eq!(rows.len(), 4 * PAYLOADS.len() + saturate + 9 + 8 + pinned);
         let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
         if pinned > 0 {
             assert!(labels.contains(&"pinned queue/128B"));
@@ -1422,6 +1538,18 @@ mod tests {
             );
         }
         assert!(labels.contains(&"pubsub/64KiB"));
+        let saturating = rows
+            .iter()
+            .find(|r| r.label == "saturate/fanout64KiB")
+            .expect("a saturating fan-out row");
+        assert_eq!(saturating.loadgen_args[..2], ["--scenario", "fanout"]);
+        assert!(
+            saturating
+                .loadgen_args
+                .windows(2)
+                .any(|w| w == ["--window", "0"])
+        );
+        assert!(saturating.metrics.iter().any(|m| m.key == "p99_us"));
         assert!(labels.contains(&"connect/nkey"));
         let tls_rows: Vec<&str> = labels
             .iter()

@@ -3,7 +3,7 @@
 //! ```text
 //! loadgen --url 127.0.0.1:4222 --scenario NAME [--payload BYTES] [--msgs N] [--pubs N]
 //!         [--subs K] [--seconds S] [--conns C] [--server-pid PID] [--auth SPEC]
-//!         [--tls-ca FILE [--tls-cert FILE --tls-key FILE]]
+//!         [--window BYTES] [--tls-ca FILE [--tls-cert FILE --tls-key FILE]]
 //! ```
 //!
 //! One thread, one `mio::Poll`, pipelined writes, and `rnats-protocol`'s server-op parser (no
@@ -32,9 +32,17 @@
 //! `localhost`); `--tls-cert`/`--tls-key` add a client certificate. Each handshake is a full one,
 //! without session resumption. The scenarios then run unchanged inside TLS.
 //!
-//! Flow control is the same for both servers: a publisher never has more than
-//! [`INFLIGHT_BYTES`] of messages that a subscriber has not yet read, far below the 64 MiB at
-//! which both servers close a slow consumer. Only loopback addresses are accepted.
+//! Flow control is the same for both servers: a publisher never has more than `--window` bytes
+//! (default [`INFLIGHT_BYTES`]) of messages that a subscriber has not yet read, far below the
+//! 64 MiB at which both servers close a slow consumer. `--window 0` takes that away: the
+//! publisher writes as fast as the server reads, and only the server's own flow control stands
+//! between it and its subscribers (a server without it drops them as slow consumers, which
+//! shows as `lost`).
+//!
+//! The throughput scenarios with subscribers also report latency under that load: each payload
+//! of at least 16 bytes carries the time it was queued for writing (bytes 8..16), and the
+//! subscriber side samples receive − send (`p50_us`, `p99_us`, `max_us`). Only loopback
+//! addresses are accepted.
 
 // A crate root's modules would sit beside it in src/bin/, where cargo would take them for binaries.
 #[path = "loadgen/attack.rs"]
@@ -62,6 +70,8 @@ pub(crate) type Result<T> = std::result::Result<T, Error>;
 
 /// The most payload bytes a publisher may have sent beyond what the slowest subscriber read.
 const INFLIGHT_BYTES: u64 = 8 * 1024 * 1024;
+/// Deliveries timed per throughput run (at most about this many).
+const LATENCY_SAMPLES: u64 = 200_000;
 /// Stop filling a connection's write buffer past this; write it out first.
 const WRITE_BATCH: usize = 256 * 1024;
 /// Longest single wait in `poll`, so the deadline is checked often enough.
@@ -124,6 +134,8 @@ struct Args {
     attack: String,
     /// CONNECT fields the attack logs in with.
     attack_login: String,
+    /// Unread bytes a publisher may have ahead of the slowest subscriber; 0: no limit.
+    window: u64,
 }
 
 impl Args {
@@ -169,6 +181,7 @@ impl Args {
             seconds: number(take("seconds"), "seconds")?.unwrap_or(10.0),
             conns: number(take("conns"), "conns")?.unwrap_or(1000),
             server_pid: number(take("server-pid"), "server-pid")?,
+            window: number(take("window"), "window")?.unwrap_or(INFLIGHT_BYTES),
             auth: Auth::parse(take("auth").as_deref().unwrap_or("none"))?,
             tls,
             attack: take("attack").unwrap_or_else(|| "none".into()),
@@ -426,6 +439,8 @@ struct Flow {
     payload: usize,
     /// Subjects published to, in turn.
     subjects: Vec<Vec<u8>>,
+    /// `--window`: unread bytes allowed ahead of the slowest subscriber; 0: unlimited.
+    window: u64,
 }
 
 struct FlowResult {
@@ -436,6 +451,9 @@ struct FlowResult {
     lost: Option<u64>,
     secs: f64,
     timed_out: bool,
+    /// Sampled send-to-receive latencies, sorted (empty without subscribers or with payloads
+    /// under 16 bytes).
+    latencies: Vec<Duration>,
 }
 
 fn flow_scenario(args: &Args) -> Result<Map<String, Value>> {
@@ -476,6 +494,7 @@ fn flow_scenario(args: &Args) -> Result<Map<String, Value>> {
         per_pub: msgs.div_ceil(pubs as u64),
         payload: args.payload,
         subjects: vec![subject.into_bytes()],
+        window: args.window,
     };
     let r = run_flow(&mut net, &flow, deadline)?;
     let mut out = throughput_fields(args.payload, &r);
@@ -499,6 +518,17 @@ fn throughput_fields(payload: usize, r: &FlowResult) -> Map<String, Value> {
     }) else {
         unreachable!("json! of an object literal is an object")
     };
+    let mut map = map;
+    if !r.latencies.is_empty() {
+        let at = |q: f64| {
+            let i = ((r.latencies.len() as f64 * q) as usize).min(r.latencies.len() - 1);
+            round3(micros(r.latencies[i]))
+        };
+        map.insert("p50_us".into(), json!(at(0.50)));
+        map.insert("p99_us".into(), json!(at(0.99)));
+        map.insert("max_us".into(), json!(at(1.0)));
+        map.insert("latency_samples".into(), json!(r.latencies.len()));
+    }
     map
 }
 
@@ -509,7 +539,10 @@ fn throughput_fields(payload: usize, r: &FlowResult) -> Map<String, Value> {
 /// final PONG when there are no subscribers).
 fn run_flow(net: &mut Net, flow: &Flow, deadline: Deadline) -> Result<FlowResult> {
     let nsubs = flow.subs.len();
-    let max_inflight = (INFLIGHT_BYTES / (flow.payload as u64 + 64)).max(16);
+    let max_inflight = match flow.window {
+        0 => u64::MAX,
+        w => (w / (flow.payload as u64 + 64)).max(16),
+    };
     let expected = match flow.delivery {
         Delivery::Nobody => 0,
         Delivery::Everyone => flow.per_pub * flow.pubs.len() as u64 * nsubs as u64,
@@ -550,6 +583,11 @@ fn run_flow(net: &mut Net, flow: &Flow, deadline: Deadline) -> Result<FlowResult
     };
     let mut duplicates = 0u64;
     let mut next_subject = 0usize;
+    // About LATENCY_SAMPLES deliveries are timed, spread evenly over the run.
+    let timed = flow.payload >= 16 && expected > 0;
+    let sample_every = expected.div_ceil(LATENCY_SAMPLES).max(1);
+    let mut latencies: Vec<Duration> = Vec::new();
+    let mut delivered_so_far = 0u64;
 
     let start = Instant::now();
     let mut end = start;
@@ -561,11 +599,13 @@ fn run_flow(net: &mut Net, flow: &Flow, deadline: Deadline) -> Result<FlowResult
             Delivery::Nobody => u64::MAX,
             Delivery::Everyone => {
                 let slowest = received.iter().copied().min().unwrap_or(0);
-                (slowest + max_inflight).saturating_sub(total_sent)
+                slowest
+                    .saturating_add(max_inflight)
+                    .saturating_sub(total_sent)
             }
-            Delivery::OneOfGroup => {
-                (received.iter().sum::<u64>() + max_inflight).saturating_sub(total_sent)
-            }
+            Delivery::OneOfGroup => (received.iter().sum::<u64>())
+                .saturating_add(max_inflight)
+                .saturating_sub(total_sent),
         };
         let mut busy = false;
         for (p, &id) in flow.pubs.iter().enumerate() {
@@ -580,6 +620,10 @@ fn run_flow(net: &mut Net, flow: &Flow, deadline: Deadline) -> Result<FlowResult
                 let at = conn.wbuf.len() - 2 - flow.payload;
                 if flow.payload >= 8 {
                     conn.wbuf[at..at + 8].copy_from_slice(&sent[p].to_le_bytes());
+                }
+                if timed {
+                    let nanos = start.elapsed().as_nanos() as u64;
+                    conn.wbuf[at + 8..at + 16].copy_from_slice(&nanos.to_le_bytes());
                 }
                 sent[p] += 1;
                 room -= 1;
@@ -604,6 +648,17 @@ fn run_flow(net: &mut Net, flow: &Flow, deadline: Deadline) -> Result<FlowResult
                 (Some(&Role::Sub(s)), ServerOp::Msg { payload, .. }) => {
                     received[s] += 1;
                     got = true;
+                    delivered_so_far += 1;
+                    if timed
+                        && delivered_so_far % sample_every == 0
+                        && let Some(sent_at) = payload
+                            .get(8..16)
+                            .and_then(|b| b.try_into().ok())
+                            .map(u64::from_le_bytes)
+                    {
+                        let now = start.elapsed().as_nanos() as u64;
+                        latencies.push(Duration::from_nanos(now.saturating_sub(sent_at)));
+                    }
                     if flow.delivery == Delivery::OneOfGroup {
                         let seq = payload
                             .get(..8)
@@ -661,6 +716,10 @@ fn run_flow(net: &mut Net, flow: &Flow, deadline: Deadline) -> Result<FlowResult
         lost,
         secs: end.duration_since(start).as_secs_f64().max(1e-9),
         timed_out,
+        latencies: {
+            latencies.sort_unstable();
+            latencies
+        },
     })
 }
 
@@ -907,6 +966,7 @@ fn subs(args: &Args) -> Result<Map<String, Value>> {
         subjects: (0..n)
             .map(|i| format!("bench.subs.{i}").into_bytes())
             .collect(),
+        window: args.window,
     };
     let r = run_flow(&mut net, &flow, deadline)?;
     let mut out = throughput_fields(args.payload, &r);

@@ -87,7 +87,8 @@ pub(crate) struct Router {
 pub(crate) enum Flow {
     /// Never pause (internal clients, benches): only `max_pending` bounds a target.
     Off,
-    /// nats-server's default: pause when a target passes ¾ of its `max_pending`;
+    /// nats-server's default: pause when a target passes ¾ of its `max_pending` (at most
+    /// 4 MiB);
     /// `pause_now` asks the driver to hand over and wait before the next op.
     Stall { pause_now: bool },
     /// `no_fast_producer_stall`: never pause; a stalled target misses messages instead (as
@@ -319,7 +320,7 @@ impl Router {
         {
             return false;
         }
-        if self.flow == Flow::Drop && target.cid != self.cid && target.is_stalled() {
+        if self.flow == Flow::Drop && target.cid != self.cid && target.past_drop_mark() {
             return false;
         }
         let (allowed, last) = sub.take_delivery();

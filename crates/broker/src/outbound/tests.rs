@@ -225,3 +225,21 @@ async fn partial_vectored_writes_keep_every_byte_in_order() {
         "nothing to write is not a zero-length write error"
     );
 }
+
+#[test]
+fn publishers_pause_at_four_mib_but_only_drop_past_three_quarters() {
+    let out = Outbound::new(1, PEER, 64 << 20, CancellationToken::new());
+    let mut batch = BytesMut::from(&vec![b'x'; STALL_CAP][..]);
+    out.hand_over(&mut batch);
+    assert!(!out.is_stalled(), "exactly at the cap is not past it");
+    assert!(out.would_stall(1));
+    out.append(|b| b.extend_from_slice(b"y"));
+    assert!(out.is_stalled(), "past 4 MiB: publishers pause");
+    assert!(
+        !out.past_drop_mark(),
+        "no_fast_producer_stall still delivers"
+    );
+    let mut more = BytesMut::from(&vec![b'z'; 44 << 20][..]);
+    out.hand_over(&mut more);
+    assert!(out.past_drop_mark(), "past 48 MiB of 64 MiB");
+}

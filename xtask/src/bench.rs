@@ -478,6 +478,23 @@ fn rows(
         r.payload = Some(payload);
         rows.push(r);
     }
+    // A steady 50,000 msgs/s, far from saturation: latency as a healthy deployment sees it.
+    let mut paced = row(
+        "paced",
+        "pubsub 128 B at 50k/s".to_owned(),
+        &strings(&[
+            "--payload",
+            "128",
+            "--msgs",
+            &scale(250_000).to_string(),
+            "--rate",
+            "50000",
+        ]),
+        DELIVERY,
+    );
+    paced.loadgen_args[1] = "pubsub".to_owned();
+    paced.payload = Some(128);
+    rows.push(paced);
     // The same pubsub, every connection over TLS (server-only authentication).
     for (payload, msgs) in [(128, scale(3_000_000)), (1024, scale(1_000_000))] {
         let mut r = row(
@@ -546,6 +563,14 @@ fn rows(
     );
     with_tls(&mut tls_row, tls);
     rows.push(tls_row);
+    let mut resumed = row(
+        "connect",
+        "tls-resume".to_owned(),
+        &strings(&["--conns", conns, "--auth", "none", "--tls-resume", "true"]),
+        CONNECT,
+    );
+    with_tls(&mut resumed, tls);
+    rows.push(resumed);
     let mut idle = row(
         "idle",
         "2000 conns".to_owned(),
@@ -610,7 +635,7 @@ fn rows(
             .filter(|r| {
                 matches!(
                     r.scenario,
-                    "pub" | "pubsub" | "fanout" | "queue" | "saturate" | "reqrep"
+                    "pub" | "pubsub" | "fanout" | "queue" | "saturate" | "paced" | "reqrep"
                 )
             })
             .map(|r| Row {
@@ -653,6 +678,7 @@ fn pinned_scenario(scenario: &str) -> &'static str {
         "fanout" => "fanout-pinned",
         "queue" => "queue-pinned",
         "saturate" => "saturate-pinned",
+        "paced" => "paced-pinned",
         _ => "reqrep-pinned",
     }
 }
@@ -1130,12 +1156,16 @@ plain password, so its failed logins cost it nothing.\n";
 fn describe(scenario: &str) -> &'static str {
     match scenario {
         "pub-pinned" | "pubsub-pinned" | "fanout-pinned" | "queue-pinned" | "saturate-pinned"
-        | "reqrep-pinned" => {
+        | "paced-pinned" | "reqrep-pinned" => {
             "The same row with the server pinned to core 0 and loadgen to core 1 (`taskset`): \
              what one message costs one core, as in a one-CPU container, and whether a \
              saturating publisher costs a subscriber its messages there (⚠ marks any loss)."
         }
         "pub" => "One publisher, no subscribers: the rate at which the server takes in PUBs.",
+        "paced" => {
+            "One publisher → one subscriber at a steady 50,000 msgs/s (`--rate`), far below \
+             saturation: the send-to-receive latency a healthy deployment sees."
+        }
         "saturate" => {
             "A publisher with no window of its own (`--window 0`): it writes as fast as the \
              server reads, so only the server's fast-producer flow control keeps it from \
@@ -1170,7 +1200,9 @@ fn describe(scenario: &str) -> &'static str {
              `nkey` signs the server's nonce (Ed25519); `bcrypt` logs in with a password whose \
              bcrypt hash (cost 11) is in the configuration (rnats caches verified secrets, so \
              repeat logins skip the hash); `tls` adds a full TLS handshake after \
-             INFO (no session resumption: the server signs with its ECDSA P-256 key every time)."
+             INFO (no session resumption: the server signs with its ECDSA P-256 key every time); \
+             `tls-resume` lets connections after the first resume with the server's session \
+             tickets (both servers send them by default), as reconnecting clients do."
         }
         "idle" => {
             "Idle connections with one subscription each: growth of the server's resident \
@@ -1426,7 +1458,10 @@ mod tests {
             run(1, json!({ "lost": 7, "duplicates": 0 })),
             run(0, json!({ "lost": null, "timed_out": true })),
         ];
-        assert!(rnats_losses(&results).is_empty(), "nats-server's loss is only marked");
+        assert!(
+            rnats_losses(&results).is_empty(),
+            "nats-server's loss is only marked"
+        );
         assert!(fail_on_losses(&rnats_losses(&results)).is_ok());
         let lost = [run(0, json!({ "lost": 3, "duplicates": 1 }))];
         assert_eq!(
@@ -1520,13 +1555,13 @@ mod tests {
             &hostile,
         );
         // Throughput and request/reply come again pinned where the machine can pin.
-        let saturate = 5;
+        let saturate = 5 + 1;
         let pinned = if pinning_available() {
             4 * PAYLOADS.len() + saturate + 1
         } else {
             0
         };
-        assert_eq!(rows.len(), 4 * PAYLOADS.len() + saturate + 9 + 8 + pinned);
+        assert_eq!(rows.len(), 4 * PAYLOADS.len() + saturate + 10 + 8 + pinned);
         let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
         if pinned > 0 {
             assert!(labels.contains(&"pinned queue/128B"));
@@ -1562,6 +1597,7 @@ mod tests {
                 "pubsub-tls/128B",
                 "pubsub-tls/1KiB",
                 "connect/tls",
+                "connect/tls-resume",
                 "hostile/tlsstall"
             ]
         );

@@ -3,7 +3,7 @@
 //! ```text
 //! loadgen --url 127.0.0.1:4222 --scenario NAME [--payload BYTES] [--msgs N] [--pubs N]
 //!         [--subs K] [--seconds S] [--conns C] [--server-pid PID] [--auth SPEC]
-//!         [--window BYTES] [--tls-ca FILE [--tls-cert FILE --tls-key FILE]]
+//!         [--window BYTES] [--rate MSGS_PER_SEC] [--tls-ca FILE [--tls-cert FILE --tls-key FILE] [--tls-resume true]]
 //! ```
 //!
 //! One thread, one `mio::Poll`, pipelined writes, and `rnats-protocol`'s server-op parser (no
@@ -30,7 +30,8 @@
 //! `--tls-ca` makes every connection (in every scenario) start TLS after the server's plain-text
 //! INFO, trusting that CA (PEM) and checking the certificate against the `--url` host (an IP or
 //! `localhost`); `--tls-cert`/`--tls-key` add a client certificate. Each handshake is a full one,
-//! without session resumption. The scenarios then run unchanged inside TLS.
+//! without session resumption, unless `--tls-resume true`: then connections after the first
+//! resume with the server's session tickets. The scenarios then run unchanged inside TLS.
 //!
 //! Flow control is the same for both servers: a publisher never has more than `--window` bytes
 //! (default [`INFLIGHT_BYTES`]) of messages that a subscriber has not yet read, far below the
@@ -38,6 +39,9 @@
 //! publisher writes as fast as the server reads, and only the server's own flow control stands
 //! between it and its subscribers (a server without it drops them as slow consumers, which
 //! shows as `lost`).
+//!
+//! `--rate N` paces the publishers to N messages per second in all (latency at a steady,
+//! unsaturated load).
 //!
 //! The throughput scenarios with subscribers also report latency under that load: each payload
 //! of at least 16 bytes carries the time it was queued for writing (bytes 8..16), and the
@@ -136,6 +140,8 @@ struct Args {
     attack_login: String,
     /// Unread bytes a publisher may have ahead of the slowest subscriber; 0: no limit.
     window: u64,
+    /// `--rate`: messages per second in all, evenly paced; 0: as fast as allowed.
+    rate: u64,
 }
 
 impl Args {
@@ -152,6 +158,13 @@ impl Args {
         let mut take = |name: &str| values.remove(name);
         let url = take("url").unwrap_or_else(|| "127.0.0.1:4222".into());
         let scenario = take("scenario").ok_or("--scenario is required")?;
+        let resume = match take("tls-resume").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(format!("--tls-resume takes true or false, not {other:?}").into());
+            }
+        };
         let tls = match (take("tls-ca"), take("tls-cert"), take("tls-key")) {
             (None, None, None) => None,
             (Some(ca), cert, key) => {
@@ -164,6 +177,7 @@ impl Args {
                     Path::new(&ca),
                     client_auth,
                     server_name(&url)?,
+                    resume,
                 )?)
             }
             _ => return Err("--tls-cert and --tls-key need --tls-ca".into()),
@@ -182,6 +196,7 @@ impl Args {
             conns: number(take("conns"), "conns")?.unwrap_or(1000),
             server_pid: number(take("server-pid"), "server-pid")?,
             window: number(take("window"), "window")?.unwrap_or(INFLIGHT_BYTES),
+            rate: number(take("rate"), "rate")?.unwrap_or(0),
             auth: Auth::parse(take("auth").as_deref().unwrap_or("none"))?,
             tls,
             attack: take("attack").unwrap_or_else(|| "none".into()),
@@ -441,6 +456,8 @@ struct Flow {
     subjects: Vec<Vec<u8>>,
     /// `--window`: unread bytes allowed ahead of the slowest subscriber; 0: unlimited.
     window: u64,
+    /// `--rate`: messages per second from all publishers together; 0: unpaced.
+    rate: u64,
 }
 
 struct FlowResult {
@@ -495,6 +512,7 @@ fn flow_scenario(args: &Args) -> Result<Map<String, Value>> {
         payload: args.payload,
         subjects: vec![subject.into_bytes()],
         window: args.window,
+        rate: args.rate,
     };
     let r = run_flow(&mut net, &flow, deadline)?;
     let mut out = throughput_fields(args.payload, &r);
@@ -607,6 +625,10 @@ fn run_flow(net: &mut Net, flow: &Flow, deadline: Deadline) -> Result<FlowResult
                 .saturating_add(max_inflight)
                 .saturating_sub(total_sent),
         };
+        if flow.rate > 0 {
+            let due = (start.elapsed().as_secs_f64() * flow.rate as f64) as u64;
+            room = room.min(due.saturating_sub(total_sent));
+        }
         let mut busy = false;
         for (p, &id) in flow.pubs.iter().enumerate() {
             let conn = net.conn(id)?;
@@ -641,7 +663,12 @@ fn run_flow(net: &mut Net, flow: &Flow, deadline: Deadline) -> Result<FlowResult
             end = Instant::now();
             break;
         }
-        let timeout = if busy { Duration::ZERO } else { POLL_SLICE };
+        let timeout = match (busy, flow.rate) {
+            (true, _) => Duration::ZERO,
+            // Paced: back in time for the next message.
+            (false, r) if r > 0 => Duration::from_secs_f64(1.0 / r as f64).min(POLL_SLICE),
+            (false, _) => POLL_SLICE,
+        };
         let mut got = false;
         net.poll(timeout, |id, op, _out| {
             match (role.get(&id), op) {
@@ -967,6 +994,7 @@ fn subs(args: &Args) -> Result<Map<String, Value>> {
             .map(|i| format!("bench.subs.{i}").into_bytes())
             .collect(),
         window: args.window,
+        rate: 0,
     };
     let r = run_flow(&mut net, &flow, deadline)?;
     let mut out = throughput_fields(args.payload, &r);

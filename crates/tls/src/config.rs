@@ -44,13 +44,22 @@ pub fn server_config(opts: &TlsConfig) -> Result<Arc<ServerConfig>, TlsError> {
             context: "protocol versions",
             source: e,
         })?;
-    let config = if opts.verify || opts.verify_and_map {
+    let mut config = if opts.verify || opts.verify_and_map {
         builder
             .with_client_cert_verifier(client_verifier(opts, &provider)?)
             .with_cert_resolver(resolver)
     } else {
         builder.with_no_client_auth().with_cert_resolver(resolver)
     };
+    // Session tickets, as Go's TLS server sends by default: a client that reconnects resumes
+    // without a new signature or certificate check. Stateless (the ticket carries the session,
+    // encrypted under keys rotated every few hours), so tickets cost the server no memory per
+    // client. A resumed session keeps the client certificate it was made with, so mapping and
+    // pinning see the same identity.
+    config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| TlsError::Rustls {
+        context: "session tickets",
+        source: e,
+    })?;
     Ok(Arc::new(config))
 }
 

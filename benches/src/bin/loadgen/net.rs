@@ -55,12 +55,15 @@ impl TlsClient {
     /// Trusts the CA certificates in `ca` (PEM), presents `client_auth` (certificate chain and
     /// key, PEM) when given, and checks the server's certificate against `server_name`.
     ///
-    /// Session resumption is off: every connection makes a full handshake, as a client's first
+    /// Without `resume` every connection makes a full handshake, as a client's first
     /// connection to a server does, so `connect` measures certificate signing and checking.
+    /// With it, connections share rustls' session store and resume with the server's tickets,
+    /// as a client that reconnects does.
     pub(crate) fn new(
         ca: &Path,
         client_auth: Option<(&Path, &Path)>,
         server_name: ServerName<'static>,
+        resume: bool,
     ) -> Result<Self> {
         let pem_err = |path: &Path, e: &dyn std::fmt::Display| -> Error {
             format!("{}: {e}", path.display()).into()
@@ -89,7 +92,9 @@ impl TlsClient {
                 builder.with_client_auth_cert(chain, key_der)?
             }
         };
-        config.resumption = rustls::client::Resumption::disabled();
+        if !resume {
+            config.resumption = rustls::client::Resumption::disabled();
+        }
         Ok(Self {
             config: Arc::new(config),
             server_name,

@@ -305,3 +305,82 @@ async fn connection_throttling_matches_nats_server() {
         3
     );
 }
+
+/// One TLS connection by hand with `config`: INFO in plain text, the handshake, then
+/// `CONNECT` + `PUB`s + `PING`. Returns how the handshake went and what the server answered
+/// up to its `PONG`.
+async fn raw_tls_session(
+    s: &TestServer,
+    config: &std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+    ops: &str,
+) -> (Option<tokio_rustls::rustls::HandshakeKind>, String) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let mut plain = BufReader::new(tcp);
+    let mut info = String::new();
+    plain.read_line(&mut info).await.unwrap();
+    assert!(info.starts_with("INFO "), "{info}");
+    let connector = tokio_rustls::TlsConnector::from(config.clone());
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, plain.into_inner()).await.unwrap();
+    let kind = tls.get_ref().1.handshake_kind();
+    tls.write_all(format!("CONNECT {{\"verbose\":false}}\r\n{ops}PING\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(b"PONG\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    (kind, String::from_utf8(got).unwrap())
+}
+
+#[tokio::test]
+async fn a_reconnecting_client_resumes_its_session_and_keeps_its_mapped_identity() {
+    use tokio_rustls::rustls::{self, HandshakeKind};
+    let certs = Certs::new();
+    let conf = format!(
+        "{}\nauthorization {{ users = [
+            {{ user: \"alice@example.com\", permissions: {{ publish: \"alice.>\" }} }}
+        ] }}",
+        certs.server_block(", verify_and_map: true")
+    );
+    let s = start_conf(&conf).await;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rnats_tls::load_certs(Path::new(&certs.path("ca.pem"))).unwrap() {
+        roots.add(cert).unwrap();
+    }
+    let config = std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(
+            rnats_tls::load_certs(Path::new(&certs.path("client.pem"))).unwrap(),
+            rnats_tls::load_key(Path::new(&certs.path("client-key.pem"))).unwrap(),
+        )
+        .unwrap(),
+    );
+    let ops = "PUB alice.x 0\r\n\r\nPUB other.x 0\r\n\r\n";
+    let (first, answer) = raw_tls_session(&s, &config, ops).await;
+    assert_eq!(first, Some(HandshakeKind::Full));
+    assert_eq!(
+        answer,
+        "-ERR 'Permissions Violation for Publish to \"other.x\"'\r\nPONG\r\n"
+    );
+    // The server's ticket lets the second connection skip the certificates and signatures,
+    // and the session still carries alice's certificate: same user, same permissions.
+    let (second, answer) = raw_tls_session(&s, &config, ops).await;
+    assert_eq!(second, Some(HandshakeKind::Resumed));
+    assert_eq!(
+        answer,
+        "-ERR 'Permissions Violation for Publish to \"other.x\"'\r\nPONG\r\n"
+    );
+}

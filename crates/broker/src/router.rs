@@ -411,14 +411,11 @@ impl Router {
     }
 
     /// Hands this batch's bytes to every target (one lock each) and wakes each writer once;
-    /// `me` gets the publisher's own share.
+    /// `me` gets the publisher's own share last. Last, because that share may hold the PONG
+    /// that answers a PING sent after these messages: a client that has its PONG may count on
+    /// every message before it being with its subscribers' writers (a flush), so nothing of
+    /// the batch may still be on its way to them when the PONG can leave.
     pub(crate) fn flush(&mut self, me: &Outbound) {
-        if !self.own.is_empty() && me.hand_over(&mut self.own) == Append::Wake {
-            me.wake();
-        }
-        if self.own.capacity() > STAGING_KEEP {
-            self.own = BytesMut::new();
-        }
         let stall = matches!(self.flow, Flow::Stall { .. });
         for Staged { target, mut buf } in self.staged.drain(..) {
             if target.hand_over(&mut buf) == Append::Wake {
@@ -432,6 +429,12 @@ impl Router {
             }
         }
         self.staged_at.clear();
+        if !self.own.is_empty() && me.hand_over(&mut self.own) == Append::Wake {
+            me.wake();
+        }
+        if self.own.capacity() > STAGING_KEEP {
+            self.own = BytesMut::new();
+        }
     }
 
     fn next_random(&mut self) -> u64 {

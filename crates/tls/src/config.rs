@@ -56,7 +56,7 @@ pub fn server_config(opts: &TlsConfig) -> Result<Arc<ServerConfig>, TlsError> {
     // encrypted under keys rotated every few hours), so tickets cost the server no memory per
     // client. A resumed session keeps the client certificate it was made with, so mapping and
     // pinning see the same identity.
-    config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| TlsError::Rustls {
+    config.ticketer = ring::Ticketer::new().map_err(|e| TlsError::Rustls {
         context: "session tickets",
         source: e,
     })?;

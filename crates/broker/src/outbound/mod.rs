@@ -165,7 +165,15 @@ pub(crate) struct Outbound {
     /// Mirrors `OutState::closed.is_some()` so publishers can skip a closed client without
     /// taking its lock.
     closed_flag: AtomicBool,
+    /// When this client last got a hand-over, in the order of all hand-overs (tests check the
+    /// order in which a batch reaches its targets).
+    #[cfg(test)]
+    pub(crate) handed_at: std::sync::atomic::AtomicU64,
 }
+
+/// Counts hand-overs, for `Outbound::handed_at`.
+#[cfg(test)]
+static HAND_OVERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// What happened to an append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,6 +217,8 @@ impl Outbound {
             replies: ReplyGrants::default(),
             expired_subs: std::sync::atomic::AtomicU64::new(0),
             closed_flag: AtomicBool::new(false),
+            #[cfg(test)]
+            handed_at: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -242,6 +252,11 @@ impl Outbound {
     /// onto the last queued chunk, anything else joins the queue as it is (no copy) and
     /// `staged` gets a spare chunk back. `staged` is empty afterwards either way.
     pub(crate) fn hand_over(&self, staged: &mut BytesMut) -> Append {
+        #[cfg(test)]
+        self.handed_at.store(
+            HAND_OVERS.fetch_add(1, Ordering::Relaxed) + 1,
+            Ordering::Relaxed,
+        );
         let mut st = self.lock();
         if st.closed.is_some() {
             staged.clear();

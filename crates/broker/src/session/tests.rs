@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::BytesMut;
@@ -392,4 +393,25 @@ fn no_responders_answers_the_requester() {
         sent,
         "HMSG r 1 33 33\r\nNATS/1.0 503\r\nNats-Subject: q\r\n\r\n\r\n"
     );
+}
+
+#[test]
+fn a_pong_leaves_only_after_the_messages_before_its_ping_reached_their_subscribers() {
+    let mut publisher = Harness::new("");
+    let mut subscriber = Harness::join(&publisher.state, 2);
+    subscriber
+        .send("CONNECT {\"verbose\":false}\r\nSUB x 1\r\n")
+        .unwrap();
+    publisher.send("CONNECT {\"verbose\":false}\r\n").unwrap();
+    assert_eq!(
+        publisher.send("PUB x 1\r\na\r\nPING\r\n").unwrap(),
+        "PONG\r\n"
+    );
+    let to_subscriber = subscriber.out.handed_at.load(Ordering::Relaxed);
+    let pong = publisher.out.handed_at.load(Ordering::Relaxed);
+    assert!(
+        to_subscriber < pong,
+        "the message reached the subscriber's queue (#{to_subscriber}) after the PONG (#{pong})"
+    );
+    assert_eq!(subscriber.sent(), "MSG x 1 1\r\na\r\n");
 }

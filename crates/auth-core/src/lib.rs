@@ -132,6 +132,7 @@ mod error;
 mod grant;
 mod methods;
 mod nkey;
+mod operator;
 mod permissions;
 mod secret;
 mod server;
@@ -150,6 +151,7 @@ pub use methods::{
     AllowAll, NkeyAuth, NoAuthUser, PasswordAuth, SigningKeyJwtAuth, SingleUserAuth, TlsMapAuth,
     TokenAuth, UserTable,
 };
+pub use operator::{JwtAccount, JwtAccounts, OperatorAuth, TrustedOperators};
 pub use permissions::{
     PUBLISH_CACHE_CAPACITY, Permissions, PublishCache, RESERVED_QUEUE, ResponsePermission,
     is_reserved_queue,
@@ -365,6 +367,12 @@ pub struct Authorized {
     pub max_subscriptions: Option<u32>,
     /// Largest payload this user may publish (JWT `payload`); `None`: only the server's limit.
     pub max_payload: Option<u32>,
+    /// Most client connections the user's account admits (account JWT `conn`); `None`: no
+    /// account limit. The broker refuses the login past it.
+    pub max_account_connections: Option<u32>,
+    /// The account signing key that issued the user JWT (operator mode), so that the broker
+    /// can close the user when the account drops or re-scopes that key.
+    pub signing_key: Option<String>,
 }
 
 impl Authorized {
@@ -383,6 +391,8 @@ impl Authorized {
             expires: None,
             max_subscriptions: None,
             max_payload: None,
+            max_account_connections: None,
+            signing_key: None,
         }
     }
 }

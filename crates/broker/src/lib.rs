@@ -65,6 +65,7 @@ mod hashing;
 mod info;
 mod links;
 mod logfmt;
+mod operator;
 mod outbound;
 mod peer;
 mod responses;

@@ -222,6 +222,7 @@ impl Session {
     /// The connection is over: its subscriptions leave the account.
     pub(crate) fn close(&mut self) {
         self.subs.remove_all(&self.account);
+        self.account.leave(self.peer.cid);
     }
 
     /// Parses and handles the complete ops in `buf`, stopping early where the driver must act

@@ -6,6 +6,7 @@ mod differential;
 mod flow;
 mod hostile;
 mod limits;
+mod operator;
 mod plugin;
 mod raw;
 mod system;

@@ -424,14 +424,28 @@ async fn sighup_reload_changes_permissions_of_a_connected_client() {
 }
 
 #[test]
-fn operator_mode_is_refused_by_check_and_start() {
-    // Operator `TESTOP` (nats-server `server/opts_test.go`), as opaque text.
+fn operator_mode_is_checked_and_unsupported_resolvers_refused() {
+    // Operator `TESTOP` (nats-server `server/opts_test.go`).
     let jwt = "eyJ0eXAiOiJqd3QiLCJhbGciOiJlZDI1NTE5In0.eyJqdGkiOiJLRTZRU0tWTU1VWFFKNFZCTDNSNDdGRFlIWElaTDRZSE1INjVIT0k1UjZCNUpPUkxVQlZBIiwiaWF0IjoxNTg5OTE2MzgyLCJpc3MiOiJPQVRUVkJYTElVTVRRT1FXVUEySU0zRkdUQlFRSEFHUEZaQTVET05NTlFSUlRQUjYzTERBTDM1WiIsIm5hbWUiOiJURVNUT1AiLCJzdWIiOiJPQVRUVkJYTElVTVRRT1FXVUEySU0zRkdUQlFRSEFHUEZaQTVET05NTlFSUlRQUjYzTERBTDM1WiIsInR5cGUiOiJvcGVyYXRvciIsIm5hdHMiOnsic3lzdGVtX2FjY291bnQiOiJBRFNQT1lNSFhKTjZKVllRQ0xSWjVYUTVJVU42QTNTMzNYQTROVjRWSDc0NDIzVTdVN1lSNFlWVyJ9fQ.HiyUtlk8kectKHeQHtuqFcjFt0RbYZE_WAqPCcoWlV2IFVdXuOTzShYEMgDmtgvsFG_zxNQOj08Gr6a06ovwBA";
     let dir = scratch_dir("operator");
     let conf = dir.join("operator.conf");
     std::fs::write(&conf, format!("operator: {jwt}\nresolver: MEMORY\n")).unwrap();
+    let out = Command::new(bin())
+        .args(["-t", "-c", conf.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(
+        &conf,
+        format!("operator: {jwt}\nresolver: URL(\"http://127.0.0.1:9/jwt/v1/accounts/\")\n"),
+    )
+    .unwrap();
     let expected = format!(
-        "{}:1:11: operator mode (JWT) is not supported yet by rnats",
+        "{}:2:11: the URL account resolver is not supported yet by rnats",
         conf.display()
     );
     for args in [

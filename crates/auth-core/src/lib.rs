@@ -373,6 +373,9 @@ pub struct Authorized {
     /// The account signing key that issued the user JWT (operator mode), so that the broker
     /// can close the user when the account drops or re-scopes that key.
     pub signing_key: Option<String>,
+    /// Changes when an account JWT update changes the scope of `signing_key`: the broker then
+    /// closes the users issued under the old scope, as nats-server does.
+    pub signing_key_version: u64,
 }
 
 impl Authorized {
@@ -393,6 +396,7 @@ impl Authorized {
             max_payload: None,
             max_account_connections: None,
             signing_key: None,
+            signing_key_version: 0,
         }
     }
 }

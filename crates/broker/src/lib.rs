@@ -58,6 +58,7 @@ mod admission;
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench;
+mod claims;
 mod driver;
 mod errors;
 mod expiring;

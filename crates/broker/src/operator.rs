@@ -21,6 +21,11 @@ pub(crate) struct JwtMode {
     pub(crate) accounts: Arc<JwtAccounts>,
     /// The operator-mode block it was opened from: a reload must not change it.
     opened_from: rnats_config::OperatorMode,
+    /// A full resolver (a directory): it serves updates of any account, lookups, lists and
+    /// deletes.
+    pub(crate) full: bool,
+    /// The full resolver takes delete requests (`allow_delete`).
+    pub(crate) deletes: bool,
     /// Account JWTs of the resolver that were left out at start-up, and why (for `-t`).
     pub(crate) warnings: Vec<String>,
 }
@@ -43,6 +48,11 @@ impl JwtMode {
         })?;
         let unsupported =
             |what: &str| ServerError::Unsupported(config.origins.locate("resolver", what));
+        let full = matches!(mode.resolver, Some(rnats_config::Resolver::Full(_)));
+        let deletes = matches!(
+            &mode.resolver,
+            Some(rnats_config::Resolver::Full(f)) if f.delete != rnats_config::DeletePolicy::Refuse
+        );
         let resolver: Arc<dyn AccountResolver> = match &mode.resolver {
             None if mode.operators.is_empty() => {
                 return Err(ServerError::Unsupported(config.origins.locate(
@@ -119,6 +129,8 @@ impl JwtMode {
         Ok(Self {
             accounts,
             opened_from: mode.clone(),
+            full,
+            deletes,
             warnings,
         })
     }

@@ -222,6 +222,9 @@ impl Server {
             websocket,
         } = self;
         let host = state.config().host.clone();
+        if let Some(jwt) = state.settings().jwt.clone() {
+            crate::claims::start(&state, jwt);
+        }
         if let Some((ws_listener, ws_addr)) = websocket {
             let config = state.config();
             let ws = config.websocket.as_ref();

@@ -218,6 +218,25 @@ impl ServerState {
         self.apply_links(&settings);
     }
 
+    /// Operator mode: builds the settings again from the same configuration and the account
+    /// JWTs now loaded, puts them in force, and has every live connection check itself
+    /// against them (what a reload does), so an account JWT update acts on live clients.
+    pub(crate) fn rebuild_settings(&self) -> Result<(), ServerError> {
+        let live = self.settings();
+        let ws_port = live.websocket.as_ref().map_or(0, |w| w.settings.info.port);
+        let rebuilt = Settings::new(
+            (*live.config).clone(),
+            &self.server_id,
+            live.info.port,
+            ws_port,
+            self.custom_auth.as_ref(),
+            live.jwt.as_ref(),
+        )?;
+        self.replace_settings(Arc::new(rebuilt));
+        self.reload_epoch.send_modify(|epoch| *epoch += 1);
+        Ok(())
+    }
+
     /// The configuration new connections start with.
     pub(crate) fn config(&self) -> Arc<ServerConfig> {
         self.settings().config.clone()

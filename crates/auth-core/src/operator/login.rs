@@ -183,6 +183,7 @@ impl OperatorAuth {
             .or_else(|| (limits.conn >= 0).then_some(u32::MAX));
         // nats-server remembers the signing key of users whose JWT names its account.
         authorized.signing_key = user.issuer_account.is_some().then(|| user.issuer.clone());
+        authorized.signing_key_version = account.scope_version(&user.issuer);
         Ok(authorized)
     }
 }

@@ -12,6 +12,7 @@ mod times;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
@@ -190,6 +191,9 @@ pub struct JwtAccount {
     default_permissions: Option<Arc<Permissions>>,
     /// Whether the account's identity key may sign users (not under a strict operator).
     identity_signs: bool,
+    /// A number per signing key that changes whenever an update changes the key's scope, so
+    /// that users issued under the old scope can be told apart (nats-server closes them).
+    scope_versions: HashMap<String, u64>,
 }
 
 impl JwtAccount {
@@ -206,9 +210,30 @@ impl JwtAccount {
         Ok(Self {
             identity_signs: !trust.is_strict(&claims.issuer),
             default_permissions,
+            scope_versions: HashMap::new(),
             claims,
             jwt,
         })
+    }
+
+    /// Numbers the signing keys' scopes: kept from `previous` where a key's scope is the same,
+    /// fresh where it changed or is new.
+    fn number_scopes(&mut self, previous: Option<&Self>) {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        for (key, scope) in self.claims.signing_keys.iter() {
+            let kept = previous.and_then(|p| {
+                let same = p.claims.signing_keys.get(key) == Some(scope);
+                same.then(|| p.scope_versions.get(key).copied()).flatten()
+            });
+            let version = kept.unwrap_or_else(|| NEXT.fetch_add(1, Ordering::Relaxed));
+            self.scope_versions.insert(key.to_owned(), version);
+        }
+    }
+
+    /// The number of `key`'s current scope (see [`JwtAccount::signer`]); 0 for the account's
+    /// own key.
+    pub fn scope_version(&self, key: &str) -> u64 {
+        self.scope_versions.get(key).copied().unwrap_or(0)
     }
 
     /// The account's public key (its name in the broker).
@@ -309,11 +334,11 @@ impl JwtAccounts {
         if expect.is_some_and(|k| k != claims.subject) {
             return Err("account validation failed: subject does not match".to_owned());
         }
-        let account = Arc::new(JwtAccount::new(claims, jwt.to_owned(), &self.trust)?);
-        self.loaded
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(account.key().to_owned(), account.clone());
+        let mut account = JwtAccount::new(claims, jwt.to_owned(), &self.trust)?;
+        let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
+        account.number_scopes(loaded.get(account.key()).map(|a| &**a));
+        let account = Arc::new(account);
+        loaded.insert(account.key().to_owned(), account.clone());
         Ok(account)
     }
 

@@ -203,6 +203,9 @@ impl Session {
         self.permissions = authorized.permissions;
         self.publish_cache = PublishCache::new();
         self.apply_user_limits(authorized.max_subscriptions, authorized.max_payload);
+        self.signer = authorized
+            .signing_key
+            .map(|k| (k, authorized.signing_key_version));
         self.identity = authorized.identity;
         self.timers.set_expiry(authorized.expires.map(|at| {
             let left = at.duration_since(SystemTime::now()).unwrap_or_default();
@@ -309,6 +312,19 @@ impl Session {
     ) -> Result<(), CloseReason> {
         match outcome {
             AuthOutcome::Accepted(authorized, request) => {
+                if let (Some((key, version)), Some(now_key)) =
+                    (&self.signer, &authorized.signing_key)
+                    && key == now_key
+                    && *version != authorized.signing_key_version
+                {
+                    tracing::error!(
+                        "{} - cid:{} - authentication error on account update - User {}: the scope of signing key {key} changed",
+                        self.peer.addr,
+                        self.peer.cid,
+                        Quoted(self.identity.as_bytes())
+                    );
+                    return self.fail(ClientError::AuthenticationClosed);
+                }
                 if authorized.account != self.account.name {
                     tracing::info!(
                         "{} - cid:{} - account changed on reload, closing",

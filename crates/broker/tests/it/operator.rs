@@ -114,7 +114,7 @@ async fn connect(server: &TestServer, user: &KeyPair, jwt: &str) -> async_nats::
 }
 
 /// A raw CONNECT with `jwt` and the INFO nonce signed by `user` (no `sig` when `None`).
-fn jwt_connect(c: &RawClient, jwt: &str, user: Option<&KeyPair>) -> Vec<u8> {
+pub(crate) fn jwt_connect(c: &RawClient, jwt: &str, user: Option<&KeyPair>) -> Vec<u8> {
     let nonce = c.info_json()["nonce"].trim_matches('"').to_owned();
     let sig = user.map_or(String::new(), |u| {
         format!(
@@ -126,7 +126,7 @@ fn jwt_connect(c: &RawClient, jwt: &str, user: Option<&KeyPair>) -> Vec<u8> {
 }
 
 /// Logs in raw and returns what the server said up to the PONG (or the close, `true`).
-async fn raw_login(
+pub(crate) async fn raw_login(
     addr: std::net::SocketAddr,
     jwt: &str,
     user: Option<&KeyPair>,

@@ -674,3 +674,95 @@ async fn same_logins_and_deliveries_as_nats_server() {
     assert_eq!(mine, theirs, "rnats (left) and nats-server (right) differ");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn default_sentinel_pinned_accounts_and_times() {
+    let mut trust = Trust::new();
+    let (a, a_claims) = account("A");
+    let (b, b_claims) = account("B");
+    trust.add(&a, &a_claims);
+    trust.add(&b, &b_claims);
+    let (_, sentinel) = user("sentinel", &a, &a, |c| {
+        c.bearer_token = true;
+        c.permissions.publish = Permission::allow(["public.>"]);
+    });
+    let extra = format!(
+        "default_sentinel: \"{sentinel}\"\nresolver_pinned_accounts: [{}]",
+        a.public_key()
+    );
+    let server = start_conf(&trust.config(&extra)).await;
+    // No JWT: the sentinel's account and permissions.
+    let mut c = RawClient::connect(server.addr).await;
+    c.send(b"CONNECT {\"verbose\":false}\r\nPUB public.x 1\r\nx\r\nPUB private.x 1\r\nx\r\n")
+        .await;
+    assert_eq!(
+        String::from_utf8(c.ping_pong().await).unwrap(),
+        "-ERR 'Permissions Violation for Publish to \"private.x\"'\r\n"
+    );
+    // B is not pinned; the system account always is.
+    let (u, j) = user("b", &b, &b, |_| {});
+    assert_eq!(
+        raw_login(server.addr, &j, Some(&u)).await,
+        (VIOLATION.into(), true)
+    );
+    let (u, j) = user("sys", &trust.system, &trust.system, |_| {});
+    assert_eq!(
+        raw_login(server.addr, &j, Some(&u)).await,
+        (String::new(), false)
+    );
+    // Connect times, in UTC: a window around now lets in, one later today does not.
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let clock = |offset: i64| {
+        let s = (now as i64 + offset).rem_euclid(86_400);
+        format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    };
+    let window = |start: i64, end: i64| {
+        vec![rnats_jwt::TimeRange {
+            start: clock(start),
+            end: clock(end),
+        }]
+    };
+    let (u, j) = user("now", &a, &a, |c| {
+        c.times = window(-3600, 3600);
+        c.times_location = Some("UTC".into());
+    });
+    assert_eq!(
+        raw_login(server.addr, &j, Some(&u)).await,
+        (String::new(), false)
+    );
+    let (u, j) = user("later", &a, &a, |c| {
+        c.times = window(3600, 7200);
+        c.times_location = Some("UTC".into());
+    });
+    assert_eq!(
+        raw_login(server.addr, &j, Some(&u)).await,
+        (VIOLATION.into(), true)
+    );
+    let (u, j) = user("nowhere", &a, &a, |c| {
+        c.times = window(-3600, 3600);
+        c.times_location = Some("Nowhere/Land".into());
+    });
+    assert_eq!(
+        raw_login(server.addr, &j, Some(&u)).await,
+        (VIOLATION.into(), true)
+    );
+}
+
+#[test]
+fn system_account_must_agree_with_the_operator() {
+    let trust = Trust::new();
+    let other = KeyPair::new_account().public_key();
+    let conf = trust.config("").replace(
+        &format!("system_account: {}", trust.system.public_key()),
+        &format!("system_account: {other}"),
+    );
+    let loaded = rnats_config::load_str(&conf, Some(std::path::Path::new("op.conf"))).unwrap();
+    let err = rnats_broker::check_config(&loaded.config).expect_err("refused");
+    assert_eq!(
+        err.to_string(),
+        "op.conf:2:17: system_account in config and operator JWT must be identical"
+    );
+}

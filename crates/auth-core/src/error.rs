@@ -128,6 +128,79 @@ pub enum AuthError {
     /// `verify_and_map` is on and the client presented no certificate.
     #[error("a client certificate is required")]
     NoCertificate,
+    /// Operator mode: the client presented no user JWT (and there is no default sentinel).
+    #[error("authentication requires a user JWT")]
+    NoUserJwt,
+    /// The user's account is not in `resolver_pinned_accounts`.
+    #[error("account {account} not listed as operator pinned account")]
+    AccountNotPinned {
+        /// The account key.
+        account: String,
+    },
+    /// The user's account JWT could not be found or verified.
+    #[error("account JWT lookup error for {account}: {reason}")]
+    AccountLookup {
+        /// The account key.
+        account: String,
+        /// Why.
+        reason: String,
+    },
+    /// The user JWT's issuer is neither the account's key nor one of its signing keys.
+    #[error("user JWT issuer {issuer} is not known to account {account}")]
+    UnknownIssuer {
+        /// The issuer key.
+        issuer: String,
+        /// The account key.
+        account: String,
+    },
+    /// A user JWT issued by a scoped signing key sets permissions or limits of its own.
+    #[error(
+        "user JWT of {identity} is issued by a scoped signing key: scoped users require no permissions or limits set"
+    )]
+    ScopedUserWithPermissions {
+        /// The user key.
+        identity: String,
+    },
+    /// A scoped signing key's template did not produce valid permissions for this user.
+    #[error("user JWT of {identity} generated invalid permissions: {reason}")]
+    BadTemplate {
+        /// The user key.
+        identity: String,
+        /// Why.
+        reason: String,
+    },
+    /// The account JWT has expired.
+    #[error("account JWT of {account} has expired")]
+    AccountExpired {
+        /// The account key.
+        account: String,
+    },
+    /// The account's `disallow_bearer` refuses bearer user JWTs.
+    #[error("account {account} does not allow bearer tokens")]
+    BearerNotAllowed {
+        /// The account key.
+        account: String,
+    },
+    /// The account revoked this user (by key or `*`) at or after the JWT's `iat`.
+    #[error("user {identity} authentication revoked")]
+    Revoked {
+        /// The user key.
+        identity: String,
+    },
+    /// The user JWT's `times` do not include now.
+    #[error("user {identity} is outside its connect times")]
+    OutsideConnectTimes {
+        /// The user key.
+        identity: String,
+    },
+    /// The user JWT's `times` or `times_location` cannot be read (an unknown zone, say).
+    #[error("connect times of {identity} cannot be checked: {reason}")]
+    BadConnectTimes {
+        /// The user key.
+        identity: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Why a configuration cannot be turned into a [`ServerAuth`](crate::ServerAuth). Texts are
@@ -198,6 +271,13 @@ pub enum AuthConfigError {
     /// An unknown `allowed_connection_types` value.
     #[error("invalid connection types [{0:?}]")]
     UnknownConnectionType(String),
+    /// An operator JWT (or the default sentinel, or an operator's version assertion) is not
+    /// usable; nats-server's text where it has one.
+    #[error("{0}")]
+    Operator(String),
+    /// The system account does not agree with the operators (located text).
+    #[error("{0}")]
+    SystemAccount(String),
     /// A permission set does not compile.
     #[error("permissions of {owner}: {source}")]
     Permissions {

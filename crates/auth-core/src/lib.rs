@@ -132,6 +132,7 @@ mod error;
 mod grant;
 mod methods;
 mod nkey;
+mod operator;
 mod permissions;
 mod secret;
 mod server;
@@ -150,10 +151,13 @@ pub use methods::{
     AllowAll, NkeyAuth, NoAuthUser, PasswordAuth, SigningKeyJwtAuth, SingleUserAuth, TlsMapAuth,
     TokenAuth, UserTable,
 };
+pub use operator::{JwtAccount, JwtAccounts, OperatorAuth, TrustedOperators};
 pub use permissions::{
     PUBLISH_CACHE_CAPACITY, Permissions, PublishCache, RESERVED_QUEUE, ResponsePermission,
     is_reserved_queue,
 };
+/// The NATS JWT codec this crate verifies with (for tools that mint what it verifies).
+pub use rnats_jwt as jwt;
 pub use secret::{
     SECRET_CACHE_CAPACITY, SecretCacheStats, hash_password_argon2, hash_password_bcrypt,
 };
@@ -365,6 +369,15 @@ pub struct Authorized {
     pub max_subscriptions: Option<u32>,
     /// Largest payload this user may publish (JWT `payload`); `None`: only the server's limit.
     pub max_payload: Option<u32>,
+    /// Most client connections the user's account admits (account JWT `conn`); `None`: no
+    /// account limit. The broker refuses the login past it.
+    pub max_account_connections: Option<u32>,
+    /// The account signing key that issued the user JWT (operator mode), so that the broker
+    /// can close the user when the account drops or re-scopes that key.
+    pub signing_key: Option<String>,
+    /// Changes when an account JWT update changes the scope of `signing_key`: the broker then
+    /// closes the users issued under the old scope, as nats-server does.
+    pub signing_key_version: u64,
 }
 
 impl Authorized {
@@ -383,6 +396,9 @@ impl Authorized {
             expires: None,
             max_subscriptions: None,
             max_payload: None,
+            max_account_connections: None,
+            signing_key: None,
+            signing_key_version: 0,
         }
     }
 }

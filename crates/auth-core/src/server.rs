@@ -198,10 +198,7 @@ impl ServerAuth {
             && cfg.accounts.len() == 1
             && cfg.accounts[0].name == system_account;
 
-        let auth_timeout = auth.timeout.unwrap_or_else(|| match &cfg.tls {
-            Some(t) => t.timeout.unwrap_or(DEFAULT_TLS_TIMEOUT) + Duration::from_secs(1),
-            None => DEFAULT_AUTH_TIMEOUT,
-        });
+        let auth_timeout = auth_timeout_of(cfg);
 
         // Keep the accounts for the broker, without the secrets it has no use for.
         let accounts = cfg
@@ -354,6 +351,15 @@ impl fmt::Debug for ServerAuth {
             .field("system_account", &self.system_account)
             .finish_non_exhaustive()
     }
+}
+
+/// `authorization.timeout`, else 2 s (the TLS timeout + 1 s when TLS is on).
+pub(crate) fn auth_timeout_of(cfg: &ServerConfig) -> Duration {
+    let timeout = cfg.authorization.as_ref().and_then(|a| a.timeout);
+    timeout.unwrap_or_else(|| match &cfg.tls {
+        Some(t) => t.timeout.unwrap_or(DEFAULT_TLS_TIMEOUT) + Duration::from_secs(1),
+        None => DEFAULT_AUTH_TIMEOUT,
+    })
 }
 
 fn connection_types(names: &[String]) -> Result<Vec<ConnectionType>, AuthConfigError> {

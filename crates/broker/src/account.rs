@@ -1,5 +1,6 @@
 //! Accounts: isolated subject spaces, each with its own subscription index.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
@@ -83,6 +84,10 @@ pub(crate) struct Account {
     has_links: AtomicBool,
     /// `_R_.…` reply subjects of service requests that came in through an import.
     responses: Mutex<ExpiringMap<ResponseRoute>>,
+    /// The client connections bound here, by connection id (which grows with connection
+    /// order): counted against an account JWT's `conn` limit, newest last. One entry per live
+    /// connection.
+    members: Mutex<BTreeSet<u64>>,
 }
 
 impl Account {
@@ -98,7 +103,41 @@ impl Account {
             links: RwLock::new(Arc::new(Links::default())),
             has_links: AtomicBool::new(false),
             responses: Mutex::new(ExpiringMap::new(RESPONSES_MAX)),
+            members: Mutex::new(BTreeSet::new()),
         }
+    }
+
+    /// Binds client `cid` here unless `limit` connections are bound already (nats-server's
+    /// `MaxTotalConnectionsReached`, checked before the client is added). Returns whether it
+    /// joined.
+    pub(crate) fn join(&self, cid: u64, limit: Option<u32>) -> bool {
+        let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        if members.contains(&cid) {
+            return true;
+        }
+        if limit.is_some_and(|l| members.len() >= l as usize) {
+            return false;
+        }
+        members.insert(cid);
+        true
+    }
+
+    /// Client `cid` left.
+    pub(crate) fn leave(&self, cid: u64) {
+        self.members
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&cid);
+    }
+
+    /// Whether client `cid` is past the first `limit` connections of this account (after a
+    /// lowered `conn`: the newest go first).
+    pub(crate) fn beyond(&self, cid: u64, limit: Option<u32>) -> bool {
+        let Some(limit) = limit else {
+            return false;
+        };
+        let members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        members.range(..cid).count() >= limit as usize
     }
 
     pub(crate) fn set_links(&self, links: Links) {

@@ -33,7 +33,7 @@ impl RoutingBench {
     pub fn new(conf: &str, account: &str) -> Self {
         let loaded = rnats_config::load_str(conf, None).expect("valid configuration");
         let settings =
-            Settings::new(loaded.config, "NBENCH", 4222, 0, None).expect("valid settings");
+            Settings::new(loaded.config, "NBENCH", 4222, 0, None, None).expect("valid settings");
         let state = ServerState::new(Arc::new(settings), "NBENCH".into(), None);
         let account = state.account(account);
         Self {

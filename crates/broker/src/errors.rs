@@ -32,6 +32,14 @@ pub(crate) enum ClientError {
         sid: String,
     },
     UserAuthenticationExpired,
+    /// Operator mode: the account JWT revoked the user.
+    UserAuthenticationRevoked,
+    /// Operator mode: the account JWT expired (or was deleted).
+    AccountAuthenticationExpired,
+    /// Operator mode: the account JWT's `conn` limit is reached.
+    MaxAccountConnectionsExceeded,
+    /// Closed without a word, as nats-server closes a user whose signing key was removed.
+    AuthenticationClosed,
     ConnectionThrottled,
     StaleConnection,
     ClientSentErr,
@@ -85,6 +93,12 @@ impl ClientError {
                 "Permissions Violation for Subscription to \"{subject}\" using queue \"{q}\" (sid \"{sid}\")"
             ),
             Self::UserAuthenticationExpired => "User Authentication Expired".into(),
+            Self::UserAuthenticationRevoked => "User Authentication Revoked".into(),
+            Self::AccountAuthenticationExpired => "Account Authentication Expired".into(),
+            Self::MaxAccountConnectionsExceeded => {
+                "maximum account active connections exceeded".into()
+            }
+            Self::AuthenticationClosed => return None,
             Self::ConnectionThrottled => {
                 "Connection throttling is active. Please try again later.".into()
             }
@@ -104,9 +118,12 @@ impl ClientError {
                 CloseReason::ProtocolViolation
             }
             Self::ClientSentErr => CloseReason::ClientClosed,
-            Self::AuthorizationViolation | Self::AuthenticationTimeout => {
-                CloseReason::AuthenticationViolation
-            }
+            Self::AuthorizationViolation
+            | Self::AuthenticationTimeout
+            | Self::UserAuthenticationRevoked
+            | Self::AuthenticationClosed => CloseReason::AuthenticationViolation,
+            Self::AccountAuthenticationExpired => CloseReason::AuthenticationExpired,
+            Self::MaxAccountConnectionsExceeded => CloseReason::MaxConnectionsExceeded,
             Self::InvalidClientProtocol => CloseReason::BadClientProtocolVersion,
             Self::NoRespondersRequiresHeaders => CloseReason::NoRespondersRequiresHeaders,
             Self::MaxConnectionsExceeded => CloseReason::MaxConnectionsExceeded,

@@ -58,6 +58,7 @@ mod admission;
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench;
+mod claims;
 mod driver;
 mod errors;
 mod expiring;
@@ -65,6 +66,7 @@ mod hashing;
 mod info;
 mod links;
 mod logfmt;
+mod operator;
 mod outbound;
 mod peer;
 mod responses;

@@ -221,7 +221,7 @@ impl Links {
 
 /// Whether `subject` (a pattern) lies within `export` (a pattern): every subject it can match
 /// is matched by the export.
-fn within(export: &str, subject: &str) -> bool {
+pub(crate) fn within(export: &str, subject: &str) -> bool {
     let e: Vec<&str> = export.split('.').collect();
     let s: Vec<&str> = subject.split('.').collect();
     for (i, et) in e.iter().enumerate() {
@@ -263,6 +263,29 @@ fn find_export<'a>(
 /// Routes by the account they start in. An import from an unknown account, or one that no
 /// export allows, is an error: nats-server refuses to start with the same text.
 pub(crate) fn build(accounts: &[AccountConfig]) -> Result<HashMap<String, Plan>, String> {
+    plan(accounts, &mut |e| Err(e))
+}
+
+/// Routes by the account they start in, leaving out (and reporting to `skipped`) an import
+/// that no export allows: operator mode, where nats-server logs such an import of an account
+/// JWT and serves the rest.
+pub(crate) fn build_lenient(
+    accounts: &[AccountConfig],
+    skipped: &mut dyn FnMut(String),
+) -> HashMap<String, Plan> {
+    plan(accounts, &mut |e| {
+        skipped(e);
+        Ok(())
+    })
+    .unwrap_or_default()
+}
+
+/// The routes; `refused` decides what an import no export allows means: an error, or `Ok`
+/// to go on without it.
+fn plan(
+    accounts: &[AccountConfig],
+    refused: &mut dyn FnMut(String) -> Result<(), String>,
+) -> Result<HashMap<String, Plan>, String> {
     let by_name: HashMap<&str, &AccountConfig> =
         accounts.iter().map(|a| (a.name.as_str(), a)).collect();
     let mut links: HashMap<String, Plan> = HashMap::new();
@@ -274,17 +297,19 @@ pub(crate) fn build(accounts: &[AccountConfig]) -> Result<HashMap<String, Plan>,
                 "service"
             };
             let Some(exporter) = by_name.get(import.account.as_str()) else {
-                return Err(format!(
+                refused(format!(
                     "{:?} account not defined for {kind} import",
                     import.account
-                ));
+                ))?;
+                continue;
             };
             let Some(export) = find_export(exporter, import.kind, &import.subject, &importer.name)
             else {
-                return Err(format!(
+                refused(format!(
                     "Error adding {kind} import {:?}: {kind} import not authorized",
                     import.subject
-                ));
+                ))?;
+                continue;
             };
             match import.kind {
                 ExportKind::Stream => {

@@ -178,6 +178,7 @@ impl Server {
             local_addr.port(),
             ws_port,
             authenticator.as_ref(),
+            None,
         )?;
         let state = ServerState::new(Arc::new(settings), server_id, authenticator);
         Ok(Self {
@@ -221,6 +222,9 @@ impl Server {
             websocket,
         } = self;
         let host = state.config().host.clone();
+        if let Some(jwt) = state.settings().jwt.clone() {
+            crate::claims::start(&state, jwt);
+        }
         if let Some((ws_listener, ws_addr)) = websocket {
             let config = state.config();
             let ws = config.websocket.as_ref();
@@ -280,10 +284,11 @@ impl ServerHandle {
         crate::InternalClient::new(&self.state, account)
     }
 
-    /// An internal client in the system account (`system_account`, `$SYS` by default).
+    /// An internal client in the system account (`system_account`, `$SYS` by default; in
+    /// operator mode the account key from the configuration or the operator JWT).
     pub fn system_client(&self) -> crate::InternalClient {
-        let name = self.state.settings().config.system_account.clone();
-        self.internal_client(name.as_deref().unwrap_or("$SYS"))
+        let name = self.state.settings().system_account();
+        self.internal_client(&name)
     }
 
     /// Stops accepting, closes every client (flushing what is queued) and lets `run` return.
@@ -356,6 +361,28 @@ impl ServerHandle {
                 new: show(&config),
             });
         }
+        // As nats-server: operators and the account resolver are not reloadable.
+        let live = self.state.settings();
+        let jwt = live.jwt.as_ref();
+        if config.operator_mode.is_some() != jwt.is_some()
+            || jwt.is_some_and(|j| !j.same_as(&config))
+        {
+            return Err(ServerError::ReloadNotSupported {
+                field: "TrustedOperators",
+                old: if jwt.is_some() {
+                    "operator mode"
+                } else {
+                    "none"
+                }
+                .to_owned(),
+                new: if config.operator_mode.is_some() {
+                    "operator mode"
+                } else {
+                    "none"
+                }
+                .to_owned(),
+            });
+        }
         let changes = describe_changes(&old, &config);
         let settings = Arc::new(Settings::new(
             config,
@@ -363,6 +390,7 @@ impl ServerHandle {
             self.local_addr.port(),
             self.websocket_addr.map_or(0, |a| a.port()),
             self.state.custom_auth.as_ref(),
+            jwt,
         )?);
         self.state.replace_settings(settings);
         self.state.reload_epoch.send_modify(|epoch| *epoch += 1);
@@ -419,7 +447,7 @@ impl ServerHandle {
 /// Checks a configuration as `Server::bind` would (authentication, accounts and their imports,
 /// TLS files, limits) without opening a listener; returns the warnings it would log. For `-t`.
 pub fn check_config(config: &ServerConfig) -> Result<Vec<String>, ServerError> {
-    Settings::new(config.clone(), "", 0, 0, None).map(|s| s.warnings)
+    Settings::new(config.clone(), "", 0, 0, None, None).map(|s| s.warnings)
 }
 
 /// `name = value` for each reloadable option that changed.

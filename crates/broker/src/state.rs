@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
 
-use rnats_auth::{Authenticator, ServerAuth};
+use rnats_auth::{Authenticator, OperatorAuth, ServerAuth};
 use rnats_config::ServerConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -15,6 +16,7 @@ use crate::account::Account;
 use crate::admission::TlsSetup;
 use crate::info::{COMPAT_VERSION, Info};
 use crate::links::{self, Links, Plan};
+use crate::operator::JwtMode;
 use crate::outbound::Outbound;
 use crate::server::ServerError;
 
@@ -37,35 +39,53 @@ pub(crate) struct Settings {
     pub(crate) warnings: Vec<String>,
     /// The WebSocket listener's rules (its own `Settings` inside), when configured.
     pub(crate) websocket: Option<Arc<crate::websocket::WsSetup>>,
+    /// Operator mode: operators, resolver and account JWTs, shared by every reload.
+    pub(crate) jwt: Option<Arc<JwtMode>>,
 }
 
 impl Settings {
     /// Compiles `config`; `custom` replaces the authentication it describes. `ws_port` is the
-    /// bound WebSocket port (for the WebSocket clients' INFO).
+    /// bound WebSocket port (for the WebSocket clients' INFO). In operator mode `jwt` is what
+    /// the server opened at start-up (`None`: open it now).
     pub(crate) fn new(
         config: ServerConfig,
         server_id: &str,
         port: u16,
         ws_port: u16,
         custom: Option<&Arc<dyn Authenticator>>,
+        jwt: Option<&Arc<JwtMode>>,
     ) -> Result<Self, ServerError> {
-        refuse_operator_mode(&config)?;
         check_limits(&config)?;
-        let configured = ServerAuth::from_config(&config).map_err(|e| {
-            // Errors about one value name where it was written.
-            let key = match &e {
-                rnats_auth::AuthConfigError::InvalidPasswordHash(user) => {
-                    format!("password of {user}")
-                }
-                rnats_auth::AuthConfigError::InvalidTokenHash => "authorization.token".to_owned(),
-                _ => String::new(),
-            };
-            ServerError::Config(config.origins.locate(&key, &e))
-        })?;
-        let warnings = configured.plaintext_password_warnings();
-        let auth: Arc<dyn Authenticator> = match custom {
-            Some(custom) => custom.clone(),
-            None => Arc::new(configured),
+        let jwt = match (&config.operator_mode, jwt) {
+            (None, _) => None,
+            (Some(_), Some(opened)) => Some(opened.clone()),
+            (Some(_), None) => Some(Arc::new(JwtMode::open(&config)?)),
+        };
+        let mut warnings = Vec::new();
+        let auth: Arc<dyn Authenticator> = match (custom, &jwt) {
+            (Some(custom), _) => custom.clone(),
+            (None, Some(jwt)) => Arc::new(
+                OperatorAuth::new(&config, jwt.accounts.clone()).map_err(|e| {
+                    ServerError::Config(config.origins.locate("default_sentinel", &e))
+                })?,
+            ),
+            (None, None) => {
+                let configured = ServerAuth::from_config(&config).map_err(|e| {
+                    // Errors about one value name where it was written.
+                    let key = match &e {
+                        rnats_auth::AuthConfigError::InvalidPasswordHash(user) => {
+                            format!("password of {user}")
+                        }
+                        rnats_auth::AuthConfigError::InvalidTokenHash => {
+                            "authorization.token".to_owned()
+                        }
+                        _ => String::new(),
+                    };
+                    ServerError::Config(config.origins.locate(&key, &e))
+                })?;
+                warnings = configured.plaintext_password_warnings();
+                Arc::new(configured)
+            }
         };
         let mut info = base_info(&config, server_id, port);
         info.auth_required = auth.auth_required();
@@ -79,7 +99,16 @@ impl Settings {
             }
             None => None,
         };
-        let links = links::build(&config.accounts).map_err(ServerError::Config)?;
+        let links = match &jwt {
+            Some(jwt) => {
+                warnings.extend(jwt.warnings.iter().cloned());
+                let accounts = jwt.account_configs(SystemTime::now());
+                links::build_lenient(&accounts, &mut |skipped| {
+                    warnings.push(format!("account JWT import left out: {skipped}"));
+                })
+            }
+            None => links::build(&config.accounts).map_err(ServerError::Config)?,
+        };
         let websocket = match &config.websocket {
             Some(ws) => Some(Arc::new(crate::websocket::WsSetup::new(
                 &config,
@@ -89,6 +118,7 @@ impl Settings {
                 server_id,
                 ws_port,
                 custom,
+                jwt.as_ref(),
             )?)),
             None => None,
         };
@@ -100,7 +130,21 @@ impl Settings {
             links,
             tls,
             warnings,
+            jwt,
         })
+    }
+
+    /// The system account's name: in operator mode from the configuration or the operator
+    /// JWT, else `system_account` (`$SYS` by default).
+    pub(crate) fn system_account(&self) -> String {
+        match &self.jwt {
+            Some(jwt) => jwt.system_account().unwrap_or("$SYS").to_owned(),
+            None => self
+                .config
+                .system_account
+                .clone()
+                .unwrap_or_else(|| "$SYS".to_owned()),
+        }
     }
 
     /// The INFO a new client of these settings gets, before its own fields are filled in.
@@ -172,6 +216,25 @@ impl ServerState {
     pub(crate) fn replace_settings(&self, settings: Arc<Settings>) {
         *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings.clone();
         self.apply_links(&settings);
+    }
+
+    /// Operator mode: builds the settings again from the same configuration and the account
+    /// JWTs now loaded, puts them in force, and has every live connection check itself
+    /// against them (what a reload does), so an account JWT update acts on live clients.
+    pub(crate) fn rebuild_settings(&self) -> Result<(), ServerError> {
+        let live = self.settings();
+        let ws_port = live.websocket.as_ref().map_or(0, |w| w.settings.info.port);
+        let rebuilt = Settings::new(
+            (*live.config).clone(),
+            &self.server_id,
+            live.info.port,
+            ws_port,
+            self.custom_auth.as_ref(),
+            live.jwt.as_ref(),
+        )?;
+        self.replace_settings(Arc::new(rebuilt));
+        self.reload_epoch.send_modify(|epoch| *epoch += 1);
+        Ok(())
     }
 
     /// The configuration new connections start with.
@@ -282,31 +345,6 @@ fn base_info(config: &ServerConfig, server_id: &str, port: u16) -> Info {
         api_lvl: crate::info::API_LEVEL,
         ..Info::default()
     }
-}
-
-/// Operator (JWT) mode is parsed and checked by the configuration crate but not implemented:
-/// refused at start-up, on reload and by `-t`, so that nothing runs half-configured (users,
-/// accounts and permissions would all come from JWTs that nobody resolves).
-fn refuse_operator_mode(config: &ServerConfig) -> Result<(), ServerError> {
-    let Some(mode) = &config.operator_mode else {
-        return Ok(());
-    };
-    // Not named in the message: a resolver URL may carry credentials.
-    if let Some(rnats_config::Resolver::Url(_)) = &mode.resolver {
-        return Err(ServerError::Unsupported(config.origins.locate(
-            "resolver",
-            "the URL account resolver is not supported yet by rnats (it has no HTTP client)",
-        )));
-    }
-    let key = if mode.operators.is_empty() {
-        "trusted"
-    } else {
-        "operator"
-    };
-    Err(ServerError::Unsupported(config.origins.locate(
-        key,
-        "operator mode (JWT) is not supported yet by rnats",
-    )))
 }
 
 /// Limits nats-server checks together, at start-up and on reload.

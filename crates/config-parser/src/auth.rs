@@ -185,6 +185,22 @@ pub struct ExportConfig {
     pub allow_trace: bool,
 }
 
+impl ExportConfig {
+    /// A public export of `subject` with every option at its default.
+    pub fn new(kind: ExportKind, subject: impl Into<String>) -> Self {
+        Self {
+            kind,
+            subject: subject.into(),
+            accounts: Vec::new(),
+            response_type: ResponseType::default(),
+            response_threshold: None,
+            account_token_position: None,
+            latency: None,
+            allow_trace: false,
+        }
+    }
+}
+
 /// One entry of an account's `imports`.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -203,6 +219,21 @@ pub struct ImportConfig {
     pub share: bool,
     /// `allow_trace`.
     pub allow_trace: bool,
+}
+
+impl ImportConfig {
+    /// An import of `subject` from `account`, with every option at its default.
+    pub fn new(kind: ExportKind, account: impl Into<String>, subject: impl Into<String>) -> Self {
+        Self {
+            kind,
+            account: account.into(),
+            subject: subject.into(),
+            to: None,
+            prefix: None,
+            share: false,
+            allow_trace: false,
+        }
+    }
 }
 
 /// Shown in place of a secret by the hand-written `Debug` impls: configurations get logged and

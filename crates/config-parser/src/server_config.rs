@@ -73,8 +73,8 @@ pub struct ServerConfig {
     /// JWT's claim).
     pub system_account: Option<String>,
     /// Operator (JWT) mode: `operator`, `trusted` and the `resolver` keys; `None` unless the file
-    /// names an operator JWT or a trusted operator key. Parsed and checked only: the server
-    /// refuses to start in operator mode until it implements it.
+    /// names an operator JWT or a trusted operator key. Parsed and checked here; the JWTs are
+    /// decoded and verified by the server.
     pub operator_mode: Option<OperatorMode>,
     /// `tls { … }` for the client listener.
     pub tls: Option<TlsConfig>,

@@ -64,6 +64,7 @@ mod decode;
 mod encode;
 mod error;
 mod permissions;
+mod resolver;
 mod token;
 
 pub use claims::account::{
@@ -93,6 +94,7 @@ pub use encode::{
 };
 pub use error::JwtError;
 pub use permissions::{Permission, Permissions, ResponsePermission};
+pub use resolver::{AccountResolver, DirDelete, DirResolver, MemoryResolver, ResolverError};
 pub use token::MAX_TOKEN_SIZE;
 
 /// Compiles and runs the README's example as a doctest.

@@ -166,6 +166,9 @@ Usage: rnats-server [options]
        rnats-server passwd [--argon2] [--cost N]     hash a password read from the terminal or stdin
        rnats-server nkey gen user|account|operator|server
        rnats-server nkey pub <seed>
+       rnats-server jwt init [--dir DIR] [--name NAME]   an operator, its system account, server.conf
+       rnats-server jwt account [--dir DIR] NAME [--signing-key] [--conn N]
+       rnats-server jwt user [--dir DIR] ACCOUNT NAME [--pub S]... [--sub S]... [--bearer] [--expiry SECS]
 
 Server Options:
     -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)

@@ -1,6 +1,7 @@
 //! `rnats-server`: a NATS-compatible message broker with nats-server's command line.
 
 mod cli;
+mod jwt_tools;
 mod logging;
 mod malloc;
 mod signal;

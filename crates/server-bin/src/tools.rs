@@ -1,4 +1,5 @@
-//! `rnats-server passwd` and `rnats-server nkey`: the small tools operators need next to a config.
+//! `rnats-server passwd`, `rnats-server nkey` and `rnats-server jwt`: the small tools operators
+//! need next to a config.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::Command;
@@ -10,6 +11,7 @@ pub(crate) fn run(args: &[String]) -> Option<Result<()>> {
     match args.first().map(String::as_str) {
         Some("passwd") => Some(passwd(&args[1..])),
         Some("nkey") => Some(nkey(&args[1..])),
+        Some("jwt") => Some(crate::jwt_tools::run(&args[1..])),
         _ => None,
     }
 }

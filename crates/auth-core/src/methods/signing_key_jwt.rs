@@ -188,7 +188,10 @@ impl ChainMember for SigningKeyJwtAuth {
 }
 
 /// JWT rule: unknown types are ignored, unless none of the listed types is known.
-fn jwt_connection_types(names: &[String], identity: &str) -> Result<ConnectionTypes, AuthError> {
+pub(crate) fn jwt_connection_types(
+    names: &[String],
+    identity: &str,
+) -> Result<ConnectionTypes, AuthError> {
     let types = ConnectionTypes::from_types(names.iter().filter_map(|n| ConnectionType::parse(n)));
     if types.is_empty() && !names.is_empty() {
         return Err(AuthError::UnsupportedRestriction {
@@ -218,7 +221,7 @@ fn jwt_permissions(
 
 /// The JWT's permissions in the form the configuration file gives them: an empty list pair
 /// is no list, `resp` is `allow_responses` with nats-server's defaults applied.
-fn permissions_config(p: &rnats_jwt::Permissions) -> PermissionsConfig {
+pub(crate) fn permissions_config(p: &rnats_jwt::Permissions) -> PermissionsConfig {
     let list = |l: &rnats_jwt::Permission| {
         (!l.is_empty()).then(|| SubjectPermission::new(l.allow.clone(), l.deny.clone()))
     };
@@ -236,7 +239,7 @@ fn permissions_config(p: &rnats_jwt::Permissions) -> PermissionsConfig {
 
 /// Whether `ip` is inside `cidr` (`10.0.0.0/8`, `::1/128`, or a bare address). A malformed
 /// entry contains nothing (fail closed).
-fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
+pub(crate) fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
     let (addr, bits) = match cidr.trim().split_once('/') {
         Some((a, b)) => (a, b.parse::<u32>().ok()),
         None => (cidr.trim(), None),

@@ -93,11 +93,38 @@ impl Session {
         let opts = self.pending_connect.take().unwrap_or_default();
         match outcome {
             AuthOutcome::Accepted(authorized, request) => {
+                if !self.join(&authorized) {
+                    return self.refuse_account_full(&authorized);
+                }
                 self.bind(authorized, Some(request), now);
                 self.apply_connect(opts)
             }
             refused => self.refuse(refused),
         }
+    }
+
+    /// Counts this connection in the account it is authorized for, unless that account's
+    /// connection limit is reached.
+    fn join(&self, authorized: &Authorized) -> bool {
+        let account = if authorized.account == self.account.name {
+            self.account.clone()
+        } else {
+            self.state.account(&authorized.account)
+        };
+        account.join(self.peer.cid, authorized.max_account_connections)
+    }
+
+    /// nats-server's answer to a login past the account's `conn` limit: its own `-ERR`, no
+    /// `Authorization Violation`.
+    fn refuse_account_full(&mut self, authorized: &Authorized) -> Result<(), CloseReason> {
+        tracing::error!(
+            "{} - cid:{} - authentication error - User {}: maximum account active connections exceeded (account {})",
+            self.peer.addr,
+            self.peer.cid,
+            Quoted(authorized.identity.as_bytes()),
+            Quoted(authorized.account.as_bytes())
+        );
+        self.fail(ClientError::MaxAccountConnectionsExceeded)
     }
 
     /// Logs why and closes with `Authorization Violation`: the client never learns the reason.
@@ -143,6 +170,9 @@ impl Session {
         let request = self.empty_request();
         match self.settings.auth.authenticate(&request) {
             Ok(authorized) => {
+                if !self.join(&authorized) {
+                    return self.refuse_account_full(&authorized);
+                }
                 self.bind(authorized, None, now);
                 Ok(())
             }
@@ -163,6 +193,7 @@ impl Session {
         if authorized.account != self.account.name {
             // A second CONNECT into another account: subscriptions do not follow.
             self.subs.remove_all(&self.account);
+            self.account.leave(self.peer.cid);
             self.account = self.state.account(&authorized.account);
             self.router.forget_accounts();
         }
@@ -172,6 +203,9 @@ impl Session {
         self.permissions = authorized.permissions;
         self.publish_cache = PublishCache::new();
         self.apply_user_limits(authorized.max_subscriptions, authorized.max_payload);
+        self.signer = authorized
+            .signing_key
+            .map(|k| (k, authorized.signing_key_version));
         self.identity = authorized.identity;
         self.timers.set_expiry(authorized.expires.map(|at| {
             let left = at.duration_since(SystemTime::now()).unwrap_or_default();
@@ -278,6 +312,19 @@ impl Session {
     ) -> Result<(), CloseReason> {
         match outcome {
             AuthOutcome::Accepted(authorized, request) => {
+                if let (Some((key, version)), Some(now_key)) =
+                    (&self.signer, &authorized.signing_key)
+                    && key == now_key
+                    && *version != authorized.signing_key_version
+                {
+                    tracing::error!(
+                        "{} - cid:{} - authentication error on account update - User {}: the scope of signing key {key} changed",
+                        self.peer.addr,
+                        self.peer.cid,
+                        Quoted(self.identity.as_bytes())
+                    );
+                    return self.fail(ClientError::AuthenticationClosed);
+                }
                 if authorized.account != self.account.name {
                     tracing::info!(
                         "{} - cid:{} - account changed on reload, closing",
@@ -286,9 +333,27 @@ impl Session {
                     );
                     return self.fail(ClientError::AuthorizationViolation);
                 }
+                if self
+                    .account
+                    .beyond(self.peer.cid, authorized.max_account_connections)
+                {
+                    return self.refuse_account_full(&authorized);
+                }
                 self.bind(authorized, Some(request), now);
                 self.drop_forbidden_subscriptions();
                 Ok(())
+            }
+            AuthOutcome::Refused(e, _) if reload_error(&e).is_some() => {
+                tracing::error!(
+                    "{} - cid:{} - authentication error on account update - User {}: {e}",
+                    self.peer.addr,
+                    self.peer.cid,
+                    Quoted(self.identity.as_bytes())
+                );
+                match reload_error(&e) {
+                    Some(err) => self.fail(err),
+                    None => self.fail(ClientError::AuthorizationViolation),
+                }
             }
             AuthOutcome::Failed => {
                 tracing::error!(
@@ -300,5 +365,19 @@ impl Session {
             }
             refused => self.refuse(refused),
         }
+    }
+}
+
+/// What nats-server tells a live client when an account JWT update (or its expiry) refuses it
+/// (accounts.go `updateAccountClaimsWithRefresh`); `None`: `Authorization Violation`.
+fn reload_error(e: &AuthError) -> Option<ClientError> {
+    match e {
+        AuthError::Revoked { .. } => Some(ClientError::UserAuthenticationRevoked),
+        AuthError::AccountExpired { .. } | AuthError::AccountLookup { .. } => {
+            Some(ClientError::AccountAuthenticationExpired)
+        }
+        // The signing key was removed: closed without an error.
+        AuthError::UnknownIssuer { .. } => Some(ClientError::AuthenticationClosed),
+        _ => None,
     }
 }

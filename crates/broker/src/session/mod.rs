@@ -105,6 +105,9 @@ pub(crate) struct Session {
     credentials: Option<AuthRequest>,
     /// User name or public key, for logs; never a secret.
     identity: String,
+    /// Operator mode: the account signing key that issued the user JWT, and the number of
+    /// its scope when the connection was bound (a changed scope closes the connection).
+    signer: Option<(String, u64)>,
     permissions: Option<Arc<Permissions>>,
     publish_cache: PublishCache,
     parser: ClientParser,
@@ -158,6 +161,7 @@ impl Session {
             pending_connect: None,
             credentials: None,
             identity: String::new(),
+            signer: None,
             permissions: None,
             publish_cache: PublishCache::new(),
             max_subs: (config.max_subscriptions > 0).then_some(config.max_subscriptions as usize),
@@ -222,6 +226,7 @@ impl Session {
     /// The connection is over: its subscriptions leave the account.
     pub(crate) fn close(&mut self) {
         self.subs.remove_all(&self.account);
+        self.account.leave(self.peer.cid);
     }
 
     /// Parses and handles the complete ops in `buf`, stopping early where the driver must act

@@ -19,7 +19,7 @@ const ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr
 
 fn settings(conf: &str) -> Arc<Settings> {
     let loaded = rnats_config::load_str(conf, None).expect("config");
-    Arc::new(Settings::new(loaded.config, "NTEST", 4222, 0, None).expect("settings"))
+    Arc::new(Settings::new(loaded.config, "NTEST", 4222, 0, None, None).expect("settings"))
 }
 
 /// One client of a fresh server with `conf`, and the buffer its writer would drain.
@@ -109,6 +109,9 @@ fn authorized(account: &str) -> Authorized {
         expires: None,
         max_subscriptions: None,
         max_payload: None,
+        max_account_connections: None,
+        signing_key: None,
+        signing_key_version: 0,
     }
 }
 

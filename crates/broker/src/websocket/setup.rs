@@ -7,6 +7,7 @@ use rnats_auth::Authenticator;
 use rnats_config::{ServerConfig, WebsocketConfig};
 
 use crate::logfmt::Quoted;
+use crate::operator::JwtMode;
 use crate::server::ServerError;
 
 use super::*;
@@ -41,6 +42,8 @@ pub(crate) struct WsSetup {
 impl WsSetup {
     /// Checks the block as nats-server does at start-up and builds the listener's rules. `main`
     /// is the client listener's INFO and authentication, `port` the bound WebSocket port.
+    // Each argument is one thing the listener's rules come from; a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         config: &ServerConfig,
         ws: &WebsocketConfig,
@@ -49,10 +52,11 @@ impl WsSetup {
         server_id: &str,
         port: u16,
         custom: Option<&Arc<dyn Authenticator>>,
+        jwt: Option<&Arc<JwtMode>>,
     ) -> Result<Self, ServerError> {
         validate(config, ws)?;
         let derived = derived_config(config, ws, main_auth);
-        let mut live = Settings::new(derived, server_id, port, 0, custom)?;
+        let mut live = Settings::new(derived, server_id, port, 0, custom, jwt)?;
         // INFO as nats-server's createWSClient: the server's INFO with the WebSocket
         // listener's address and TLS, auth required when the server or the override needs it.
         let overridden = has_auth_override(ws);

@@ -780,7 +780,7 @@ async fn stream_import_to_mapping_fills_wildcards_in_order() {
 const OPERATOR_JWT: &str = "eyJ0eXAiOiJqd3QiLCJhbGciOiJlZDI1NTE5In0.eyJqdGkiOiJLRTZRU0tWTU1VWFFKNFZCTDNSNDdGRFlIWElaTDRZSE1INjVIT0k1UjZCNUpPUkxVQlZBIiwiaWF0IjoxNTg5OTE2MzgyLCJpc3MiOiJPQVRUVkJYTElVTVRRT1FXVUEySU0zRkdUQlFRSEFHUEZaQTVET05NTlFSUlRQUjYzTERBTDM1WiIsIm5hbWUiOiJURVNUT1AiLCJzdWIiOiJPQVRUVkJYTElVTVRRT1FXVUEySU0zRkdUQlFRSEFHUEZaQTVET05NTlFSUlRQUjYzTERBTDM1WiIsInR5cGUiOiJvcGVyYXRvciIsIm5hdHMiOnsic3lzdGVtX2FjY291bnQiOiJBRFNQT1lNSFhKTjZKVllRQ0xSWjVYUTVJVU42QTNTMzNYQTROVjRWSDc0NDIzVTdVN1lSNFlWVyJ9fQ.HiyUtlk8kectKHeQHtuqFcjFt0RbYZE_WAqPCcoWlV2IFVdXuOTzShYEMgDmtgvsFG_zxNQOj08Gr6a06ovwBA";
 
 #[tokio::test]
-async fn operator_mode_is_refused_until_implemented() {
+async fn operator_mode_refuses_what_rnats_does_not_build() {
     let load = |src: &str| {
         rnats_config::load_str(src, Some(std::path::Path::new("op.conf")))
             .expect("the parser accepts operator mode")
@@ -795,37 +795,31 @@ async fn operator_mode_is_refused_until_implemented() {
             .expect("refused")
             .to_string()
     };
+    // A version-1 operator JWT with the memory resolver is served.
     let config = load(&format!(
         "port: 1\noperator: {OPERATOR_JWT}\nresolver: MEMORY"
     ));
-    let msg = "op.conf:2:11: operator mode (JWT) is not supported yet by rnats";
-    assert_eq!(
-        rnats_broker::check_config(&config)
-            .expect_err("-t refuses")
-            .to_string(),
-        msg
-    );
-    assert_eq!(bind(config).await, msg);
+    rnats_broker::check_config(&config).expect("-t accepts operator mode");
     let config = load("trusted: OCAT33MTVU2VUOIMGNGUNXJ66AH2RLSDAF3MUBCYAY5QMIL65NQM6XQG");
     assert_eq!(
         bind(config).await,
-        "op.conf:1:10: operator mode (JWT) is not supported yet by rnats"
+        "op.conf:1:10: trusted keys need an account resolver: rnats supports resolver: MEMORY and resolver { type: full, dir: … }"
     );
     let config = load(&format!(
         "operator: {OPERATOR_JWT}\nresolver: URL(\"http://localhost:9/jwt/v1/accounts/\")"
     ));
     assert_eq!(
         bind(config).await,
-        "op.conf:2:11: the URL account resolver is not supported yet by rnats (it has no HTTP client)"
+        "op.conf:2:11: the URL account resolver is not supported yet by rnats (it has no HTTP client); use resolver: MEMORY or resolver { type: full, dir: … }"
     );
-    // Nor can a reload switch a running server to it.
+    // Nor can a reload switch a running server to operator mode.
     let running = start_conf("port: 1").await;
     let mut config = load(&format!("operator: {OPERATOR_JWT}\nresolver: MEMORY"));
     config.host = "127.0.0.1".into();
     config.port = 0;
     let err = running.handle.reload(config).expect_err("reload refused");
-    assert!(
-        err.to_string()
-            .ends_with("operator mode (JWT) is not supported yet by rnats")
+    assert_eq!(
+        err.to_string(),
+        "config reload not supported for TrustedOperators: old=none, new=operator mode"
     );
 }

@@ -1,11 +1,13 @@
 //! rnats-broker end to end: one test binary (the rustls-test layout), with modules per concern.
 
 mod auth;
+mod claims;
 mod clients;
 mod differential;
 mod flow;
 mod hostile;
 mod limits;
+mod operator;
 mod plugin;
 mod raw;
 mod system;

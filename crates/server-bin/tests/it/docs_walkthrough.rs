@@ -184,6 +184,11 @@ fn security_guide_commands_run_as_written() {
         })
         .collect();
     let expected = [
+        // Operator mode: a bearer user of an account made by `rnats-server jwt`
+        "INFO",
+        "MSG orders.new 1 2",
+        r#"-ERR 'Permissions Violation for Publish to "billing"'"#,
+        "PONG",
         // 2. server-only TLS
         "INFO",
         "PONG",
@@ -206,6 +211,7 @@ fn security_guide_commands_run_as_written() {
 
     // The server's side of it.
     for wanted in [
+        "authenticated: method=jwt identity=\"U",
         "TLS handshake error: peer sent no certificates",
         r#"authenticated: method=tls_map identity="CN=bob,OU=eng,O=Acme,DC=example,DC=com" account="$G""#,
         r#"Publish Violation - User "CN=bob,OU=eng,O=Acme,DC=example,DC=com", Subject "ops.hello""#,

@@ -424,14 +424,28 @@ async fn sighup_reload_changes_permissions_of_a_connected_client() {
 }
 
 #[test]
-fn operator_mode_is_refused_by_check_and_start() {
-    // Operator `TESTOP` (nats-server `server/opts_test.go`), as opaque text.
+fn operator_mode_is_checked_and_unsupported_resolvers_refused() {
+    // Operator `TESTOP` (nats-server `server/opts_test.go`).
     let jwt = "eyJ0eXAiOiJqd3QiLCJhbGciOiJlZDI1NTE5In0.eyJqdGkiOiJLRTZRU0tWTU1VWFFKNFZCTDNSNDdGRFlIWElaTDRZSE1INjVIT0k1UjZCNUpPUkxVQlZBIiwiaWF0IjoxNTg5OTE2MzgyLCJpc3MiOiJPQVRUVkJYTElVTVRRT1FXVUEySU0zRkdUQlFRSEFHUEZaQTVET05NTlFSUlRQUjYzTERBTDM1WiIsIm5hbWUiOiJURVNUT1AiLCJzdWIiOiJPQVRUVkJYTElVTVRRT1FXVUEySU0zRkdUQlFRSEFHUEZaQTVET05NTlFSUlRQUjYzTERBTDM1WiIsInR5cGUiOiJvcGVyYXRvciIsIm5hdHMiOnsic3lzdGVtX2FjY291bnQiOiJBRFNQT1lNSFhKTjZKVllRQ0xSWjVYUTVJVU42QTNTMzNYQTROVjRWSDc0NDIzVTdVN1lSNFlWVyJ9fQ.HiyUtlk8kectKHeQHtuqFcjFt0RbYZE_WAqPCcoWlV2IFVdXuOTzShYEMgDmtgvsFG_zxNQOj08Gr6a06ovwBA";
     let dir = scratch_dir("operator");
     let conf = dir.join("operator.conf");
     std::fs::write(&conf, format!("operator: {jwt}\nresolver: MEMORY\n")).unwrap();
+    let out = Command::new(bin())
+        .args(["-t", "-c", conf.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(
+        &conf,
+        format!("operator: {jwt}\nresolver: URL(\"http://127.0.0.1:9/jwt/v1/accounts/\")\n"),
+    )
+    .unwrap();
     let expected = format!(
-        "{}:1:11: operator mode (JWT) is not supported yet by rnats",
+        "{}:2:11: the URL account resolver is not supported yet by rnats",
         conf.display()
     );
     for args in [
@@ -443,4 +457,67 @@ fn operator_mode_is_refused_by_check_and_start() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(&expected), "{args:?}: {err}");
     }
+}
+
+#[tokio::test]
+async fn jwt_tools_make_an_operator_setup_that_serves_creds_logins() {
+    let dir = scratch_dir("jwt-tools");
+    let ops = dir.join("ops");
+    let ops_s = ops.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(bin()).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["jwt", "init", "--dir", ops_s, "--name", "t"]);
+    run(&["jwt", "account", "--dir", ops_s, "A", "--signing-key"]);
+    run(&["jwt", "account", "--dir", ops_s, "B", "--conn", "1"]);
+    run(&["jwt", "user", "--dir", ops_s, "A", "alice", "--pub", "a.>"]);
+    run(&["jwt", "user", "--dir", ops_s, "B", "bob"]);
+    // Seeds are the owner's alone; a second init or a duplicate account is refused.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(ops.join("users/A/alice.creds"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "creds readable by others: {mode:o}");
+    let again = Command::new(bin())
+        .args(["jwt", "account", "--dir", ops_s, "A"])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+
+    let conf = ops.join("server.conf");
+    let server = ExternalServer::spawn(&bin(), &["-c", conf.to_str().unwrap()]).unwrap();
+    let url = format!("nats://{}", server.addr());
+    let alice = async_nats::ConnectOptions::with_credentials_file(ops.join("users/A/alice.creds"))
+        .await
+        .unwrap()
+        .connect(&url)
+        .await
+        .expect("alice logs in with her creds");
+    let bob = async_nats::ConnectOptions::with_credentials_file(ops.join("users/B/bob.creds"))
+        .await
+        .unwrap()
+        .connect(&url)
+        .await
+        .expect("bob logs in with his creds");
+    alice.publish("a.x", "hi".into()).await.unwrap();
+    alice.flush().await.unwrap();
+    bob.flush().await.unwrap();
+    // B admits one connection: a second bob is refused.
+    let second = async_nats::ConnectOptions::with_credentials_file(ops.join("users/B/bob.creds"))
+        .await
+        .unwrap()
+        .connect(&url);
+    let second = tokio::time::timeout(Duration::from_secs(5), second).await;
+    assert!(
+        !matches!(second, Ok(Ok(_))),
+        "B's conn limit lets in only one"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

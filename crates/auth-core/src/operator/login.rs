@@ -1,0 +1,272 @@
+//! [`OperatorAuth`]: user JWT logins in operator mode, checked in nats-server's order
+//! (`processClientOrLeafAuthentication`).
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use nkeys::KeyPairType;
+use rnats_config::ServerConfig;
+use rnats_jwt::UserClaims;
+
+use super::{JwtAccount, JwtAccounts, template, times};
+use crate::authenticator::{Authenticator, ChainMember, given};
+use crate::error::{AuthConfigError, AuthError};
+use crate::methods::{cidr_contains, jwt_connection_types, permissions_config};
+use crate::nkey::{public_key, verify_nonce};
+use crate::server::auth_timeout_of;
+use crate::{AuthMethod, AuthRequest, Authorized, Permissions};
+
+/// User JWT logins against the accounts of a [`JwtAccounts`]: the only authentication method
+/// of operator mode (nats-server ignores `authorization` users and tokens there).
+///
+/// A login presents a user JWT (or gets the `default_sentinel`); its account is the JWT's
+/// `issuer_account`, else its issuer. In order: the account must be pinned (when
+/// `resolver_pinned_accounts` is set) and resolve to a trusted account JWT; the issuer must be
+/// the account's identity key or one of its signing keys (a scoped key's template then gives
+/// the permissions and limits, and the user JWT may set none); the account must not have
+/// expired, nor forbid bearer tokens if this is one; the connection type must be allowed; a
+/// non-bearer JWT needs the nonce signed by the user key; the user must not be revoked, and
+/// must come from its `src` networks within its `times`.
+pub struct OperatorAuth {
+    accounts: Arc<JwtAccounts>,
+    pinned: HashSet<String>,
+    default_sentinel: Option<String>,
+    auth_timeout: Duration,
+}
+
+impl OperatorAuth {
+    /// Logins against `accounts`, with the operator-mode options of `cfg`
+    /// (`resolver_pinned_accounts`, `default_sentinel`, `authorization.timeout`).
+    pub fn new(cfg: &ServerConfig, accounts: Arc<JwtAccounts>) -> Result<Self, AuthConfigError> {
+        let mode = cfg.operator_mode.clone().unwrap_or_default();
+        let mut pinned: HashSet<String> = mode.resolver_pinned_accounts.iter().cloned().collect();
+        if !pinned.is_empty()
+            && let Some(sys) = accounts.trust().system_account()
+        {
+            pinned.insert(sys.to_owned());
+        }
+        if let Some(sentinel) = &mode.default_sentinel {
+            // jwt.go validateTrustedOperators.
+            let claims = rnats_jwt::decode_user(sentinel).map_err(|_| {
+                AuthConfigError::Operator("default sentinel JWT not valid".to_owned())
+            })?;
+            let scoped = claims.issuer_account.is_some() && claims.has_empty_permissions();
+            if !claims.bearer_token && !scoped {
+                return Err(AuthConfigError::Operator(
+                    "default sentinel must be a bearer token".to_owned(),
+                ));
+            }
+        }
+        Ok(Self {
+            accounts,
+            pinned,
+            default_sentinel: mode.default_sentinel,
+            auth_timeout: auth_timeout_of(cfg),
+        })
+    }
+
+    /// The accounts logins are checked against.
+    pub fn accounts(&self) -> &Arc<JwtAccounts> {
+        &self.accounts
+    }
+
+    fn login(&self, req: &AuthRequest, now: SystemTime) -> Result<Authorized, AuthError> {
+        let jwt = given(&req.jwt)
+            .or(self.default_sentinel.as_deref())
+            .ok_or(AuthError::NoUserJwt)?;
+        let mut user = rnats_jwt::decode_user_at(jwt, now)?;
+        let identity = user.subject.clone();
+        if user.proxy_required {
+            return Err(AuthError::ProxyRequired { identity });
+        }
+        let account_key = user
+            .issuer_account
+            .clone()
+            .unwrap_or_else(|| user.issuer.clone());
+        if !self.pinned.is_empty() && !self.pinned.contains(&account_key) {
+            return Err(AuthError::AccountNotPinned {
+                account: account_key,
+            });
+        }
+        let account =
+            self.accounts
+                .get(&account_key, now)
+                .map_err(|reason| AuthError::AccountLookup {
+                    account: account_key.clone(),
+                    reason,
+                })?;
+        let scoped = match account.signer(&user.issuer) {
+            None => {
+                return Err(AuthError::UnknownIssuer {
+                    issuer: user.issuer.clone(),
+                    account: account_key,
+                });
+            }
+            Some(scope) => scope.cloned(),
+        };
+        if let Some(scope) = &scoped {
+            if !user.has_empty_permissions() {
+                return Err(AuthError::ScopedUserWithPermissions { identity });
+            }
+            let filled = template::apply(scope.template.clone(), &user, &account.claims).map_err(
+                |reason| AuthError::BadTemplate {
+                    identity: identity.clone(),
+                    reason,
+                },
+            )?;
+            user.set_permission_limits(filled);
+        }
+        if account.is_expired(now) {
+            return Err(AuthError::AccountExpired {
+                account: account_key,
+            });
+        }
+        if user.bearer_token && account.claims.limits.disallow_bearer {
+            return Err(AuthError::BearerNotAllowed {
+                account: account_key,
+            });
+        }
+        let types = jwt_connection_types(&user.allowed_connection_types, &identity)?;
+        if !types.allows(req.connection_type) {
+            return Err(AuthError::ConnectionTypeNotAllowed {
+                identity,
+                connection_type: req.connection_type,
+            });
+        }
+        if !user.bearer_token {
+            let key = public_key(&identity, &KeyPairType::User).ok_or_else(|| {
+                AuthError::BadSignature {
+                    identity: identity.clone(),
+                }
+            })?;
+            verify_nonce(&key, &identity, req.nonce.as_deref(), req.sig.as_deref())?;
+        }
+        let issued_at = user.issued_at.unwrap_or(SystemTime::UNIX_EPOCH);
+        if account.claims.revocations.is_revoked(&identity, issued_at) {
+            return Err(AuthError::Revoked { identity });
+        }
+        if !user.source_networks.is_empty()
+            && !user
+                .source_networks
+                .iter()
+                .any(|n| cidr_contains(n, req.client_addr.ip()))
+        {
+            return Err(AuthError::SourceNotAllowed {
+                identity,
+                addr: req.client_addr,
+            });
+        }
+        let window = times::allowed_for(&user.times, user.times_location.as_deref(), now)
+            .map_err(|reason| AuthError::BadConnectTimes {
+                identity: identity.clone(),
+                reason,
+            })?
+            .ok_or_else(|| AuthError::OutsideConnectTimes {
+                identity: identity.clone(),
+            })?;
+        let mut expires = user.expires;
+        if window != Duration::MAX {
+            let end = now + window;
+            expires = Some(expires.map_or(end, |e| e.min(end)));
+        }
+        let permissions = user_permissions(&user, &account)?;
+        let mut authorized = Authorized::new(account_key, identity, AuthMethod::Jwt);
+        authorized.permissions = permissions;
+        authorized.expires = expires;
+        let limits = &account.claims.limits;
+        authorized.max_subscriptions = lowest(user.limits.subscriptions, limits.subs);
+        authorized.max_payload = lowest(user.limits.payload, limits.payload);
+        authorized.max_account_connections = u32::try_from(limits.conn)
+            .ok()
+            .or_else(|| (limits.conn >= 0).then_some(u32::MAX));
+        // nats-server remembers the signing key of users whose JWT names its account.
+        authorized.signing_key = user.issuer_account.is_some().then(|| user.issuer.clone());
+        authorized.signing_key_version = account.scope_version(&user.issuer);
+        Ok(authorized)
+    }
+}
+
+/// nats-server's `minLimit`: the user's limit, lowered by the account's, where `-1` (any
+/// negative) is unlimited and 0 is zero. `None`: unlimited (only the server's limit).
+fn lowest(user: i64, account: i64) -> Option<u32> {
+    let v = match (user < 0, account < 0) {
+        (true, _) => account,
+        (false, true) => user,
+        (false, false) => user.min(account),
+    };
+    (v >= 0).then(|| u32::try_from(v).unwrap_or(u32::MAX))
+}
+
+/// The user's own permissions, or its account's defaults when it has none.
+fn user_permissions(
+    user: &UserClaims,
+    account: &JwtAccount,
+) -> Result<Option<Arc<Permissions>>, AuthError> {
+    if user.permissions.is_empty() {
+        return Ok(account.default_permissions().cloned());
+    }
+    Permissions::compile(&permissions_config(&user.permissions))
+        .map(|p| Some(Arc::new(p)))
+        .map_err(|source| AuthError::BadJwtPermissions {
+            identity: user.subject.clone(),
+            source,
+        })
+}
+
+impl Authenticator for OperatorAuth {
+    fn authenticate(&self, req: &AuthRequest) -> Result<Authorized, AuthError> {
+        self.authenticate_at(req, SystemTime::now())
+    }
+
+    fn authenticate_at(&self, req: &AuthRequest, now: SystemTime) -> Result<Authorized, AuthError> {
+        self.login(req, now)
+    }
+
+    /// Always: user JWTs sign the nonce.
+    fn needs_nonce(&self) -> bool {
+        true
+    }
+
+    fn auth_timeout(&self) -> Duration {
+        self.auth_timeout
+    }
+
+    /// Never: account JWTs come from the resolver's memory and were verified when loaded; a
+    /// login verifies two signatures.
+    fn may_block(&self, _req: &AuthRequest) -> bool {
+        false
+    }
+}
+
+impl ChainMember for OperatorAuth {
+    /// Every request: operator mode has no other method.
+    fn applies(&self, _req: &AuthRequest) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for OperatorAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OperatorAuth")
+            .field("pinned", &self.pinned.len())
+            .field("default_sentinel", &self.default_sentinel.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_follow_min_limit() {
+        assert_eq!(lowest(-1, -1), None);
+        assert_eq!(lowest(-1, 5), Some(5));
+        assert_eq!(lowest(7, -1), Some(7));
+        assert_eq!(lowest(7, 5), Some(5));
+        assert_eq!(lowest(0, 5), Some(0));
+        assert_eq!(lowest(-1, 0), Some(0));
+    }
+}

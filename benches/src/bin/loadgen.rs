@@ -677,7 +677,7 @@ fn run_flow(net: &mut Net, flow: &Flow, deadline: Deadline) -> Result<FlowResult
                     got = true;
                     delivered_so_far += 1;
                     if timed
-                        && delivered_so_far % sample_every == 0
+                        && delivered_so_far.is_multiple_of(sample_every)
                         && let Some(sent_at) = payload
                             .get(8..16)
                             .and_then(|b| b.try_into().ok())

@@ -77,6 +77,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     )?;
     let tls = TlsFiles::write(&bench_dir)?;
     let hostile = HostileConfs::write(&bench_dir)?;
+    let jwt = JwtFiles::write(&rnats_bin, &bench_dir)?;
 
     let servers = [
         ServerKind {
@@ -92,7 +93,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
         .iter()
         .map(|s| version_of(&s.bin))
         .collect::<Result<_>>()?;
-    let rows: Vec<Row> = rows(opts.quick, &nkey_conf, &bcrypt_conf, &tls, &hostile)
+    let rows: Vec<Row> = rows(opts.quick, &nkey_conf, &bcrypt_conf, &tls, &hostile, &jwt)
         .into_iter()
         .filter(|r| {
             opts.only
@@ -353,6 +354,44 @@ const SUBS: &[Metric] = &[
     higher("msgs_per_sec", "msgs/s with them in place"),
 ];
 
+/// Operator mode for the `connect/jwt` row, made by `rnats-server jwt` (an operator, its
+/// system account, one account and one user): the configuration both servers start with
+/// (full resolver) and the user's `.creds` file.
+struct JwtFiles {
+    conf: PathBuf,
+    creds: PathBuf,
+}
+
+impl JwtFiles {
+    fn write(rnats_bin: &Path, bench_dir: &Path) -> Result<Self> {
+        let dir = bench_dir.join("operator");
+        let _ = fs::remove_dir_all(&dir);
+        let dir_arg = dir.display().to_string();
+        let steps: [&[&str]; 3] = [
+            &["jwt", "init", "--dir", &dir_arg],
+            &["jwt", "account", "--dir", &dir_arg, "BENCH"],
+            &["jwt", "user", "--dir", &dir_arg, "BENCH", "bench"],
+        ];
+        for args in steps {
+            let out = Command::new(rnats_bin)
+                .args(args)
+                .output()
+                .with_context(|| format!("running rnats-server {}", args.join(" ")))?;
+            if !out.status.success() {
+                bail!(
+                    "rnats-server {} failed: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        Ok(Self {
+            conf: dir.join("server.conf"),
+            creds: dir.join("users/BENCH/bench.creds"),
+        })
+    }
+}
+
 /// Configurations of the hostile rows.
 struct HostileConfs {
     bcrypt: PathBuf,
@@ -400,6 +439,7 @@ fn rows(
     bcrypt_conf: &Path,
     tls: &TlsFiles,
     hostile: &HostileConfs,
+    jwt: &JwtFiles,
 ) -> Vec<Row> {
     let scale = |full: u64| if quick { full / 10 } else { full };
     let seconds = if quick { "10" } else { "30" };
@@ -555,6 +595,21 @@ fn rows(
     );
     bcrypt.config = Some(bcrypt_conf.to_path_buf());
     rows.push(bcrypt);
+    // Operator mode: a user JWT whose account JWT the server has verified already, and the
+    // nonce signed by the user's key.
+    let mut jwt_row = row(
+        "connect",
+        "jwt".to_owned(),
+        &strings(&[
+            "--conns",
+            conns,
+            "--auth",
+            &format!("creds:{}", jwt.creds.display()),
+        ]),
+        CONNECT,
+    );
+    jwt_row.config = Some(jwt.conf.clone());
+    rows.push(jwt_row);
     let mut tls_row = row(
         "connect",
         "tls".to_owned(),
@@ -1199,7 +1254,10 @@ fn describe(scenario: &str) -> &'static str {
             "INFO → CONNECT → PING → PONG, first one connection at a time, then all at once; \
              `nkey` signs the server's nonce (Ed25519); `bcrypt` logs in with a password whose \
              bcrypt hash (cost 11) is in the configuration (rnats caches verified secrets, so \
-             repeat logins skip the hash); `tls` adds a full TLS handshake after \
+             repeat logins skip the hash); `jwt` logs in with a user JWT in operator mode \
+             (`.creds` made by `rnats-server jwt`, account JWT from the full resolver's \
+             directory; the user JWT is verified and the nonce signature checked per login); \
+             `tls` adds a full TLS handshake after \
              INFO (no session resumption: the server signs with its ECDSA P-256 key every time); \
              `tls-resume` lets connections after the first resume with the server's session \
              tickets (both servers send them by default), as reconnecting clients do."
@@ -1492,12 +1550,17 @@ mod tests {
             argon2: PathBuf::from("ha.conf"),
             imports: PathBuf::from("hi.conf"),
         };
+        let jwt = JwtFiles {
+            conf: PathBuf::from("operator/server.conf"),
+            creds: PathBuf::from("operator/users/BENCH/bench.creds"),
+        };
         let rows: Vec<Row> = rows(
             true,
             Path::new("nkey.conf"),
             Path::new("bcrypt.conf"),
             &tls,
             &hostile,
+            &jwt,
         )
         .into_iter()
         .filter(|r| r.label.contains("tls"))
@@ -1547,12 +1610,17 @@ mod tests {
             argon2: PathBuf::from("ha.conf"),
             imports: PathBuf::from("hi.conf"),
         };
+        let jwt = JwtFiles {
+            conf: PathBuf::from("operator/server.conf"),
+            creds: PathBuf::from("operator/users/BENCH/bench.creds"),
+        };
         let rows = rows(
             true,
             Path::new("nkey.conf"),
             Path::new("bcrypt.conf"),
             &tls,
             &hostile,
+            &jwt,
         );
         // Throughput and request/reply come again pinned where the machine can pin.
         let saturate = 5 + 1;
@@ -1561,7 +1629,15 @@ mod tests {
         } else {
             0
         };
-        assert_eq!(rows.len(), 4 * PAYLOADS.len() + saturate + 10 + 8 + pinned);
+        assert_eq!(rows.len(), 4 * PAYLOADS.len() + saturate + 11 + 8 + pinned);
+        let jwt_row = rows
+            .iter()
+            .find(|r| r.label == "connect/jwt")
+            .expect("a JWT login row");
+        assert_eq!(
+            jwt_row.config.as_deref(),
+            Some(Path::new("operator/server.conf"))
+        );
         let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
         if pinned > 0 {
             assert!(labels.contains(&"pinned queue/128B"));

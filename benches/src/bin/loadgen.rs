@@ -18,7 +18,8 @@
 //!   sequence number and each must arrive exactly once (`duplicates`, `lost`).
 //! - `reqrep`: sequential request/reply; latency percentiles in microseconds.
 //! - `connect`: INFO → CONNECT → PING → PONG handshakes, first one at a time, then `--conns` at
-//!   once, with `--auth none|token:SECRET|user:NAME:PASS|nkey:SEED`.
+//!   once, with `--auth none|token:SECRET|user:NAME:PASS|nkey:SEED|creds:FILE` (`creds`: a
+//!   user JWT and its seed, operator mode).
 //! - `idle`: `--conns` idle connections with one SUB each; server VmRSS per connection.
 //! - `subs`: time to add `--subs` (default 100 000) subscriptions on distinct subjects, then the
 //!   pubsub rate with the publisher cycling over all of those subjects.
@@ -279,8 +280,16 @@ fn server_name(url: &str) -> Result<ServerName<'static>> {
 enum Auth {
     None,
     Token(String),
-    User { name: String, pass: String },
+    User {
+        name: String,
+        pass: String,
+    },
     Nkey(Box<nkeys::KeyPair>),
+    /// A user JWT and the key that signs the nonce (operator mode), from a `.creds` file.
+    Jwt {
+        jwt: String,
+        key: Box<nkeys::KeyPair>,
+    },
 }
 
 impl Auth {
@@ -301,7 +310,21 @@ impl Auth {
             "nkey" => Self::Nkey(Box::new(
                 nkeys::KeyPair::from_seed(rest).map_err(|e| format!("--auth nkey: {e}"))?,
             )),
-            _ => return Err(format!("--auth {kind:?}: none, token:, user: or nkey:").into()),
+            "creds" => {
+                let text = std::fs::read_to_string(rest)
+                    .map_err(|e| format!("--auth creds:{rest}: {e}"))?;
+                let creds = rnats_jwt::parse_user_creds(&text)
+                    .map_err(|e| format!("--auth creds:{rest}: {e}"))?;
+                Self::Jwt {
+                    key: Box::new(creds.seed.key_pair()?),
+                    jwt: creds.jwt,
+                }
+            }
+            _ => {
+                return Err(
+                    format!("--auth {kind:?}: none, token:, user:, nkey: or creds:").into(),
+                );
+            }
         })
     }
 
@@ -312,6 +335,7 @@ impl Auth {
             Self::Token(_) => "token",
             Self::User { .. } => "user",
             Self::Nkey(_) => "nkey",
+            Self::Jwt { .. } => "jwt",
         }
     }
 
@@ -342,6 +366,14 @@ impl Auth {
                 )?;
                 let sig = kp.sign(nonce.as_bytes())?;
                 c.nkey = Some(kp.public_key());
+                c.sig = Some(data_encoding::BASE64URL_NOPAD.encode(&sig));
+            }
+            Self::Jwt { jwt, key } => {
+                let nonce = info.nonce.as_deref().ok_or(
+                    "the server's INFO has no nonce: it does not offer JWT authentication",
+                )?;
+                let sig = key.sign(nonce.as_bytes())?;
+                c.jwt = Some(jwt.clone());
                 c.sig = Some(data_encoding::BASE64URL_NOPAD.encode(&sig));
             }
         }

@@ -14,7 +14,9 @@ pub use nkey_users::NkeyAuth;
 pub use no_auth_user::NoAuthUser;
 pub use password::{PasswordAuth, UserTable};
 pub use signing_key_jwt::SigningKeyJwtAuth;
-pub(crate) use signing_key_jwt::{cidr_contains, jwt_connection_types, permissions_config};
+pub(crate) use signing_key_jwt::{
+    check_source, check_user_signature, jwt_connection_types, permissions_config,
+};
 pub use single_user::SingleUserAuth;
 pub use tls_map_users::TlsMapAuth;
 pub use token::TokenAuth;

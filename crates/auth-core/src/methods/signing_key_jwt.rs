@@ -118,25 +118,8 @@ impl SigningKeyJwtAuth {
                 what: "time windows (nats.times)",
             });
         }
-        if !claims.source_networks.is_empty()
-            && !claims
-                .source_networks
-                .iter()
-                .any(|n| cidr_contains(n, req.client_addr.ip()))
-        {
-            return Err(AuthError::SourceNotAllowed {
-                identity,
-                addr: req.client_addr,
-            });
-        }
-        if !claims.bearer_token {
-            let key = public_key(&identity, &KeyPairType::User).ok_or_else(|| {
-                AuthError::BadSignature {
-                    identity: identity.clone(),
-                }
-            })?;
-            verify_nonce(&key, &identity, req.nonce.as_deref(), req.sig.as_deref())?;
-        }
+        check_source(&claims, &identity, req)?;
+        check_user_signature(&claims, &identity, req)?;
         let mut grant = UserGrant::new(issuer.account.clone())
             .with_permissions(jwt_permissions(&claims, issuer)?)
             .with_deadline(claims.expires);
@@ -188,6 +171,39 @@ impl ChainMember for SigningKeyJwtAuth {
 }
 
 /// JWT rule: unknown types are ignored, unless none of the listed types is known.
+/// `src`: the client's address must be in one of the user's networks (none listed: any).
+pub(crate) fn check_source(
+    claims: &UserClaims,
+    identity: &str,
+    req: &AuthRequest,
+) -> Result<(), AuthError> {
+    let ip = req.client_addr.ip();
+    if claims.source_networks.is_empty()
+        || claims.source_networks.iter().any(|n| cidr_contains(n, ip))
+    {
+        return Ok(());
+    }
+    Err(AuthError::SourceNotAllowed {
+        identity: identity.to_owned(),
+        addr: req.client_addr,
+    })
+}
+
+/// The server's nonce signed by the user's key, unless the JWT is a bearer token.
+pub(crate) fn check_user_signature(
+    claims: &UserClaims,
+    identity: &str,
+    req: &AuthRequest,
+) -> Result<(), AuthError> {
+    if claims.bearer_token {
+        return Ok(());
+    }
+    let key = public_key(identity, &KeyPairType::User).ok_or_else(|| AuthError::BadSignature {
+        identity: identity.to_owned(),
+    })?;
+    verify_nonce(&key, identity, req.nonce.as_deref(), req.sig.as_deref())
+}
+
 pub(crate) fn jwt_connection_types(
     names: &[String],
     identity: &str,

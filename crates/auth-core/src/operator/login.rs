@@ -6,15 +6,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use nkeys::KeyPairType;
 use rnats_config::ServerConfig;
 use rnats_jwt::UserClaims;
 
 use super::{JwtAccount, JwtAccounts, template, times};
 use crate::authenticator::{Authenticator, ChainMember, given};
 use crate::error::{AuthConfigError, AuthError};
-use crate::methods::{cidr_contains, jwt_connection_types, permissions_config};
-use crate::nkey::{public_key, verify_nonce};
+use crate::methods::{
+    check_source, check_user_signature, jwt_connection_types, permissions_config,
+};
 use crate::server::auth_timeout_of;
 use crate::{AuthMethod, AuthRequest, Authorized, Permissions};
 
@@ -135,29 +135,12 @@ impl OperatorAuth {
                 connection_type: req.connection_type,
             });
         }
-        if !user.bearer_token {
-            let key = public_key(&identity, &KeyPairType::User).ok_or_else(|| {
-                AuthError::BadSignature {
-                    identity: identity.clone(),
-                }
-            })?;
-            verify_nonce(&key, &identity, req.nonce.as_deref(), req.sig.as_deref())?;
-        }
+        check_user_signature(&user, &identity, req)?;
         let issued_at = user.issued_at.unwrap_or(SystemTime::UNIX_EPOCH);
         if account.claims.revocations.is_revoked(&identity, issued_at) {
             return Err(AuthError::Revoked { identity });
         }
-        if !user.source_networks.is_empty()
-            && !user
-                .source_networks
-                .iter()
-                .any(|n| cidr_contains(n, req.client_addr.ip()))
-        {
-            return Err(AuthError::SourceNotAllowed {
-                identity,
-                addr: req.client_addr,
-            });
-        }
+        check_source(&user, &identity, req)?;
         let window = times::allowed_for(&user.times, user.times_location.as_deref(), now)
             .map_err(|reason| AuthError::BadConnectTimes {
                 identity: identity.clone(),

@@ -120,10 +120,10 @@ impl ClientError {
             Self::ClientSentErr => CloseReason::ClientClosed,
             Self::AuthorizationViolation
             | Self::AuthenticationTimeout
-            | Self::UserAuthenticationRevoked
             | Self::AuthenticationClosed => CloseReason::AuthenticationViolation,
+            Self::UserAuthenticationRevoked => CloseReason::CredentialsRevoked,
             Self::AccountAuthenticationExpired => CloseReason::AuthenticationExpired,
-            Self::MaxAccountConnectionsExceeded => CloseReason::MaxConnectionsExceeded,
+            Self::MaxAccountConnectionsExceeded => CloseReason::MaxAccountConnectionsExceeded,
             Self::InvalidClientProtocol => CloseReason::BadClientProtocolVersion,
             Self::NoRespondersRequiresHeaders => CloseReason::NoRespondersRequiresHeaders,
             Self::MaxConnectionsExceeded => CloseReason::MaxConnectionsExceeded,
@@ -170,6 +170,28 @@ mod tests {
         assert_eq!(
             ClientError::StaleConnection.closes(),
             Some(CloseReason::StaleConnection)
+        );
+    }
+
+    #[test]
+    fn operator_mode_closes_carry_nats_servers_reasons() {
+        let revoked = ClientError::UserAuthenticationRevoked;
+        assert_eq!(
+            revoked.wire_line().unwrap(),
+            b"-ERR 'User Authentication Revoked'\r\n"
+        );
+        assert_eq!(
+            revoked.closes().map(CloseReason::as_str),
+            Some("Credentials Revoked")
+        );
+        let over = ClientError::MaxAccountConnectionsExceeded;
+        assert_eq!(
+            over.wire_line().unwrap(),
+            b"-ERR 'maximum account active connections exceeded'\r\n"
+        );
+        assert_eq!(
+            over.closes().map(CloseReason::as_str),
+            Some("Maximum Account Connections Exceeded")
         );
     }
 }

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::exports::{Export, Import, Revocations};
 use super::signing_keys::SigningKeys;
+use super::standard_of;
 use super::{
     ClaimKind, ClaimSet, GenericFields, Standard, V1TopLevel, is_false, is_zero, none_if_empty,
 };
@@ -90,17 +91,7 @@ impl ClaimSet for AccountClaims {
     const KIND: ClaimKind = ClaimKind::Account;
 
     fn standard(&self) -> Standard {
-        Standard {
-            id: self.id.clone(),
-            issued_at: self.issued_at,
-            issuer: self.issuer.clone(),
-            subject: self.subject.clone(),
-            name: self.name.clone(),
-            audience: self.audience.clone(),
-            expires: self.expires,
-            not_before: self.not_before,
-            version: self.version,
-        }
+        standard_of!(self)
     }
 
     fn to_nats(&self) -> Result<Value, serde_json::Error> {

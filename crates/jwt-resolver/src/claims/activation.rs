@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::exports::ExportType;
+use super::standard_of;
 use super::{ClaimKind, ClaimSet, GenericFields, Standard, V1TopLevel, none_if_empty};
 
 /// The claims of an activation JWT, decoded and typed.
@@ -62,17 +63,7 @@ impl ClaimSet for ActivationClaims {
     const KIND: ClaimKind = ClaimKind::Activation;
 
     fn standard(&self) -> Standard {
-        Standard {
-            id: self.id.clone(),
-            issued_at: self.issued_at,
-            issuer: self.issuer.clone(),
-            subject: self.subject.clone(),
-            name: self.name.clone(),
-            audience: self.audience.clone(),
-            expires: self.expires,
-            not_before: self.not_before,
-            version: self.version,
-        }
+        standard_of!(self)
     }
 
     fn to_nats(&self) -> Result<Value, serde_json::Error> {

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
+use super::standard_of;
 use super::{ClaimKind, ClaimSet, Standard, V1TopLevel};
 
 /// A token of any type, its `nats` section kept as JSON: how nats-server reads requests such
@@ -60,17 +61,7 @@ impl ClaimSet for GenericClaims {
     const KIND: ClaimKind = ClaimKind::Generic;
 
     fn standard(&self) -> Standard {
-        Standard {
-            id: self.id.clone(),
-            issued_at: self.issued_at,
-            issuer: self.issuer.clone(),
-            subject: self.subject.clone(),
-            name: self.name.clone(),
-            audience: self.audience.clone(),
-            expires: self.expires,
-            not_before: self.not_before,
-            version: self.version,
-        }
+        standard_of!(self)
     }
 
     fn to_nats(&self) -> Result<Value, serde_json::Error> {

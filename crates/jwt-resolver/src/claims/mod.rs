@@ -203,6 +203,25 @@ pub(crate) trait ClaimSet: Sized {
     }
 }
 
+/// The [`Standard`] claims of a claim struct: every claim type holds them flat under the same
+/// field names.
+macro_rules! standard_of {
+    ($claims:expr) => {
+        Standard {
+            id: $claims.id.clone(),
+            issued_at: $claims.issued_at,
+            issuer: $claims.issuer.clone(),
+            subject: $claims.subject.clone(),
+            name: $claims.name.clone(),
+            audience: $claims.audience.clone(),
+            expires: $claims.expires,
+            not_before: $claims.not_before,
+            version: $claims.version,
+        }
+    };
+}
+pub(crate) use standard_of;
+
 /// The standard JWT claims every token carries (nats-io/jwt `ClaimsData`), as the claims
 /// structs hold them flat, plus the layout version.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

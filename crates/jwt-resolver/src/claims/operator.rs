@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::error::JwtError;
 
+use super::standard_of;
 use super::{ClaimKind, ClaimSet, GenericFields, Standard, V1TopLevel, is_false, none_if_empty};
 
 /// The claims of an operator JWT, decoded and typed. Operators sign their own JWT.
@@ -95,17 +96,7 @@ impl ClaimSet for OperatorClaims {
     const KIND: ClaimKind = ClaimKind::Operator;
 
     fn standard(&self) -> Standard {
-        Standard {
-            id: self.id.clone(),
-            issued_at: self.issued_at,
-            issuer: self.issuer.clone(),
-            subject: self.subject.clone(),
-            name: self.name.clone(),
-            audience: self.audience.clone(),
-            expires: self.expires,
-            not_before: self.not_before,
-            version: self.version,
-        }
+        standard_of!(self)
     }
 
     fn to_nats(&self) -> Result<Value, serde_json::Error> {

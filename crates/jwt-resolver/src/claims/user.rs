@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::standard_of;
 use super::{
     ClaimKind, ClaimSet, GenericFields, Standard, V1TopLevel, is_false, is_zero, no_limit,
     none_if_empty,
@@ -172,17 +173,7 @@ impl ClaimSet for UserClaims {
     const KIND: ClaimKind = ClaimKind::User;
 
     fn standard(&self) -> Standard {
-        Standard {
-            id: self.id.clone(),
-            issued_at: self.issued_at,
-            issuer: self.issuer.clone(),
-            subject: self.subject.clone(),
-            name: self.name.clone(),
-            audience: self.audience.clone(),
-            expires: self.expires,
-            not_before: self.not_before,
-            version: self.version,
-        }
+        standard_of!(self)
     }
 
     fn to_nats(&self) -> Result<Value, serde_json::Error> {

@@ -313,7 +313,11 @@ async fn raw_tls_session(
     s: &TestServer,
     config: &std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
     ops: &str,
-) -> (Option<tokio_rustls::rustls::HandshakeKind>, String) {
+) -> (
+    Option<tokio_rustls::rustls::HandshakeKind>,
+    Option<tokio_rustls::rustls::CipherSuite>,
+    String,
+) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
     let mut plain = BufReader::new(tcp);
@@ -324,6 +328,7 @@ async fn raw_tls_session(
     let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = connector.connect(name, plain.into_inner()).await.unwrap();
     let kind = tls.get_ref().1.handshake_kind();
+    let suite = tls.get_ref().1.negotiated_cipher_suite().map(|s| s.suite());
     tls.write_all(format!("CONNECT {{\"verbose\":false}}\r\n{ops}PING\r\n").as_bytes())
         .await
         .unwrap();
@@ -337,7 +342,7 @@ async fn raw_tls_session(
         assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
         got.extend_from_slice(&buf[..n]);
     }
-    (kind, String::from_utf8(got).unwrap())
+    (kind, suite, String::from_utf8(got).unwrap())
 }
 
 #[tokio::test]
@@ -369,15 +374,17 @@ async fn a_reconnecting_client_resumes_its_session_and_keeps_its_mapped_identity
         .unwrap(),
     );
     let ops = "PUB alice.x 0\r\n\r\nPUB other.x 0\r\n\r\n";
-    let (first, answer) = raw_tls_session(&s, &config, ops).await;
+    let (first, suite, answer) = raw_tls_session(&s, &config, ops).await;
     assert_eq!(first, Some(HandshakeKind::Full));
+    // rustls clients list AES-256 first; the server picks by its own order, as Go does.
+    assert_eq!(suite, Some(rustls::CipherSuite::TLS13_AES_128_GCM_SHA256));
     assert_eq!(
         answer,
         "-ERR 'Permissions Violation for Publish to \"other.x\"'\r\nPONG\r\n"
     );
     // The server's ticket lets the second connection skip the certificates and signatures,
     // and the session still carries alice's certificate: same user, same permissions.
-    let (second, answer) = raw_tls_session(&s, &config, ops).await;
+    let (second, _, answer) = raw_tls_session(&s, &config, ops).await;
     assert_eq!(second, Some(HandshakeKind::Resumed));
     assert_eq!(
         answer,

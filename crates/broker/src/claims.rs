@@ -11,9 +11,10 @@
 //!
 //! Only system-account clients can publish there, which is the real guard: the full resolver
 //! stores any JWT that decodes (as nats-server's does) and trust is checked when it is put in
-//! force. A JWT put in force for an account rebuilds the settings and makes every live
-//! connection check itself again (`reload_epoch`), so revocations, lowered `conn` limits,
-//! removed signing keys and new permissions act at once. The same task wakes when a loaded
+//! force. A JWT put in force for an account rebuilds the settings and makes that account's
+//! live connections check themselves again (`reload_epoch`, `Settings::recheck_only`), so
+//! revocations, lowered `conn` limits, removed signing keys and new permissions act at once,
+//! and an update costs no signature checks for other accounts' clients. The same task wakes when a loaded
 //! account JWT expires.
 
 use std::sync::Arc;
@@ -105,7 +106,7 @@ impl Services {
                     // An account JWT expired: its clients check themselves and are closed.
                     let now = SystemTime::now();
                     if self.expired_between(checked, now) {
-                        self.put_in_force();
+                        self.put_in_force(None);
                     }
                     checked = now;
                 }
@@ -308,7 +309,7 @@ impl Services {
                 Err(e) => errors.push(e.to_string()),
             }
         }
-        self.put_in_force();
+        self.put_in_force(None);
         let passed = ids.len() - errors.len();
         if errors.is_empty() {
             Answer::ok("", &format!("deleted {passed} accounts"))
@@ -327,14 +328,15 @@ impl Services {
             .accounts
             .load(jwt, Some(key), SystemTime::now())
             .map_err(|_| "account validation failed".to_owned())?;
-        self.put_in_force();
+        // A new JWT for one account concerns only that account's connections.
+        self.put_in_force(Some(key));
         Ok(())
     }
 
-    /// Rebuilds the settings from the accounts now loaded and has every live connection check
-    /// itself against them.
-    fn put_in_force(&self) {
-        if let Err(e) = self.state.rebuild_settings() {
+    /// Rebuilds the settings from the accounts now loaded and has the live connections check
+    /// themselves against them: those of `account`, or every one (`None`).
+    fn put_in_force(&self, account: Option<&str>) {
+        if let Err(e) = self.state.rebuild_settings(account) {
             tracing::error!("Account update not applied: {e}");
         }
     }

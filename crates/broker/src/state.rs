@@ -41,6 +41,9 @@ pub(crate) struct Settings {
     pub(crate) websocket: Option<Arc<crate::websocket::WsSetup>>,
     /// Operator mode: operators, resolver and account JWTs, shared by every reload.
     pub(crate) jwt: Option<Arc<JwtMode>>,
+    /// Operator mode: these settings were rebuilt for an update of this one account, so only
+    /// its connections must check themselves again (`None`: every connection, as a reload).
+    pub(crate) recheck_only: Option<String>,
 }
 
 impl Settings {
@@ -131,6 +134,7 @@ impl Settings {
             tls,
             warnings,
             jwt,
+            recheck_only: None,
         })
     }
 
@@ -221,10 +225,11 @@ impl ServerState {
     /// Operator mode: builds the settings again from the same configuration and the account
     /// JWTs now loaded, puts them in force, and has every live connection check itself
     /// against them (what a reload does), so an account JWT update acts on live clients.
-    pub(crate) fn rebuild_settings(&self) -> Result<(), ServerError> {
+    /// `account`: the one account whose JWT changed, when only its connections are affected.
+    pub(crate) fn rebuild_settings(&self, account: Option<&str>) -> Result<(), ServerError> {
         let live = self.settings();
         let ws_port = live.websocket.as_ref().map_or(0, |w| w.settings.info.port);
-        let rebuilt = Settings::new(
+        let mut rebuilt = Settings::new(
             (*live.config).clone(),
             &self.server_id,
             live.info.port,
@@ -232,6 +237,7 @@ impl ServerState {
             self.custom_auth.as_ref(),
             live.jwt.as_ref(),
         )?;
+        rebuilt.recheck_only = account.map(str::to_owned);
         self.replace_settings(Arc::new(rebuilt));
         self.reload_epoch.send_modify(|epoch| *epoch += 1);
         Ok(())

@@ -281,6 +281,12 @@ impl Session {
         self.router.set_trace(self.trace);
         self.router
             .set_flow(super::flow(&self.settings.config, true));
+        if let Some(only) = self.settings.recheck_only.as_deref()
+            && only != self.account.name
+        {
+            // One account's JWT changed; this connection lives in another.
+            return Ok(None);
+        }
         if !self.settings.auth.configured() {
             self.permissions = None;
             self.publish_cache = PublishCache::new();

@@ -418,3 +418,30 @@ fn a_pong_leaves_only_after_the_messages_before_its_ping_reached_their_subscribe
     );
     assert_eq!(subscriber.sent(), "MSG x 1 1\r\na\r\n");
 }
+
+#[test]
+fn an_update_of_one_account_rechecks_only_that_accounts_connections() {
+    let conf = "accounts { A { users = [ {user: a, password: p} ] }, B { users = [ {user: b, password: p} ] } }";
+    let mut c = Harness::new(conf);
+    c.send("CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"p\"}\r\n")
+        .unwrap();
+    let for_account = |name: &str| {
+        let Ok(mut s) = Arc::try_unwrap(settings(conf)) else {
+            panic!("fresh settings have one owner")
+        };
+        s.recheck_only = Some(name.to_owned());
+        Arc::new(s)
+    };
+    assert!(
+        c.session.begin_reload(for_account("B")).unwrap().is_none(),
+        "B's update leaves A's user alone"
+    );
+    assert!(
+        c.session.begin_reload(for_account("A")).unwrap().is_some(),
+        "A's update re-checks A's user"
+    );
+    assert!(
+        c.session.begin_reload(settings(conf)).unwrap().is_some(),
+        "a reload re-checks everyone"
+    );
+}

@@ -137,7 +137,14 @@ impl Account {
             return false;
         };
         let members = self.members.lock().unwrap_or_else(|e| e.into_inner());
-        members.range(..cid).count() >= limit as usize
+        // Within the limit (the usual case): nobody is beyond it, and nothing is counted.
+        if members.len() <= limit as usize {
+            return false;
+        }
+        members
+            .iter()
+            .nth(limit as usize)
+            .is_some_and(|&first_beyond| cid >= first_beyond)
     }
 
     pub(crate) fn set_links(&self, links: Links) {

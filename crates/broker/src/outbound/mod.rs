@@ -94,7 +94,8 @@ const WRITE_BATCH: usize = 1024 * 1024;
 
 /// The queue is a list of chunks, not one growing buffer: a publisher's staging buffer joins
 /// it whole (a large batch is never copied again), nothing already queued is ever moved by a
-/// reallocation, and the writer hands all of them to one vectored write. Emptied chunks come
+/// reallocation, and the writer takes about `WRITE_BATCH` bytes of them into each vectored
+/// write. Emptied chunks come
 /// back as `spare` for the next hand-over, so a busy client circulates the same allocations.
 struct OutState {
     chunks: VecDeque<BytesMut>,
@@ -121,7 +122,10 @@ impl OutState {
     /// Keeps an emptied chunk for the next hand-overs, within the spare budget.
     fn keep_spare(&mut self, mut chunk: BytesMut) {
         let capacity = chunk.capacity();
-        if capacity <= SPARE_KEEP && self.spare_bytes + capacity <= SPARE_BYTES {
+        if capacity <= SPARE_KEEP
+            && self.spare_bytes + capacity <= SPARE_BYTES
+            && self.spare.len() < WRITE_SLICES
+        {
             chunk.clear();
             self.spare_bytes += capacity;
             self.spare.push(chunk);
@@ -130,10 +134,9 @@ impl OutState {
 
     /// The writer caught up: a quiet client keeps only a couple of spares.
     fn trim_spares(&mut self) {
-        while self.spare.len() > IDLE_SPARES {
-            let chunk = self.spare.remove(0);
-            self.spare_bytes -= chunk.capacity();
-        }
+        let extra = self.spare.len().saturating_sub(IDLE_SPARES);
+        let freed: usize = self.spare.drain(..extra).map(|c| c.capacity()).sum();
+        self.spare_bytes -= freed;
     }
 }
 
@@ -230,26 +233,6 @@ impl Outbound {
         // A panic while holding this lock cannot leave the buffer half-written in a way that
         // matters more than losing the connection, so a poisoned lock is simply taken over.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Appends with `write` under the lock. Enforces `max_pending`: past it the client is closed
-    /// as a slow consumer and the data is dropped.
-    pub(crate) fn append(&self, write: impl FnOnce(&mut BytesMut)) -> Append {
-        let mut st = self.lock();
-        if st.closed.is_some() {
-            return Append::Dropped;
-        }
-        let before = st.chunks.back().map_or(usize::MAX, BytesMut::len);
-        if before >= COALESCE_INTO {
-            let fresh = st.take_spare();
-            st.chunks.push_back(fresh);
-        }
-        let last = st.chunks.back_mut().expect("a chunk was just ensured");
-        let before = last.len();
-        write(last);
-        let added = last.len() - before;
-        st.queued += added;
-        self.after_append(st)
     }
 
     /// Hands a publisher's batch for this client over under one lock: a small batch is copied
@@ -380,7 +363,7 @@ impl Outbound {
 
     /// Appends bytes from the connection's own task and wakes the writer at once.
     pub(crate) fn send_now(&self, data: &[u8]) {
-        if self.append(|b| b.extend_from_slice(data)) == Append::Wake {
+        if self.hand_over(&mut BytesMut::from(data)) == Append::Wake {
             self.wake();
         }
     }

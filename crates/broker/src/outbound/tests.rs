@@ -2,36 +2,38 @@
 
 use super::*;
 
+/// Queues `bytes` as a publisher's batch would be.
+fn push(out: &Outbound, bytes: &[u8]) -> Append {
+    out.hand_over(&mut BytesMut::from(bytes))
+}
+
 const PEER: std::net::SocketAddr =
     std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
 
 #[test]
 fn slow_consumer_closes_and_drops() {
     let out = Outbound::new(1, PEER, 10, CancellationToken::new());
-    assert_eq!(out.append(|b| b.extend_from_slice(b"12345")), Append::Wake);
-    assert_eq!(
-        out.append(|b| b.extend_from_slice(b"12345")),
-        Append::Queued
-    );
+    assert_eq!(push(&out, b"12345"), Append::Wake);
+    assert_eq!(push(&out, b"12345"), Append::Queued);
     assert_eq!(out.pending(), 10);
-    assert_eq!(out.append(|b| b.extend_from_slice(b"1")), Append::Dropped);
+    assert_eq!(push(&out, b"1"), Append::Dropped);
     assert_eq!(
         out.close_reason(),
         Some(CloseReason::SlowConsumerPendingBytes)
     );
     assert!(out.kill.is_cancelled());
     assert_eq!(out.pending(), 0);
-    assert_eq!(out.append(|b| b.extend_from_slice(b"x")), Append::Dropped);
+    assert_eq!(push(&out, b"x"), Append::Dropped);
     assert!(!out.headers.load(Ordering::Relaxed));
 }
 
 #[tokio::test]
 async fn past_three_quarters_a_client_stalls_until_its_writer_catches_up() {
     let out = std::sync::Arc::new(Outbound::new(1, PEER, 100, CancellationToken::new()));
-    out.append(|b| b.extend_from_slice(&[b'x'; 75]));
+    push(&out, &[b'x'; 75]);
     assert!(!out.is_stalled(), "75 of 100 is not past three quarters");
     assert!(out.would_stall(1));
-    out.append(|b| b.extend_from_slice(b"y"));
+    push(&out, b"y");
     assert!(out.is_stalled());
     // A waiter gives up after its limit while nothing is written...
     let started = tokio::time::Instant::now();
@@ -233,7 +235,7 @@ fn publishers_pause_at_four_mib_but_only_drop_past_three_quarters() {
     out.hand_over(&mut batch);
     assert!(!out.is_stalled(), "exactly at the cap is not past it");
     assert!(out.would_stall(1));
-    out.append(|b| b.extend_from_slice(b"y"));
+    push(&out, b"y");
     assert!(out.is_stalled(), "past 4 MiB: publishers pause");
     assert!(
         !out.past_drop_mark(),

@@ -82,6 +82,9 @@ pub(crate) struct Account {
     /// Routes to other accounts that start here (stream exports, service imports).
     links: RwLock<Arc<Links>>,
     has_links: AtomicBool,
+    /// Subject mappings applied to what clients publish here.
+    mappings: RwLock<Option<Arc<[rnats_sublist::Mapping]>>>,
+    has_mappings: AtomicBool,
     /// `_R_.…` reply subjects of service requests that came in through an import.
     responses: Mutex<ExpiringMap<ResponseRoute>>,
     /// The client connections bound here, by connection id (which grows with connection
@@ -102,6 +105,8 @@ impl Account {
             generation,
             links: RwLock::new(Arc::new(Links::default())),
             has_links: AtomicBool::new(false),
+            mappings: RwLock::new(None),
+            has_mappings: AtomicBool::new(false),
             responses: Mutex::new(ExpiringMap::new(RESPONSES_MAX)),
             members: Mutex::new(BTreeSet::new()),
         }
@@ -164,6 +169,29 @@ impl Account {
             return None;
         }
         Some(self.links.read().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    /// Puts `mappings` in force (`None`: none).
+    pub(crate) fn set_mappings(&self, mappings: Option<Arc<[rnats_sublist::Mapping]>>) {
+        let some = mappings.is_some();
+        *self.mappings.write().unwrap_or_else(|e| e.into_inner()) = mappings;
+        self.has_mappings.store(some, Ordering::Release);
+    }
+
+    /// What this account's mappings make of a published subject (no lock when it has none).
+    pub(crate) fn map_subject(&self, subject: &[u8]) -> rnats_sublist::Mapped {
+        if !self.has_mappings.load(Ordering::Acquire) {
+            return rnats_sublist::Mapped::NoMatch;
+        }
+        let mappings = self
+            .mappings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match mappings {
+            Some(m) => crate::mapping::select(&m, subject),
+            None => rnats_sublist::Mapped::NoMatch,
+        }
     }
 
     fn responses_lock(&self) -> std::sync::MutexGuard<'_, ExpiringMap<ResponseRoute>> {

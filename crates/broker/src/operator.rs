@@ -9,7 +9,8 @@ use std::time::SystemTime;
 
 use rnats_auth::{JwtAccount, JwtAccounts, TrustedOperators};
 use rnats_config::{
-    AccountConfig, ExportConfig, ExportKind, ImportConfig, ResponseType, ServerConfig,
+    AccountConfig, ExportConfig, ExportKind, ImportConfig, MapDestination, MappingConfig,
+    ResponseType, ServerConfig,
 };
 use rnats_jwt::{AccountResolver, DirDelete, DirResolver, ExportType, JwtError, MemoryResolver};
 
@@ -238,6 +239,22 @@ impl JwtMode {
                     import.share = i.share;
                     cfg.imports.push(import);
                 }
+                cfg.mappings = a
+                    .claims
+                    .mappings
+                    .iter()
+                    .map(|(source, dests)| MappingConfig {
+                        source: source.clone(),
+                        destinations: dests
+                            .iter()
+                            .map(|d| MapDestination {
+                                subject: d.subject.clone(),
+                                weight: d.weight(),
+                                cluster: (!d.cluster.is_empty()).then(|| d.cluster.clone()),
+                            })
+                            .collect(),
+                    })
+                    .collect();
                 cfg
             })
             .collect()

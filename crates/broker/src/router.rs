@@ -210,11 +210,23 @@ impl Router {
         delivered
     }
 
-    /// A request to an imported service, delivered in the exporting account with a fresh
-    /// `_R_.` reply subject whose responses come back to the requester.
+    /// A request to an imported service, delivered in the exporting account (after that
+    /// account's subject mappings, as nats-server) with a fresh `_R_.` reply subject whose
+    /// responses come back to the requester.
     fn service(&mut self, importer: &Arc<Account>, route: &ServiceRoute, msg: Msg<'_>) -> bool {
         let mut subject = self.subjects.pop().unwrap_or_default();
         route.map.apply_into(msg.subject, &mut subject);
+        match route.exporter.map_subject(&subject) {
+            rnats_sublist::Mapped::NoMatch => {}
+            rnats_sublist::Mapped::To(to) => {
+                subject.clear();
+                subject.extend_from_slice(to.as_bytes());
+            }
+            rnats_sublist::Mapped::Dropped => {
+                self.subjects.push(subject);
+                return false;
+            }
+        }
         let reply = msg.reply.and_then(|r| {
             route.exporter.register_response(
                 importer.clone(),

@@ -32,6 +32,8 @@ pub(crate) struct Settings {
     /// Cross-account routes by the account they start in, checked and named; resolved into
     /// each account's [`Links`] by [`ServerState::apply_links`].
     links: HashMap<String, Plan>,
+    /// Subject mappings by account, put in force with the links.
+    mappings: crate::mapping::AccountMappings,
     /// Client TLS, built from the certificate files at start-up and at every reload (so a
     /// reload picks up renewed certificates for new connections).
     pub(crate) tls: Option<Arc<TlsSetup>>,
@@ -102,15 +104,27 @@ impl Settings {
             }
             None => None,
         };
-        let links = match &jwt {
+        let (links, mappings) = match &jwt {
             Some(jwt) => {
                 warnings.extend(jwt.warnings.iter().cloned());
                 let accounts = jwt.account_configs(SystemTime::now());
-                links::build_lenient(&accounts, &mut |skipped| {
+                let links = links::build_lenient(&accounts, &mut |skipped| {
                     warnings.push(format!("account JWT import left out: {skipped}"));
-                })
+                });
+                let mappings = crate::mapping::compile(&accounts, ("", &[]), &mut |skipped| {
+                    tracing::error!("{skipped}");
+                    warnings.push(skipped);
+                });
+                (links, mappings)
             }
-            None => links::build(&config.accounts).map_err(ServerError::Config)?,
+            None => {
+                let links = links::build(&config.accounts).map_err(ServerError::Config)?;
+                let global = (rnats_auth::GLOBAL_ACCOUNT, config.mappings.as_slice());
+                let mappings = crate::mapping::compile(&config.accounts, global, &mut |skipped| {
+                    warnings.push(skipped);
+                });
+                (links, mappings)
+            }
         };
         let websocket = match &config.websocket {
             Some(ws) => Some(Arc::new(crate::websocket::WsSetup::new(
@@ -131,6 +145,7 @@ impl Settings {
             auth,
             websocket,
             links,
+            mappings,
             tls,
             warnings,
             jwt,
@@ -275,6 +290,19 @@ impl ServerState {
         for (name, plan) in &settings.links {
             let links = Links::resolve(plan, |other| self.account(other));
             self.account(name).set_links(links);
+        }
+        let known: Vec<Arc<Account>> = {
+            let accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+            accounts.values().cloned().collect()
+        };
+        for account in known.iter().chain(std::iter::once(&self.global_account)) {
+            if !settings.mappings.contains_key(&account.name) {
+                account.set_mappings(None);
+            }
+        }
+        // Accounts nobody has used yet are created, so their mappings wait for them.
+        for (name, mappings) in &settings.mappings {
+            self.account(name).set_mappings(Some(mappings.clone()));
         }
     }
 

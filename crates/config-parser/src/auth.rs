@@ -118,6 +118,9 @@ pub struct AccountConfig {
     pub signing_keys: Vec<String>,
     /// `nkey`: the account's own public key (`A…`).
     pub nkey: Option<String>,
+    /// `mappings` (alias `maps`): subject mappings applied to what this account's clients
+    /// publish, in file order.
+    pub mappings: Vec<crate::MappingConfig>,
 }
 
 /// Whether an export or import is a stream or a service.

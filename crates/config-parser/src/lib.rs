@@ -48,6 +48,7 @@ mod auth;
 mod de;
 mod error;
 mod load;
+mod mappings;
 mod nkey;
 mod operator;
 mod origins;
@@ -67,6 +68,7 @@ pub use auth::{
 pub use de::from_value;
 pub use error::{ConfigError, ErrorKind};
 pub use load::{Loaded, load_file, load_str, load_value};
+pub use mappings::{MapDestination, MappingConfig};
 pub use operator::{
     CacheResolver, DeletePolicy, FullResolver, OperatorJwt, OperatorMode, PreloadedAccount,
     Resolver,

@@ -62,8 +62,6 @@ const UNSUPPORTED: &[&str] = &[
     "leaf",
     "jetstream",
     "mqtt",
-    "mappings",
-    "maps",
     "ocsp",
     "ocsp_cache",
     "proxies",
@@ -137,6 +135,8 @@ struct RawConfig {
     ports_file_dir: Option<String>,
     authorization: Option<Spanned<RawAuthorization>>,
     accounts: Option<Spanned<RawAccounts>>,
+    mappings: Option<crate::mappings::RawMappings>,
+    maps: Option<crate::mappings::RawMappings>,
     no_auth_user: Option<Spanned<String>>,
     #[serde(alias = "system")]
     system_account: Option<Spanned<String>>,
@@ -390,6 +390,9 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
             &mut account_refs,
             &mut c.origins,
         )?);
+    }
+    if let Some(m) = raw.mappings.or(raw.maps) {
+        c.mappings = m.build()?;
     }
     if let Some(a) = raw.accounts {
         let mut account_users = Vec::new();

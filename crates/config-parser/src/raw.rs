@@ -672,8 +672,8 @@ pub(crate) struct RawAccount {
     default_permissions: Option<RawPermissions>,
     signing_keys: Option<Vec<Spanned<String>>>,
     nkey: Option<Spanned<String>>,
-    mappings: Option<Spanned<IgnoredAny>>,
-    maps: Option<Spanned<IgnoredAny>>,
+    mappings: Option<crate::mappings::RawMappings>,
+    maps: Option<crate::mappings::RawMappings>,
     limits: Option<Spanned<IgnoredAny>>,
     msg_trace: Option<Spanned<IgnoredAny>>,
     trace_dest: Option<Spanned<IgnoredAny>>,
@@ -930,9 +930,10 @@ impl RawAccounts {
             };
             if let Some(raw) = raw {
                 let r = raw.value;
+                if let Some(m) = r.mappings.or(r.maps) {
+                    acc.mappings = m.build()?;
+                }
                 for (key, v) in [
-                    ("mappings", &r.mappings),
-                    ("maps", &r.maps),
                     ("limits", &r.limits),
                     ("msg_trace", &r.msg_trace),
                     ("trace_dest", &r.trace_dest),

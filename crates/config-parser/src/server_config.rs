@@ -66,6 +66,9 @@ pub struct ServerConfig {
     pub authorization: Option<AuthorizationConfig>,
     /// `accounts { … }`, in file order.
     pub accounts: Vec<AccountConfig>,
+    /// Top-level `mappings` (alias `maps`): subject mappings of the global account `$G`, in
+    /// file order.
+    pub mappings: Vec<crate::MappingConfig>,
     /// `no_auth_user`: the user (or NKey) a client without credentials becomes.
     pub no_auth_user: Option<String>,
     /// `system_account` (alias `system`): an account of `accounts`, or in operator mode an
@@ -111,6 +114,7 @@ impl Default for ServerConfig {
             ports_file_dir: None,
             authorization: None,
             accounts: Vec::new(),
+            mappings: Vec::new(),
             no_auth_user: None,
             system_account: None,
             operator_mode: None,

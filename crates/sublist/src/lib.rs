@@ -42,6 +42,11 @@
 //! subjects are not: their `*` and `>` tokens are plain tokens that only wildcard subscriptions
 //! match, exactly as nats-server does.
 //!
+//! # Subject mappings
+//!
+//! [`SubjectTransform`] and [`Mapping`] rewrite published subjects as nats-server's `mappings`
+//! do (destination functions, weights); see their docs.
+//!
 //! # Concurrency
 //!
 //! There is no lock inside. Wrap a [`Sublist`] in an `RwLock`, or clone it and swap it behind
@@ -55,6 +60,7 @@ mod hash;
 mod index;
 mod subject;
 mod sublist;
+mod transform;
 
 pub use cache::MatchCache;
 pub use index::{LinearIndex, SubjectIndex};
@@ -62,6 +68,7 @@ pub use subject::{
     MAX_TOKENS, Subject, SubjectError, subject_matches, validate_literal_subject, validate_subject,
 };
 pub use sublist::{Match, Matches, QueueMatch, Sublist};
+pub use transform::{Mapped, Mapping, MappingError, SubjectTransform, TransformError};
 
 /// Compiles and runs the README's example as a doctest.
 #[cfg(doctest)]

@@ -19,7 +19,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use rnats_auth::{AuthRequest, Permissions, PublishCache, TlsIdentity};
 use rnats_protocol::{ClientOp, ClientParser, ConnectOptions, Limits, OK, PING, PONG};
-use rnats_sublist::validate_literal_subject;
+use rnats_sublist::{Mapped, validate_literal_subject};
 
 use crate::account::Account;
 use crate::errors::ClientError;
@@ -367,6 +367,21 @@ impl Session {
         if self.opts.pedantic && validate_literal_subject(subject).is_err() {
             self.fail(ClientError::InvalidPublishSubject)?;
         }
+        // Subject mappings come first: permissions and routing see the mapped subject.
+        let mapped;
+        let subject = match self.account.map_subject(subject) {
+            Mapped::NoMatch => subject,
+            Mapped::To(to) => {
+                mapped = Bytes::from(to);
+                &mapped
+            }
+            Mapped::Dropped => {
+                if self.opts.verbose {
+                    self.reply(OK);
+                }
+                return Ok(());
+            }
+        };
         if RESERVED_PUBLISH_PREFIXES
             .iter()
             .any(|p| subject.starts_with(p))

@@ -240,6 +240,49 @@ const SCENARIOS: &[Scenario] = &[
         ],
     },
     Scenario {
+        name: "subject mappings and their functions",
+        config: r#"mappings {
+            "w.*.*": "wild.{{wildcard(2)}}.$1"
+            "p.*": "part.{{partition(5,1)}}.{{wildcard(1)}}"
+            "whole.*": "whole.{{partition(7)}}"
+            "s.*": "split.{{split(1,-)}}"
+            "l.*": "sfl.{{SplitFromLeft(1,2)}}"
+            "r.*": "sfr.{{splitFromRight(1,2)}}"
+            "x.*": "slice.{{sliceFromLeft(1,2)}}.{{sliceFromRight(1,2)}}"
+            "lr.*": "lr.{{left(1,2)}}.{{right(1,2)}}"
+            "rest.*.>": "tail.$1.>"
+            "lit": "literal.dest"
+            "drop": [ { dest: "drop", weight: 0 } ]
+            "all": [ { dest: "one", weight: 100% } ]
+        }"#,
+        steps: &[
+            Step::Send(0, b"CONNECT {\"verbose\":false}\r\nSUB > 1\r\n"),
+            Step::Send(1, b"CONNECT {\"verbose\":true}\r\nPUB w.a.b 1\r\n1\r\nPUB p.abc 1\r\n2\r\nPUB p.zz 1\r\n3\r\nPUB whole.q 1\r\n4\r\nPUB s.-a--b- 1\r\n5\r\nPUB l.abcde 1\r\n6\r\nPUB r.abcde 1\r\n7\r\nPUB x.12345 1\r\n8\r\nPUB lr.abcd 1\r\n9\r\nPUB rest.a.b.c 1\r\nA\r\nPUB lit 1\r\nB\r\nPUB drop 1\r\nC\r\nPUB all 1\r\nD\r\nPUB other 1\r\nE\r\n"),
+            Step::Send(0, b""),
+        ],
+    },
+    Scenario {
+        name: "mappings per account, before permissions and into service imports",
+        config: r#"accounts {
+            A { users = [ { user: a, password: a, permissions: { publish: ["mapped.>", "svc.>"] } } ]
+                mappings { "in.*": "mapped.$1", "deny.*": "forbidden.$1" }
+                imports [ { service: { account: B, subject: "svc.>" } } ] }
+            B { users = [ { user: b, password: b } ]
+                exports [ { service: "svc.>" } ]
+                mappings { "svc.*": "internal.svc.$1" } }
+        }"#,
+        steps: &[
+            Step::Send(0, b"CONNECT {\"verbose\":false,\"user\":\"b\",\"pass\":\"b\"}\r\nSUB > 1\r\n"),
+            // nats-server decides whether to map when a read starts, so a PUB in the same read
+            // as CONNECT is not mapped there; rnats maps it. The PUBs go in reads of their own.
+            Step::Send(1, b"CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"a\"}\r\nSUB > 1\r\n"),
+            Step::Send(1, b"PUB in.x 1\r\n1\r\n"),
+            Step::Send(1, b"PUB svc.y 1\r\n2\r\n"),
+            Step::Send(0, b""),
+            Step::Send(1, b"PUB deny.z 1\r\n3\r\n"),
+        ],
+    },
+    Scenario {
         name: "token",
         config: r#"authorization { token: "secret_token_here" }"#,
         steps: &[

@@ -766,3 +766,38 @@ fn system_account_must_agree_with_the_operator() {
         "op.conf:2:17: system_account in config and operator JWT must be identical"
     );
 }
+
+#[tokio::test]
+async fn account_jwt_mappings_rewrite_what_its_clients_publish() {
+    let mut trust = Trust::new();
+    let (a, mut a_claims) = account("A");
+    a_claims.mappings.insert(
+        "orders.*".into(),
+        vec![rnats_jwt::WeightedMapping {
+            subject: "eu.orders.{{wildcard(1)}}".into(),
+            weight: 0,
+            cluster: String::new(),
+        }],
+    );
+    // A destination that does not compile is left out with an error; the rest still apply.
+    a_claims.mappings.insert(
+        "bad.*".into(),
+        vec![rnats_jwt::WeightedMapping {
+            subject: "x.{{wildcard(9)}}".into(),
+            weight: 0,
+            cluster: String::new(),
+        }],
+    );
+    trust.add(&a, &a_claims);
+    let server = start_conf(&trust.config("")).await;
+    let (u, j) = user("app", &a, &a, |_| {});
+    let mut c = RawClient::connect(server.addr).await;
+    let connect = jwt_connect(&c, &j, Some(&u));
+    c.send(&connect).await;
+    c.send(b"SUB > 1\r\n").await;
+    c.ping_pong().await;
+    c.send(b"PUB orders.42 1\r\nx\r\nPUB bad.1 1\r\ny\r\n")
+        .await;
+    let got = String::from_utf8(c.ping_pong().await).unwrap();
+    assert_eq!(got, "MSG eu.orders.42 1 1\r\nx\r\nMSG bad.1 1 1\r\ny\r\n");
+}

@@ -79,8 +79,8 @@ pub(crate) const RULES: &[Rule] = &[
     },
     Rule {
         krate: "rnats-jwt",
-        // A NATS JWT library on its own.
-        internal: Internal::Only(&[]),
+        // A NATS JWT library on its own; the subject trie checks overlapping exports.
+        internal: Internal::Only(&["rnats-sublist"]),
         external: External::AllBut(NO_IO),
         required: &[],
     },

@@ -151,7 +151,7 @@ pub use methods::{
     AllowAll, NkeyAuth, NoAuthUser, PasswordAuth, SigningKeyJwtAuth, SingleUserAuth, TlsMapAuth,
     TokenAuth, UserTable,
 };
-pub use operator::{JwtAccount, JwtAccounts, OperatorAuth, TrustedOperators};
+pub use operator::{JwtAccount, JwtAccounts, OperatorAuth, TrustedOperators, validate_account};
 pub use permissions::{
     PUBLISH_CACHE_CAPACITY, Permissions, PublishCache, RESERVED_QUEUE, ResponsePermission,
     is_reserved_queue,

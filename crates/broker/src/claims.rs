@@ -225,6 +225,9 @@ impl Services {
             }
         };
         let account = key.unwrap_or(&claims.subject).to_owned();
+        if let Err(reason) = rnats_auth::validate_account(&claims) {
+            return Answer::error(&claims.subject, "jwt validation failed", reason);
+        }
         if let Some(op) = self.jwt.accounts.trust().first_is_strict()
             && claims.issuer == op
         {

@@ -131,8 +131,19 @@ impl TrustedOperators {
                 claims.subject, claims.issuer
             ));
         }
+        validate_account(&claims)?;
         Ok(claims)
     }
+}
+
+/// nats-io/jwt's blocking checks of an account (limits on imports, exports and wildcard
+/// exports, overlapping exports, mappings, …), worded as nats-server reports them.
+pub fn validate_account(claims: &AccountClaims) -> Result<(), String> {
+    let errors = claims.validation_errors();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(format!("validation errors: [{}]", errors.join(" ")))
 }
 
 /// `assert_server_version`, with nats-server's messages.

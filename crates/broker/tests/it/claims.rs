@@ -293,6 +293,15 @@ async fn same_update_answers_and_closes_as_nats_server() {
     let limiting = encode_account(&claims, &trust.operator).unwrap();
     let (other, other_claims) = account("O");
     let other_jwt = encode_account(&other_claims, &trust.operator).unwrap();
+    // Beyond the operator's export limit: refused by validation.
+    let mut invalid_claims = claims.clone();
+    invalid_claims.limits.exports = 0;
+    invalid_claims.exports.push(rnats_jwt::Export {
+        subject: "x".into(),
+        kind: rnats_jwt::ExportType::Stream,
+        ..rnats_jwt::Export::default()
+    });
+    let invalid = encode_account(&invalid_claims, &trust.operator).unwrap();
     let mut transcripts = Vec::new();
     for addr in [reference.addr(), ours.addr] {
         let mut t = Vec::new();
@@ -321,11 +330,22 @@ async fn same_update_answers_and_closes_as_nats_server() {
         t.push(without_server(
             &sys.request(&update_subject(&other), "").await,
         ));
+        t.push(without_server(
+            &sys.request(&update_subject(&a), &invalid).await,
+        ));
+        t.push(Value::from(
+            String::from_utf8(c2.ping_pong().await).unwrap(),
+        ));
         transcripts.push(t);
     }
     assert_eq!(
         transcripts[1], transcripts[0],
         "rnats (left), nats-server (right)"
+    );
+    let refused = transcripts[1][7].to_string();
+    assert!(
+        refused.contains("jwt update resulted in error - account validation failed"),
+        "{refused}"
     );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -801,3 +801,77 @@ async fn account_jwt_mappings_rewrite_what_its_clients_publish() {
     let got = String::from_utf8(c.ping_pong().await).unwrap();
     assert_eq!(got, "MSG eu.orders.42 1 1\r\nx\r\nMSG bad.1 1 1\r\ny\r\n");
 }
+
+#[tokio::test]
+async fn accounts_beyond_their_operator_limits_are_not_used_as_in_nats_server() {
+    let mut trust = Trust::new();
+    let mut logins: Vec<(Option<KeyPair>, String)> = Vec::new();
+    let mut steps = Vec::new();
+    let cases: [&dyn Fn(&mut AccountClaims); 4] = [
+        // Within its limits: the control.
+        &|c| c.limits.exports = 1,
+        &|c| {
+            c.limits.exports = 1;
+            c.exports.push(Export {
+                subject: "one".into(),
+                kind: ExportType::Stream,
+                ..Export::default()
+            });
+            c.exports.push(Export {
+                subject: "two".into(),
+                kind: ExportType::Stream,
+                ..Export::default()
+            });
+        },
+        // nats-io/jwt checks wildcards only when exports are limited.
+        &|c| {
+            c.limits.exports = 5;
+            c.limits.wildcard_exports = false;
+            c.exports.push(Export {
+                subject: "wild.*".into(),
+                kind: ExportType::Service,
+                ..Export::default()
+            });
+        },
+        &|c| {
+            c.exports.push(Export {
+                subject: "a.>".into(),
+                kind: ExportType::Stream,
+                ..Export::default()
+            });
+            c.exports.push(Export {
+                subject: "a.b".into(),
+                kind: ExportType::Stream,
+                ..Export::default()
+            });
+        },
+    ];
+    for (i, adjust) in cases.iter().enumerate() {
+        let (key, mut claims) = account(&format!("ACC{i}"));
+        adjust(&mut claims);
+        trust.add(&key, &claims);
+        logins.push({
+            let (u, j) = user("u", &key, &key, |_| {});
+            (Some(u), j)
+        });
+        steps.push(Step::Login(i, i));
+    }
+    let dir = rnats_test_support::scratch_dir("operator-validate");
+    let path = dir.join("operator.conf");
+    let conf = trust.config("");
+    std::fs::write(&path, &conf).unwrap();
+    let reference = ExternalServer::spawn(&reference_server_bin(), &["-c", path.to_str().unwrap()])
+        .expect("nats-server starts with the operator set");
+    let ours = start_conf(&conf).await;
+    let theirs = transcript(reference.addr(), &logins, &steps).await;
+    let mine = transcript(ours.addr, &logins, &steps).await;
+    assert_eq!(mine, theirs, "rnats (left) and nats-server (right) differ");
+    assert_eq!(mine[0], "client 0: ", "the control logs in");
+    assert!(
+        mine[1..]
+            .iter()
+            .all(|t| t.contains("Authorization Violation")),
+        "{mine:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -18,6 +18,7 @@ pub(crate) mod generic;
 pub(crate) mod operator;
 pub(crate) mod signing_keys;
 pub(crate) mod user;
+mod validate;
 
 use account::AccountClaims;
 use activation::ActivationClaims;

@@ -153,6 +153,20 @@ impl Settings {
         })
     }
 
+    /// Marks freshly built settings (and the WebSocket listener's, built with them) as made
+    /// for an update of `account` alone, so only its connections check themselves again.
+    fn set_recheck_only(&mut self, account: Option<&str>) {
+        self.recheck_only = account.map(str::to_owned);
+        let ws = self
+            .websocket
+            .as_mut()
+            .and_then(Arc::get_mut)
+            .and_then(|ws| Arc::get_mut(&mut ws.settings));
+        if let Some(ws) = ws {
+            ws.recheck_only = account.map(str::to_owned);
+        }
+    }
+
     /// The system account's name: in operator mode from the configuration or the operator
     /// JWT, else `system_account` (`$SYS` by default).
     pub(crate) fn system_account(&self) -> String {
@@ -252,7 +266,7 @@ impl ServerState {
             self.custom_auth.as_ref(),
             live.jwt.as_ref(),
         )?;
-        rebuilt.recheck_only = account.map(str::to_owned);
+        rebuilt.set_recheck_only(account);
         self.replace_settings(Arc::new(rebuilt));
         self.reload_epoch.send_modify(|epoch| *epoch += 1);
         Ok(())
@@ -390,4 +404,21 @@ fn check_limits(config: &ServerConfig) -> Result<(), ServerError> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_update_scopes_the_websocket_settings_too() {
+        let conf = "websocket { port: -1, no_tls: true }\naccounts { A { users = [ {user: a, password: p} ] } }";
+        let loaded = rnats_config::load_str(conf, None).expect("config");
+        let mut s =
+            Settings::new(loaded.config, "NTEST", 4222, 8080, None, None).expect("settings");
+        s.set_recheck_only(Some("A"));
+        let ws = s.websocket.as_ref().expect("websocket settings");
+        assert_eq!(ws.settings.recheck_only.as_deref(), Some("A"));
+        assert_eq!(s.recheck_only.as_deref(), Some("A"));
+    }
 }

@@ -111,7 +111,7 @@ pub(crate) const RULES: &[Rule] = &[
     },
     Rule {
         krate: "rnats-server",
-        internal: Internal::Only(&["rnats-broker", "rnats-config", "rnats-auth"]),
+        internal: Internal::Only(&["rnats-broker", "rnats-config", "rnats-auth", "rnats-jwt"]),
         external: External::AllBut(&[]),
         required: &[],
     },

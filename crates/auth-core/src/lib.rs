@@ -156,8 +156,6 @@ pub use permissions::{
     PUBLISH_CACHE_CAPACITY, Permissions, PublishCache, RESERVED_QUEUE, ResponsePermission,
     is_reserved_queue,
 };
-/// The NATS JWT codec this crate verifies with (for tools that mint what it verifies).
-pub use rnats_jwt as jwt;
 pub use secret::{
     SECRET_CACHE_CAPACITY, SecretCacheStats, hash_password_argon2, hash_password_bcrypt,
 };

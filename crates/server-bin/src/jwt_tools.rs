@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
-use rnats_auth::jwt::{
+use rnats_jwt::{
     AccountClaims, OperatorClaims, Permission, Seed, UserClaims, decode_account, decode_operator,
     encode_account, encode_operator, encode_user, format_user_creds,
 };

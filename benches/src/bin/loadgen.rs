@@ -3,7 +3,7 @@
 //! ```text
 //! loadgen --url 127.0.0.1:4222 --scenario NAME [--payload BYTES] [--msgs N] [--pubs N]
 //!         [--subs K] [--seconds S] [--conns C] [--server-pid PID] [--auth SPEC]
-//!         [--window BYTES] [--rate MSGS_PER_SEC] [--tls-ca FILE [--tls-cert FILE --tls-key FILE] [--tls-resume true]]
+//!         [--window BYTES] [--rate MSGS_PER_SEC] [--tls-ca FILE [--tls-cert FILE --tls-key FILE] [--tls-resume true] [--tls-verify false]]
 //! ```
 //!
 //! One thread, one `mio::Poll`, pipelined writes, and `rnats-protocol`'s server-op parser (no
@@ -32,7 +32,10 @@
 //! INFO, trusting that CA (PEM) and checking the certificate against the `--url` host (an IP or
 //! `localhost`); `--tls-cert`/`--tls-key` add a client certificate. Each handshake is a full one,
 //! without session resumption, unless `--tls-resume true`: then connections after the first
-//! resume with the server's session tickets. The scenarios then run unchanged inside TLS.
+//! resume with the server's session tickets. `--tls-verify false` takes the certificate and
+//! handshake-signature checks out of the client (for `connect` rows: the client's ECDSA
+//! verification costs more than the server's signing, so with it the client, not the server,
+//! bounds the handshake rate). The scenarios then run unchanged inside TLS.
 //!
 //! Flow control is the same for both servers: a publisher never has more than `--window` bytes
 //! (default [`INFLIGHT_BYTES`]) of messages that a subscriber has not yet read, far below the
@@ -166,6 +169,13 @@ impl Args {
                 return Err(format!("--tls-resume takes true or false, not {other:?}").into());
             }
         };
+        let verify = match take("tls-verify").as_deref() {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(format!("--tls-verify takes true or false, not {other:?}").into());
+            }
+        };
         let tls = match (take("tls-ca"), take("tls-cert"), take("tls-key")) {
             (None, None, None) => None,
             (Some(ca), cert, key) => {
@@ -179,6 +189,7 @@ impl Args {
                     client_auth,
                     server_name(&url)?,
                     resume,
+                    verify,
                 )?)
             }
             _ => return Err("--tls-cert and --tls-key need --tls-ca".into()),
@@ -1088,5 +1099,6 @@ mod tests {
         assert!(err("--scenario pubsub --url tls://127.0.0.1:4222").contains("give --tls-ca"));
         assert!(err("--scenario pubsub --tls-ca /nonexistent/ca.pem").contains("/nonexistent"));
         assert_eq!(parse("--scenario pubsub --url nats://127.0.0.1:4222"), None);
+        assert!(err("--scenario connect --tls-verify no").contains("true or false"));
     }
 }

@@ -64,6 +64,7 @@ impl TlsClient {
         client_auth: Option<(&Path, &Path)>,
         server_name: ServerName<'static>,
         resume: bool,
+        verify: bool,
     ) -> Result<Self> {
         let pem_err = |path: &Path, e: &dyn std::fmt::Display| -> Error {
             format!("{}: {e}", path.display()).into()
@@ -95,10 +96,59 @@ impl TlsClient {
         if !resume {
             config.resumption = rustls::client::Resumption::disabled();
         }
+        if !verify {
+            config
+                .dangerous()
+                .set_certificate_verifier(Arc::new(TrustEverything(
+                    rustls::crypto::ring::default_provider()
+                        .signature_verification_algorithms
+                        .supported_schemes(),
+                )));
+        }
         Ok(Self {
             config: Arc::new(config),
             server_name,
         })
+    }
+}
+
+/// A benchmark-only verifier that checks nothing: neither the chain nor the handshake
+/// signature, so a client handshake costs only the key exchange.
+#[derive(Debug)]
+struct TrustEverything(Vec<rustls::SignatureScheme>);
+
+impl rustls::client::danger::ServerCertVerifier for TrustEverything {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.clone()
     }
 }
 

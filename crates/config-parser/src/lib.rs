@@ -49,6 +49,7 @@ mod de;
 mod error;
 mod load;
 mod nkey;
+mod oidc;
 mod operator;
 mod origins;
 mod parse;
@@ -67,6 +68,10 @@ pub use auth::{
 pub use de::from_value;
 pub use error::{ConfigError, ErrorKind};
 pub use load::{Loaded, load_file, load_str, load_value};
+pub use oidc::{
+    DEFAULT_JWKS_REFRESH, DEFAULT_OIDC_LEEWAY, JwksSource, MAX_OIDC_LEEWAY, MIN_JWKS_REFRESH,
+    OidcAccount, OidcConfig,
+};
 pub use operator::{
     CacheResolver, DeletePolicy, FullResolver, OperatorJwt, OperatorMode, PreloadedAccount,
     Resolver,

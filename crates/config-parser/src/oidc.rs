@@ -26,7 +26,6 @@ pub const MIN_JWKS_REFRESH: Duration = Duration::from_secs(1);
 
 /// Where an issuer's signing keys come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum JwksSource {
     /// `jwks_file`: a JWK Set read at start-up and on reload.
     File(PathBuf),
@@ -37,7 +36,6 @@ pub enum JwksSource {
 
 /// Which account an OIDC user lands in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum OidcAccount {
     /// Neither `account` nor `account_claim`: the global account `$G`.
     Global,

@@ -73,7 +73,9 @@ impl Settings {
                 })?,
             ),
             (None, None) => {
-                let configured = ServerAuth::from_config(&config).map_err(|e| {
+                let fetcher = crate::jwks_fetch::HttpsFetcher::new();
+                let configured = ServerAuth::from_config_with_fetcher(&config, Some(fetcher))
+                    .map_err(|e| {
                     // Errors about one value name where it was written.
                     let key = match &e {
                         rnats_auth::AuthConfigError::InvalidPasswordHash(user) => {
@@ -82,6 +84,7 @@ impl Settings {
                         rnats_auth::AuthConfigError::InvalidTokenHash => {
                             "authorization.token".to_owned()
                         }
+                        rnats_auth::AuthConfigError::Oidc { origin, .. } => origin.clone(),
                         _ => String::new(),
                     };
                     ServerError::Config(config.origins.locate(&key, &e))

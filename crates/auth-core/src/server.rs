@@ -13,11 +13,11 @@ use crate::authenticator::Authenticator;
 use crate::chain::AuthChain;
 use crate::error::{AuthConfigError, AuthError};
 use crate::grant::UserGrant;
-use crate::oidc::{JwksFetcher, OidcAuth};
 use crate::methods::{
     AllowAll, NkeyAuth, NoAuthUser, PasswordAuth, SigningKeyJwtAuth, SingleUserAuth, TlsMapAuth,
     TokenAuth, UserTable, plaintext_warning,
 };
+use crate::oidc::{JwksFetcher, OidcAuth};
 use crate::secret::{SecretCache, SecretCacheStats};
 use crate::{AuthRequest, Authorized, ConnectionType, Permissions};
 

@@ -21,7 +21,7 @@ pub(crate) struct HttpsFetcher {
 }
 
 impl HttpsFetcher {
-    pub(crate) fn new() -> Arc<dyn JwksFetcher> {
+    pub(crate) fn shared() -> Arc<dyn JwksFetcher> {
         Arc::new(Self::default())
     }
 

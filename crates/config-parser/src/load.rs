@@ -379,7 +379,10 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
     };
     c.operator_mode = operator_keys.build(&others, warnings, &mut c.origins)?;
     if c.operator_mode.is_some()
-        && let Some(p) = raw.authorization.as_ref().and_then(|a| a.value.first_oidc())
+        && let Some(p) = raw
+            .authorization
+            .as_ref()
+            .and_then(|a| a.value.first_oidc())
     {
         return Err(invalid(p, "oidc issuers cannot be used in operator mode"));
     }

@@ -134,7 +134,10 @@ fn check_templates(subject: &str, pos: &Pos) -> Result<(), ConfigError> {
         rest = &after[end + 2..];
     }
     if rest.contains("}}") {
-        return Err(invalid(pos, format!("subject \"{subject}\": stray \"}}}}\"")));
+        return Err(invalid(
+            pos,
+            format!("subject \"{subject}\": stray \"}}}}\""),
+        ));
     }
     Ok(())
 }
@@ -454,7 +457,9 @@ authorization {
             "3:53: invalid duration \"x\""
         );
         assert_eq!(
-            err(&base("issuer: i, audience: a, jwks_file: f, leeway: \"1h\"")),
+            err(&base(
+                "issuer: i, audience: a, jwks_file: f, leeway: \"1h\""
+            )),
             "3:53: leeway must be at most 10m"
         );
         assert!(

@@ -51,10 +51,7 @@ fn claims_of(v: &Value) -> JWTClaims<Map<String, Value>> {
         take("iat"),
     );
     let mut c = Claims::with_custom_claims(custom, Duration::from_secs(0));
-    let secs = |v: Option<Value>| {
-        v.and_then(|v| v.as_u64())
-            .map(UnixTimeStamp::from_secs)
-    };
+    let secs = |v: Option<Value>| v.and_then(|v| v.as_u64()).map(UnixTimeStamp::from_secs);
     c.expires_at = secs(exp);
     c.invalid_before = secs(nbf);
     c.issued_at = secs(iat);
@@ -63,7 +60,9 @@ fn claims_of(v: &Value) -> JWTClaims<Map<String, Value>> {
     c.audiences = match aud {
         Some(Value::String(s)) => Some(Audiences::AsString(s)),
         Some(Value::Array(a)) => Some(Audiences::AsSet(
-            a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
         )),
         _ => None,
     };
@@ -74,10 +73,26 @@ impl SigningKey {
     /// A key for `alg` (RS256, RS384, RS512, PS256, ES256, ES384, EdDSA) named `kid`.
     pub fn new(alg: &str, kid: &str) -> Self {
         let pair = match alg {
-            "RS256" => Pair::Rs256(RS256KeyPair::from_pem(RSA_PEM).expect("rsa").with_key_id(kid)),
-            "RS384" => Pair::Rs384(RS384KeyPair::from_pem(RSA_PEM).expect("rsa").with_key_id(kid)),
-            "RS512" => Pair::Rs512(RS512KeyPair::from_pem(RSA_PEM).expect("rsa").with_key_id(kid)),
-            "PS256" => Pair::Ps256(PS256KeyPair::from_pem(RSA_PEM).expect("rsa").with_key_id(kid)),
+            "RS256" => Pair::Rs256(
+                RS256KeyPair::from_pem(RSA_PEM)
+                    .expect("rsa")
+                    .with_key_id(kid),
+            ),
+            "RS384" => Pair::Rs384(
+                RS384KeyPair::from_pem(RSA_PEM)
+                    .expect("rsa")
+                    .with_key_id(kid),
+            ),
+            "RS512" => Pair::Rs512(
+                RS512KeyPair::from_pem(RSA_PEM)
+                    .expect("rsa")
+                    .with_key_id(kid),
+            ),
+            "PS256" => Pair::Ps256(
+                PS256KeyPair::from_pem(RSA_PEM)
+                    .expect("rsa")
+                    .with_key_id(kid),
+            ),
             "ES256" => Pair::Es256(ES256KeyPair::generate().with_key_id(kid)),
             "ES384" => Pair::Es384(ES384KeyPair::generate().with_key_id(kid)),
             "EdDSA" => Pair::Ed(Ed25519KeyPair::generate().with_key_id(kid)),

@@ -26,7 +26,9 @@ pub(crate) fn string_claim(claims: &Claims, name: &str) -> Result<String, String
         return Err(format!("claim \"{name}\" is empty"));
     }
     if s.len() > MAX_CLAIM_VALUE {
-        return Err(format!("claim \"{name}\" is longer than {MAX_CLAIM_VALUE} bytes"));
+        return Err(format!(
+            "claim \"{name}\" is longer than {MAX_CLAIM_VALUE} bytes"
+        ));
     }
     Ok(s)
 }
@@ -153,8 +155,7 @@ pub(crate) fn permissions(
             responses = p.allow_responses;
         }
     }
-    if pub_allow.len() + pub_deny.len() + sub_allow.len() + sub_deny.len() > MAX_EXPANDED_SUBJECTS
-    {
+    if pub_allow.len() + pub_deny.len() + sub_allow.len() + sub_deny.len() > MAX_EXPANDED_SUBJECTS {
         return Err(format!(
             "permission templates expand to more than {MAX_EXPANDED_SUBJECTS} subjects"
         ));

@@ -58,7 +58,9 @@ impl KeySet {
                 continue;
             }
             if keys.len() == MAX_JWKS_KEYS {
-                return Err(format!("JWK Set has more than {MAX_JWKS_KEYS} signing keys"));
+                return Err(format!(
+                    "JWK Set has more than {MAX_JWKS_KEYS} signing keys"
+                ));
             }
             keys.push(Jwk {
                 kid: obj.get("kid").and_then(Value::as_str).map(str::to_owned),
@@ -120,20 +122,37 @@ pub(crate) struct KeyStore {
     issuer: String,
     source: Source,
     keys: RwLock<Option<Arc<KeySet>>>,
-    /// Held while fetching, so logins and the refresher never fetch twice at once; holds when
-    /// the last login-triggered fetch started.
-    fetching: Mutex<Option<Instant>>,
+    /// Held while fetching, so logins and the refresher never fetch twice at once.
+    fetching: Mutex<()>,
+    /// The login-triggered fetch granted last: when, and to which token (a SHA-256 of it).
+    /// [`KeyStore::claim_fetch`] grants it (from `may_block`, so the login goes to a worker
+    /// thread); only that login may then fetch, so no login answered inline ever waits on
+    /// the network.
+    granted: Mutex<Option<(Instant, [u8; 32])>>,
+    /// Whether the granted fetch is still to be made.
+    ticket: Mutex<Option<[u8; 32]>>,
+}
+
+fn fingerprint(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
 }
 
 impl KeyStore {
-    /// Keys read once (a `jwks_file`, or keys given by a test).
-    pub(crate) fn fixed(issuer: &str, keys: KeySet) -> Self {
+    fn with_source(issuer: &str, source: Source, keys: Option<KeySet>) -> Self {
         Self {
             issuer: issuer.to_owned(),
-            source: Source::Fixed,
-            keys: RwLock::new(Some(Arc::new(keys))),
-            fetching: Mutex::new(None),
+            source,
+            keys: RwLock::new(keys.map(Arc::new)),
+            fetching: Mutex::new(()),
+            granted: Mutex::new(None),
+            ticket: Mutex::new(None),
         }
+    }
+
+    /// Keys read once (a `jwks_file`, or keys given by a test).
+    pub(crate) fn fixed(issuer: &str, keys: KeySet) -> Self {
+        Self::with_source(issuer, Source::Fixed, Some(keys))
     }
 
     /// Reads a `jwks_file`.
@@ -145,20 +164,12 @@ impl KeyStore {
     }
 
     /// Keys fetched from `url`, not loaded yet: call [`spawn_refresher`] to load them.
-    pub(crate) fn from_url(
-        issuer: &str,
-        url: &str,
-        fetcher: Option<Arc<dyn JwksFetcher>>,
-    ) -> Self {
-        Self {
-            issuer: issuer.to_owned(),
-            source: Source::Url {
-                url: url.to_owned(),
-                fetcher,
-            },
-            keys: RwLock::new(None),
-            fetching: Mutex::new(None),
-        }
+    pub(crate) fn from_url(issuer: &str, url: &str, fetcher: Option<Arc<dyn JwksFetcher>>) -> Self {
+        let source = Source::Url {
+            url: url.to_owned(),
+            fetcher,
+        };
+        Self::with_source(issuer, source, None)
     }
 
     /// The keys now, if loaded.
@@ -174,25 +185,44 @@ impl KeyStore {
         matches!(self.source, Source::Url { .. })
     }
 
-    /// Whether a login finding no key for `kid` would fetch now (not rate-limited).
-    pub(crate) fn may_fetch_on_demand(&self) -> bool {
-        self.is_remote()
-            && self
-                .fetching
-                .try_lock()
-                .map(|last| last.is_none_or(|t| t.elapsed() >= MIN_ON_DEMAND_INTERVAL))
-                .unwrap_or(true)
+    /// A login with `token` finds no key for its `kid`: grants it a fetch, unless one was
+    /// granted less than [`MIN_ON_DEMAND_INTERVAL`] ago. `true`: the login must run where
+    /// it may block.
+    pub(crate) fn claim_fetch(&self, token: &str) -> bool {
+        if !self.is_remote() {
+            return false;
+        }
+        let mut granted = self.granted.lock().unwrap_or_else(PoisonError::into_inner);
+        if granted.is_some_and(|(t, _)| t.elapsed() < MIN_ON_DEMAND_INTERVAL) {
+            return false;
+        }
+        let fp = fingerprint(token);
+        *granted = Some((Instant::now(), fp));
+        *self.ticket.lock().unwrap_or_else(PoisonError::into_inner) = Some(fp);
+        true
     }
 
-    /// A login found no key for its `kid` (or no keys at all): fetch again unless a
-    /// login-triggered fetch ran less than [`MIN_ON_DEMAND_INTERVAL`] ago. Blocks as
-    /// long as the fetcher may; the broker runs such logins on worker threads.
-    pub(crate) fn refetch_on_demand(&self, seen: Option<&Arc<KeySet>>) -> Option<Arc<KeySet>> {
+    /// The keys after the fetch granted to `token` by [`KeyStore::claim_fetch`], if it was;
+    /// otherwise the keys as they are, at once. Blocks as long as the fetcher may; the
+    /// broker runs such logins on worker threads.
+    pub(crate) fn refetch_on_demand(
+        &self,
+        token: &str,
+        seen: Option<&Arc<KeySet>>,
+    ) -> Option<Arc<KeySet>> {
         let Source::Url { url, fetcher } = &self.source else {
             return self.current();
         };
-        let mut last = self.fetching.lock().unwrap_or_else(PoisonError::into_inner);
-        // Someone else fetched while we waited for the lock: use what they got.
+        let fp = fingerprint(token);
+        {
+            let mut ticket = self.ticket.lock().unwrap_or_else(PoisonError::into_inner);
+            if *ticket != Some(fp) {
+                return self.current();
+            }
+            *ticket = None;
+        }
+        let _guard = self.fetching.lock().unwrap_or_else(PoisonError::into_inner);
+        // The refresher fetched while we waited for the lock: use what it got.
         let now_keys = self.current();
         let changed = match (&now_keys, seen) {
             (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
@@ -202,10 +232,6 @@ impl KeyStore {
         if changed {
             return now_keys;
         }
-        if last.is_some_and(|t| t.elapsed() < MIN_ON_DEMAND_INTERVAL) {
-            return now_keys;
-        }
-        *last = Some(Instant::now());
         self.store(fetch(url, fetcher.as_deref()));
         self.current()
     }
@@ -307,8 +333,11 @@ mod tests {
         assert!(KeySet::parse(b"{}").is_err());
         assert!(KeySet::parse(br#"{"keys":[{"kty":"oct","k":"AA"}]}"#).is_err());
         assert!(KeySet::parse(b"not json").is_err());
-        let one = KeySet::parse(br#"{"keys":[{"kty":"EC","crv":"P-256","x":"x","y":"y"}]}"#)
-            .unwrap();
-        assert!(one.find(None).is_some(), "the only key serves tokens without kid");
+        let one =
+            KeySet::parse(br#"{"keys":[{"kty":"EC","crv":"P-256","x":"x","y":"y"}]}"#).unwrap();
+        assert!(
+            one.find(None).is_some(),
+            "the only key serves tokens without kid"
+        );
     }
 }

@@ -162,9 +162,7 @@ impl Issuer {
     }
 
     fn options(&self, now: SystemTime) -> VerificationOptions {
-        let secs = now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         VerificationOptions {
             accept_future: false,
             allowed_issuers: Some(HashSet::from([self.cfg.issuer.clone()])),
@@ -202,14 +200,13 @@ impl Issuer {
     }
 
     fn authenticate(&self, token: &str, now: SystemTime) -> Result<Authorized, AuthError> {
-        let refuse = |identity: Option<&str>, account: Option<&str>, reason: String| {
-            AuthError::Oidc {
+        let refuse =
+            |identity: Option<&str>, account: Option<&str>, reason: String| AuthError::Oidc {
                 issuer: self.cfg.issuer.clone(),
                 identity: identity.map(str::to_owned),
                 account: account.map(str::to_owned),
                 reason,
-            }
-        };
+            };
         let meta = Token::decode_metadata(token)
             .map_err(|e| refuse(None, None, format!("token header: {e}")))?;
         let alg = meta.algorithm().to_owned();
@@ -225,7 +222,7 @@ impl Issuer {
         let jwk = match found {
             Some(j) => j,
             None => {
-                keys = self.keys.refetch_on_demand(keys.as_ref());
+                keys = self.keys.refetch_on_demand(token, keys.as_ref());
                 match keys.as_ref().and_then(|k| k.find(kid.as_deref()).cloned()) {
                     Some(j) => j,
                     None if keys.is_none() => {
@@ -360,7 +357,7 @@ impl OidcAuth {
     fn candidate<'a>(&'a self, req: &'a AuthRequest) -> Option<Candidate<'a>> {
         let tokens = [
             given(&req.token),
-            given(&req.user).and(given(&req.pass)),
+            given(&req.user).and_then(|_| given(&req.pass)),
         ];
         tokens.into_iter().flatten().find_map(|token| {
             let iss = unverified_issuer(token)?;
@@ -394,7 +391,8 @@ impl Authenticator for OidcAuth {
         c.issuer.authenticate(c.token, now)
     }
 
-    /// Only when the token's key is not loaded and may be fetched now (a network round trip).
+    /// Only when the token's key is not loaded and a fetch is granted to this login (a
+    /// network round trip, at most one per issuer every few seconds).
     fn may_block(&self, req: &AuthRequest) -> bool {
         let Some(c) = self.candidate(req) else {
             return false;
@@ -407,7 +405,7 @@ impl Authenticator for OidcAuth {
             .keys
             .current()
             .is_some_and(|k| k.find(kid.as_deref()).is_some());
-        !known && c.issuer.keys.may_fetch_on_demand()
+        !known && c.issuer.keys.claim_fetch(c.token)
     }
 }
 

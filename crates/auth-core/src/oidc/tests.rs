@@ -50,20 +50,25 @@ fn reason(r: Result<Authorized, AuthError>) -> String {
 
 #[test]
 fn every_algorithm_verifies() {
-    for alg in ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"] {
+    for alg in [
+        "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA",
+    ] {
         let key = SigningKey::new(alg, &format!("k-{alg}"));
         let auth = auth_with("", &[&key]);
-        let req = token(&key.sign(&good_claims()));
+        let claims = good_claims();
+        let req = token(&key.sign(&claims));
         assert!(auth.applies(&req), "{alg}");
         assert!(!auth.may_block(&req), "{alg}: known key, no fetch");
-        let who = auth.authenticate(&req).unwrap_or_else(|e| panic!("{alg}: {e}"));
+        let who = auth
+            .authenticate(&req)
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
         assert_eq!(
             (who.account.as_str(), who.identity.as_str(), who.method),
             ("$G", "u-1", AuthMethod::Oidc),
             "{alg}"
         );
         assert!(who.permissions.is_none(), "no permissions configured");
-        let exp = good_claims()["exp"].as_u64().unwrap();
+        let exp = claims["exp"].as_u64().unwrap();
         assert_eq!(who.expires, Some(UNIX_EPOCH + Duration::from_secs(exp)));
     }
 }
@@ -74,7 +79,10 @@ fn time_claims_with_leeway() {
     let auth = auth_with("leeway: \"10s\"", &[&key]);
     let now = now_secs();
     let expired = with(good_claims(), "exp", json!(now - 60));
-    assert_eq!(reason(auth.authenticate(&token(&key.sign(&expired)))), "Token has expired");
+    assert_eq!(
+        reason(auth.authenticate(&token(&key.sign(&expired)))),
+        "Token has expired"
+    );
     let in_leeway = with(good_claims(), "exp", json!(now - 5));
     auth.authenticate(&token(&key.sign(&in_leeway))).unwrap();
     let not_yet = with(good_claims(), "nbf", json!(now + 60));
@@ -83,11 +91,17 @@ fn time_claims_with_leeway() {
     assert!(!reason(auth.authenticate(&token(&key.sign(&future_iat)))).is_empty());
     let mut no_exp = good_claims();
     no_exp.as_object_mut().unwrap().remove("exp");
-    assert_eq!(reason(auth.authenticate(&token(&key.sign(&no_exp)))), "token has no exp");
+    assert_eq!(
+        reason(auth.authenticate(&token(&key.sign(&no_exp)))),
+        "token has no exp"
+    );
     // The clock is an argument: the same token is refused an hour later.
     let later = SystemTime::now() + Duration::from_secs(3600);
     let good = token(&key.sign(&good_claims()));
-    assert_eq!(reason(auth.authenticate_at(&good, later)), "Token has expired");
+    assert_eq!(
+        reason(auth.authenticate_at(&good, later)),
+        "Token has expired"
+    );
 }
 
 #[test]
@@ -102,7 +116,10 @@ fn audience_and_issuer() {
     let other = with(good_claims(), "iss", json!("https://evil.example.com"));
     let req = token(&key.sign(&other));
     assert!(!auth.applies(&req));
-    assert!(matches!(auth.authenticate(&req), Err(AuthError::NoCredentials)));
+    assert!(matches!(
+        auth.authenticate(&req),
+        Err(AuthError::NoCredentials)
+    ));
 }
 
 #[test]
@@ -123,13 +140,13 @@ fn forged_tokens_are_refused() {
     );
     // An ES256 token naming the RSA key: the key type does not fit the algorithm.
     let mut confused = ec.sign(&good_claims());
-    let header = Base64UrlSafeNoPadding::encode_to_string(
-        br#"{"alg":"ES256","typ":"JWT","kid":"rsa"}"#,
-    )
-    .unwrap();
+    let header =
+        Base64UrlSafeNoPadding::encode_to_string(br#"{"alg":"ES256","typ":"JWT","kid":"rsa"}"#)
+            .unwrap();
     confused.replace_range(..confused.find('.').unwrap(), &header);
     assert!(
-        reason(auth.authenticate(&token(&confused))).starts_with("key \"rsa\" cannot verify alg \"ES256\"")
+        reason(auth.authenticate(&token(&confused)))
+            .starts_with("key \"rsa\" cannot verify alg \"ES256\"")
     );
     // A valid token with a flipped signature byte.
     let good = rsa.sign(&good_claims());
@@ -156,8 +173,13 @@ fn identity_account_and_templates() {
            roles: { admin: { publish: "admin.>" }, ops: { subscribe: "ops.>" } }"#,
         &[&key],
     );
-    let who = auth.authenticate(&token(&key.sign(&good_claims()))).unwrap();
-    assert_eq!((who.identity.as_str(), who.account.as_str()), ("alice", "OPS"));
+    let who = auth
+        .authenticate(&token(&key.sign(&good_claims())))
+        .unwrap();
+    assert_eq!(
+        (who.identity.as_str(), who.account.as_str()),
+        ("alice", "OPS")
+    );
     let p = who.permissions.unwrap();
     assert!(p.may_publish(b"svc.u-1.x") && p.may_publish(b"admin.x"));
     assert!(!p.may_publish(b"svc.u-2.x") && !p.may_publish(b"other"));
@@ -173,7 +195,10 @@ fn identity_account_and_templates() {
         )
     );
     let sneaky = with(good_claims(), "sub", json!("a.>"));
-    assert!(reason(auth.authenticate(&token(&key.sign(&sneaky)))).contains("cannot be used in a subject"));
+    assert!(
+        reason(auth.authenticate(&token(&key.sign(&sneaky))))
+            .contains("cannot be used in a subject")
+    );
     for bad in [json!("NOPE"), json!("$SYS"), json!(7)] {
         let c = with(good_claims(), "nats_account", bad);
         assert!(reason(auth.authenticate(&token(&key.sign(&c)))).contains("account_claim"));
@@ -192,20 +217,32 @@ fn token_as_password_and_what_applies() {
     let auth = auth_with("account: APP", &[&key]);
     let t = key.sign(&good_claims());
     let who = auth.authenticate(&login("anything", &t)).unwrap();
-    assert_eq!((who.account.as_str(), who.identity.as_str()), ("APP", "u-1"));
+    assert_eq!(
+        (who.account.as_str(), who.identity.as_str()),
+        ("APP", "u-1")
+    );
     assert!(!auth.applies(&login("bob", "plain-password")));
     assert!(!auth.applies(&token("shared-secret")));
-    assert!(!auth.applies(&token("a.b.c")), "not JSON with a trusted iss");
+    assert!(
+        !auth.applies(&token("a.b.c")),
+        "not JSON with a trusted iss"
+    );
     let mut pass_only = login("", &t);
     pass_only.user = None;
     assert!(!auth.applies(&pass_only), "pass counts only with a user");
     assert!(!auth.applies(&token(&"a".repeat(MAX_TOKEN_BYTES + 1))));
-    let e = auth.authenticate(&token(&t[..t.len() - 4])).unwrap_err().to_string();
+    let e = auth
+        .authenticate(&token(&t[..t.len() - 4]))
+        .unwrap_err()
+        .to_string();
     assert!(!e.contains(&t[..20]), "no token in the reason: {e}");
 }
 
 /// A fetcher serving whatever `body` holds; `None` is a provider that is down.
-fn fake_provider(body: Arc<Mutex<Option<String>>>, count: Arc<Mutex<usize>>) -> Arc<dyn JwksFetcher> {
+fn fake_provider(
+    body: Arc<Mutex<Option<String>>>,
+    count: Arc<Mutex<usize>>,
+) -> Arc<dyn JwksFetcher> {
     Arc::new(move |_url: &str| {
         *count.lock().unwrap() += 1;
         body.lock()
@@ -230,24 +267,43 @@ fn rotation_refetches_an_unknown_kid_once() {
     let new = SigningKey::new("ES256", "new");
     let body = Arc::new(Mutex::new(Some(jwks(&[&old]))));
     let count = Arc::new(Mutex::new(0));
-    let auth =
-        OidcAuth::from_config(&config(""), Some(fake_provider(body.clone(), count.clone()))).unwrap();
+    let auth = OidcAuth::from_config(
+        &config(""),
+        Some(fake_provider(body.clone(), count.clone())),
+    )
+    .unwrap();
     let req = token(&old.sign(&good_claims()));
     wait_until(|| auth.authenticate(&req).is_ok());
     let fetched = *count.lock().unwrap();
 
     *body.lock().unwrap() = Some(jwks(&[&old, &new]));
     let rotated = token(&new.sign(&good_claims()));
-    assert!(auth.may_block(&rotated), "an unknown kid fetches: off the I/O thread");
+    assert!(
+        auth.may_block(&rotated),
+        "an unknown kid fetches: off the I/O thread"
+    );
     auth.authenticate(&rotated).unwrap();
     assert_eq!(*count.lock().unwrap(), fetched + 1);
     assert!(!auth.may_block(&rotated));
+
+    // A login answered inline (no fetch granted by may_block) never waits on the network.
+    let newer = SigningKey::new("ES256", "newer");
+    *body.lock().unwrap() = Some(jwks(&[&new, &newer]));
+    let inline = token(&newer.sign(&good_claims()));
+    assert_eq!(
+        reason(auth.authenticate(&inline)),
+        "no signing key with kid \"newer\""
+    );
+    assert_eq!(*count.lock().unwrap(), fetched + 1);
 
     // Unknown kids cannot make the server hammer the provider.
     let stranger = SigningKey::new("ES256", "stranger");
     let req = token(&stranger.sign(&good_claims()));
     assert!(!auth.may_block(&req), "rate-limited: answered at once");
-    assert_eq!(reason(auth.authenticate(&req)), "no signing key with kid \"stranger\"");
+    assert_eq!(
+        reason(auth.authenticate(&req)),
+        "no signing key with kid \"stranger\""
+    );
     assert_eq!(*count.lock().unwrap(), fetched + 1);
 }
 
@@ -256,8 +312,11 @@ fn provider_down_at_start_then_back() {
     let key = SigningKey::new("RS256", "k1");
     let body = Arc::new(Mutex::new(None));
     let count = Arc::new(Mutex::new(0));
-    let auth =
-        OidcAuth::from_config(&config(""), Some(fake_provider(body.clone(), count.clone()))).unwrap();
+    let auth = OidcAuth::from_config(
+        &config(""),
+        Some(fake_provider(body.clone(), count.clone())),
+    )
+    .unwrap();
     let req = token(&key.sign(&good_claims()));
     wait_until(|| *count.lock().unwrap() >= 2);
     assert_eq!(

@@ -53,10 +53,12 @@ async fn admitted(s: &TestServer, t: &str) -> bool {
 
 #[tokio::test]
 async fn every_algorithm_logs_in_with_async_nats() {
-    let keys: Vec<SigningKey> = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
-        .iter()
-        .map(|a| SigningKey::new(a, &format!("kid-{a}")))
-        .collect();
+    let keys: Vec<SigningKey> = [
+        "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA",
+    ]
+    .iter()
+    .map(|a| SigningKey::new(a, &format!("kid-{a}")))
+    .collect();
     let idp = JwksServer::start(jwks(&keys.iter().collect::<Vec<_>>())).await;
     let s = server(&idp, "account: APP").await;
     for key in &keys {
@@ -84,12 +86,27 @@ async fn bad_tokens_are_refused_with_authorization_violation() {
     assert!(admitted(&s, &key.sign(&good)).await);
     let now = now_secs();
     let refused = [
-        ("expired", key.sign(&with(good.clone(), "exp", json!(now - 60)))),
-        ("not yet valid", key.sign(&with(good.clone(), "nbf", json!(now + 120)))),
-        ("wrong audience", key.sign(&with(good.clone(), "aud", json!("web")))),
-        ("wrong issuer", key.sign(&with(good.clone(), "iss", json!("https://other")))),
+        (
+            "expired",
+            key.sign(&with(good.clone(), "exp", json!(now - 60))),
+        ),
+        (
+            "not yet valid",
+            key.sign(&with(good.clone(), "nbf", json!(now + 120))),
+        ),
+        (
+            "wrong audience",
+            key.sign(&with(good.clone(), "aud", json!("web"))),
+        ),
+        (
+            "wrong issuer",
+            key.sign(&with(good.clone(), "iss", json!("https://other"))),
+        ),
         ("alg none", alg_none_token("k1", &good)),
-        ("hmac with the public key", hmac_token("k1", &key.public_bytes(), &good)),
+        (
+            "hmac with the public key",
+            hmac_token("k1", &key.public_bytes(), &good),
+        ),
         ("missing templated claim", key.sign(&claims("u1", 300))),
     ];
     for (what, t) in refused {
@@ -112,9 +129,12 @@ async fn roles_grant_permissions_that_are_enforced() {
     )
     .await;
     let mut dev = RawClient::connect(s.addr).await;
-    dev.send(&connect_token(&key.sign(&claims("u1", 300)))).await;
-    dev.send(b"SUB svc.> 1\r\nPUB svc.u1.ping 2\r\nok\r\nPUB svc.u2.ping 2\r\nno\r\nSUB orders.> 2\r\n")
+    dev.send(&connect_token(&key.sign(&claims("u1", 300))))
         .await;
+    dev.send(
+        b"SUB svc.> 1\r\nPUB svc.u1.ping 2\r\nok\r\nPUB svc.u2.ping 2\r\nno\r\nSUB orders.> 2\r\n",
+    )
+    .await;
     assert_eq!(
         dev.ping_pong().await,
         b"MSG svc.u1.ping 1 2\r\nok\r\n\
@@ -165,13 +185,19 @@ async fn key_rotation_is_picked_up_on_an_unknown_kid() {
     let idp = JwksServer::start(jwks(&[&old])).await;
     let s = server(&idp, "").await;
     assert!(admitted(&s, &old.sign(&claims("u1", 300))).await);
-    assert!(!admitted(&s, &new.sign(&claims("u1", 300))).await, "not published yet");
+    assert!(
+        !admitted(&s, &new.sign(&claims("u1", 300))).await,
+        "not published yet"
+    );
     idp.set(jwks(&[&new]));
     // The refetch after the first miss is rate-limited (a few seconds); the background
     // refresher (every ten minutes) is not due.
     let rotated = new.sign(&claims("u1", 300));
     crate::eventually_async("the rotated key to be accepted", || admitted(&s, &rotated)).await;
-    assert!(!admitted(&s, &old.sign(&claims("u1", 300))).await, "old key retired");
+    assert!(
+        !admitted(&s, &old.sign(&claims("u1", 300))).await,
+        "old key retired"
+    );
 }
 
 #[tokio::test]
@@ -187,7 +213,10 @@ async fn provider_down_at_start_then_back() {
         .await;
     assert_eq!(bob.ping_pong().await, b"");
     idp.resume().await;
-    crate::eventually_async("keys to load once the provider is back", || admitted(&s, &t)).await;
+    crate::eventually_async("keys to load once the provider is back", || {
+        admitted(&s, &t)
+    })
+    .await;
     assert!(idp.served() >= 1);
 }
 

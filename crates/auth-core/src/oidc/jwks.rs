@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,8 @@ use serde_json::Value;
 pub(crate) const MAX_JWKS_BYTES: u64 = 1024 * 1024;
 /// Most keys kept from one JWK Set.
 pub(crate) const MAX_JWKS_KEYS: usize = 64;
+/// Longest a login waits for the first fetch after start or reload.
+pub(crate) const FIRST_FETCH_WAIT: Duration = Duration::from_secs(6);
 /// Least time between two fetches triggered by logins (unknown `kid`, keys not loaded).
 pub(crate) const MIN_ON_DEMAND_INTERVAL: Duration = Duration::from_secs(5);
 /// First retry delay after a failed background fetch; doubled up to the refresh interval.
@@ -131,6 +133,9 @@ pub(crate) struct KeyStore {
     granted: Mutex<Option<(Instant, [u8; 32])>>,
     /// Whether the granted fetch is still to be made.
     ticket: Mutex<Option<[u8; 32]>>,
+    /// Set once the first fetch has succeeded or failed: logins that arrive before (just
+    /// after start or a reload) wait for it on a worker thread rather than being refused.
+    first_attempt: (Mutex<bool>, Condvar),
 }
 
 fn fingerprint(token: &str) -> [u8; 32] {
@@ -147,6 +152,7 @@ impl KeyStore {
             fetching: Mutex::new(()),
             granted: Mutex::new(None),
             ticket: Mutex::new(None),
+            first_attempt: (Mutex::new(false), Condvar::new()),
         }
     }
 
@@ -242,7 +248,29 @@ impl KeyStore {
             return true;
         };
         let _guard = self.fetching.lock().unwrap_or_else(PoisonError::into_inner);
-        self.store(fetch(url, fetcher.as_deref()))
+        let ok = self.store(fetch(url, fetcher.as_deref()));
+        let (done, cv) = &self.first_attempt;
+        *done.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        cv.notify_all();
+        ok
+    }
+
+    /// Whether the keys are fetched and not loaded yet: a login must then run where it may
+    /// wait for them.
+    pub(crate) fn is_loading(&self) -> bool {
+        self.is_remote() && self.current().is_none()
+    }
+
+    /// The keys, once the first fetch has been tried (waiting at most `max`).
+    pub(crate) fn after_first_attempt(&self, max: Duration) -> Option<Arc<KeySet>> {
+        if self.is_remote() {
+            let (done, cv) = &self.first_attempt;
+            let guard = done.lock().unwrap_or_else(PoisonError::into_inner);
+            let _unused = cv
+                .wait_timeout_while(guard, max, |d| !*d)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        self.current()
     }
 
     fn store(&self, fetched: Result<KeySet, String>) -> bool {

@@ -134,7 +134,6 @@ impl Issuer {
                 Arc::new(KeyStore::from_url(&cfg.issuer, url, fetcher.cloned()))
             }
         };
-        let refresher = spawn_refresher(&keys, cfg.jwks_refresh);
         let system = server.system_account.as_deref().unwrap_or("$SYS");
         let accounts = server
             .accounts
@@ -152,6 +151,7 @@ impl Issuer {
         for p in cfg.permissions.iter().chain(cfg.roles.values()) {
             check_compiles(&cfg.issuer, p)?;
         }
+        let refresher = spawn_refresher(&keys, cfg.jwks_refresh);
         Ok(Self {
             audiences: cfg.audience.iter().cloned().collect(),
             cfg: cfg.clone(),
@@ -218,6 +218,10 @@ impl Issuer {
         }
         let kid = meta.key_id().map(str::to_owned);
         let mut keys = self.keys.current();
+        if keys.is_none() {
+            // Just started or reloaded: the refresher's first fetch is under way.
+            keys = self.keys.after_first_attempt(jwks::FIRST_FETCH_WAIT);
+        }
         let found = keys.as_ref().and_then(|k| k.find(kid.as_deref()).cloned());
         let jwk = match found {
             Some(j) => j,
@@ -405,7 +409,9 @@ impl Authenticator for OidcAuth {
             .keys
             .current()
             .is_some_and(|k| k.find(kid.as_deref()).is_some());
-        !known && c.issuer.keys.claim_fetch(c.token)
+        // Not loaded yet: wait for the first fetch off the I/O thread.
+        let loading = c.issuer.keys.is_loading();
+        (!known && c.issuer.keys.claim_fetch(c.token)) || loading
     }
 }
 

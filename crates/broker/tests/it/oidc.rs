@@ -265,3 +265,54 @@ async fn unreadable_jwks_file_is_a_located_config_error() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn reload_rechecks_token_users() {
+    let key = SigningKey::new("ES256", "k1");
+    let idp = JwksServer::start(jwks(&[&key])).await;
+    let conf = |perms: &str| {
+        format!(
+            r#"authorization {{
+  users = [ {{ user: bob, password: "bob-pw" }} ]
+  oidc: [ {{ issuer: "{ISS}", audience: "nats", jwks_url: "{}", {perms} }} ]
+}}"#,
+            idp.url()
+        )
+    };
+    let s = start_conf(&conf(r#"permissions: { publish: "a", subscribe: "a" }"#)).await;
+    let mut c = RawClient::connect(s.addr).await;
+    c.send(&connect_token(&key.sign(&claims("u1", 300)))).await;
+    c.send(b"SUB a 1\r\nPUB a 1\r\nx\r\n").await;
+    assert_eq!(c.ping_pong().await, b"MSG a 1 1\r\nx\r\n");
+    let mut others = Vec::new();
+    for i in 0..3 {
+        let mut d = RawClient::connect(s.addr).await;
+        d.send(&connect_token(&key.sign(&claims(&format!("d{i}"), 300))))
+            .await;
+        assert_eq!(d.ping_pong().await, b"");
+        others.push(d);
+    }
+
+    let reload = |text: String| {
+        let mut config = rnats_config::load_str(&text, None).unwrap().config;
+        config.host = "127.0.0.1".into();
+        config.port = 0;
+        s.handle.reload(config).unwrap();
+    };
+    // New permissions apply to the connected token user at once.
+    reload(conf(r#"permissions: { publish: "b", subscribe: "a" }"#));
+    c.send(b"PUB a 1\r\nx\r\n").await;
+    assert_eq!(
+        c.ping_pong().await,
+        b"-ERR 'Permissions Violation for Publish to \"a\"'\r\n"
+    );
+    // Every token user was re-checked against the new keys (fetched again after the
+    // reload) and stays.
+    for d in &mut others {
+        d.send(b"PUB b 1\r\ny\r\n").await;
+        assert_eq!(d.ping_pong().await, b"");
+    }
+    // The issuer removed: its users are closed.
+    reload("authorization { users = [ { user: bob, password: \"bob-pw\" } ] }".into());
+    assert_eq!(c.read_to_close().await, VIOLATION);
+}

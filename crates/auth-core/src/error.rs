@@ -193,6 +193,23 @@ pub enum AuthError {
         /// The user key.
         identity: String,
     },
+    /// An OIDC bearer token was refused. `identity` and `account` are filled in as far as the
+    /// checks got (never from an unverified token).
+    #[error(
+        "oidc token of issuer {issuer:?}{}{}: {reason}",
+        identity.as_ref().map(|i| format!(" for {i:?}")).unwrap_or_default(),
+        account.as_ref().map(|a| format!(" in account {a:?}")).unwrap_or_default()
+    )]
+    Oidc {
+        /// The issuer the token names.
+        issuer: String,
+        /// The `user_claim` of a verified token.
+        identity: Option<String>,
+        /// The account the user would have joined.
+        account: Option<String>,
+        /// Why.
+        reason: String,
+    },
     /// The user JWT's `times` or `times_location` cannot be read (an unknown zone, say).
     #[error("connect times of {identity} cannot be checked: {reason}")]
     BadConnectTimes {
@@ -278,6 +295,14 @@ pub enum AuthConfigError {
     /// The system account does not agree with the operators (located text).
     #[error("{0}")]
     SystemAccount(String),
+    /// An `oidc` issuer cannot be used (its `jwks_file` cannot be read, say).
+    #[error("{reason}")]
+    Oidc {
+        /// The [`Origins`](rnats_config::Origins) key of the value at fault.
+        origin: String,
+        /// Why.
+        reason: String,
+    },
     /// A permission set does not compile.
     #[error("permissions of {owner}: {source}")]
     Permissions {

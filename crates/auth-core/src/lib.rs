@@ -56,11 +56,13 @@
 //!    to users) and `sig` must verify over the nonce.
 //! 2. [`SigningKeyJwtAuth`]: CONNECT `jwt` with account `signing_keys` configured: the JWT's
 //!    issuer must be one of them.
-//! 3. [`TlsMapAuth`]: `tls { verify_and_map }`: the user comes from the client certificate.
-//! 4. [`NoAuthUser`]: no credentials and `no_auth_user` (or nats-server's hidden global user).
-//! 5. [`PasswordAuth`]: users by name (password plain, bcrypt or argon2id), from a
+//! 3. [`OidcAuth`] (an rnats extension): the `auth_token`, or the `pass`, is a JWS naming a
+//!    configured `oidc` issuer (see [`oidc`] for the rule and the checks).
+//! 4. [`TlsMapAuth`]: `tls { verify_and_map }`: the user comes from the client certificate.
+//! 5. [`NoAuthUser`]: no credentials and `no_auth_user` (or nats-server's hidden global user).
+//! 6. [`PasswordAuth`]: users by name (password plain, bcrypt or argon2id), from a
 //!    [`UserTable`] shared with the certificate map.
-//! 6. [`TokenAuth`] or [`SingleUserAuth`]: the single `authorization { user, password }` or
+//! 7. [`TokenAuth`] or [`SingleUserAuth`]: the single `authorization { user, password }` or
 //!    `token`.
 //!
 //! Nothing configured: the chain is empty and everyone is let in to `$G` with
@@ -132,6 +134,7 @@ mod error;
 mod grant;
 mod methods;
 mod nkey;
+pub mod oidc;
 mod operator;
 mod permissions;
 mod secret;
@@ -151,6 +154,7 @@ pub use methods::{
     AllowAll, NkeyAuth, NoAuthUser, PasswordAuth, SigningKeyJwtAuth, SingleUserAuth, TlsMapAuth,
     TokenAuth, UserTable,
 };
+pub use oidc::OidcAuth;
 pub use operator::{JwtAccount, JwtAccounts, OperatorAuth, TrustedOperators, validate_account};
 pub use permissions::{
     PUBLISH_CACHE_CAPACITY, Permissions, PublishCache, RESERVED_QUEUE, ResponsePermission,
@@ -333,6 +337,8 @@ pub enum AuthMethod {
     Jwt,
     /// The client certificate (`verify_and_map`).
     TlsMap,
+    /// An OAuth 2 / OpenID Connect bearer token of a trusted issuer.
+    Oidc,
 }
 
 impl fmt::Display for AuthMethod {
@@ -345,6 +351,7 @@ impl fmt::Display for AuthMethod {
             Self::Nkey => "nkey",
             Self::Jwt => "jwt",
             Self::TlsMap => "tls_map",
+            Self::Oidc => "oidc",
         })
     }
 }

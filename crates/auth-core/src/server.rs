@@ -17,6 +17,7 @@ use crate::methods::{
     AllowAll, NkeyAuth, NoAuthUser, PasswordAuth, SigningKeyJwtAuth, SingleUserAuth, TlsMapAuth,
     TokenAuth, UserTable, plaintext_warning,
 };
+use crate::oidc::{JwksFetcher, OidcAuth};
 use crate::secret::{SecretCache, SecretCacheStats};
 use crate::{AuthRequest, Authorized, ConnectionType, Permissions};
 
@@ -56,8 +57,18 @@ pub struct ServerAuth {
 }
 
 impl ServerAuth {
-    /// Checks and compiles the auth parts of `cfg`.
+    /// Checks and compiles the auth parts of `cfg`. `oidc` issuers with a `jwks_url` get no
+    /// keys this way: see [`ServerAuth::from_config_with_fetcher`].
     pub fn from_config(cfg: &ServerConfig) -> Result<Self, AuthConfigError> {
+        Self::from_config_with_fetcher(cfg, None)
+    }
+
+    /// As [`ServerAuth::from_config`], with `fetcher` fetching the JWK Sets of `oidc` issuers
+    /// configured with a `jwks_url` (the broker installs an HTTPS one).
+    pub fn from_config_with_fetcher(
+        cfg: &ServerConfig,
+        fetcher: Option<Arc<dyn JwksFetcher>>,
+    ) -> Result<Self, AuthConfigError> {
         let auth = cfg.authorization.clone().unwrap_or_default();
         for a in &cfg.accounts {
             if a.name == GLOBAL_ACCOUNT {
@@ -219,7 +230,10 @@ impl ServerAuth {
             .map(|t| TokenAuth::with_cache(t, cache.clone()))
             .transpose()?;
 
-        let credentials = !users.is_empty()
+        let oidc = OidcAuth::from_config(cfg, fetcher)?;
+
+        let credentials = !oidc.is_empty()
+            || !users.is_empty()
             || !nkeys.is_empty()
             || !jwt.is_empty()
             || token.is_some()
@@ -236,6 +250,9 @@ impl ServerAuth {
             }
             if !jwt.is_empty() {
                 chain.push(jwt);
+            }
+            if !oidc.is_empty() {
+                chain.push(oidc);
             }
             if verify_and_map && !users.is_empty() {
                 chain.push(TlsMapAuth::new(users.clone()));

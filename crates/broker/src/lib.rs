@@ -64,6 +64,7 @@ mod errors;
 mod expiring;
 mod hashing;
 mod info;
+mod jwks_fetch;
 mod links;
 mod logfmt;
 mod mapping;

@@ -75,19 +75,22 @@ impl Settings {
                 })?,
             ),
             (None, None) => {
-                let configured = ServerAuth::from_config(&config).map_err(|e| {
-                    // Errors about one value name where it was written.
-                    let key = match &e {
-                        rnats_auth::AuthConfigError::InvalidPasswordHash(user) => {
-                            format!("password of {user}")
-                        }
-                        rnats_auth::AuthConfigError::InvalidTokenHash => {
-                            "authorization.token".to_owned()
-                        }
-                        _ => String::new(),
-                    };
-                    ServerError::Config(config.origins.locate(&key, &e))
-                })?;
+                let fetcher = crate::jwks_fetch::HttpsFetcher::shared();
+                let configured = ServerAuth::from_config_with_fetcher(&config, Some(fetcher))
+                    .map_err(|e| {
+                        // Errors about one value name where it was written.
+                        let key = match &e {
+                            rnats_auth::AuthConfigError::InvalidPasswordHash(user) => {
+                                format!("password of {user}")
+                            }
+                            rnats_auth::AuthConfigError::InvalidTokenHash => {
+                                "authorization.token".to_owned()
+                            }
+                            rnats_auth::AuthConfigError::Oidc { origin, .. } => origin.clone(),
+                            _ => String::new(),
+                        };
+                        ServerError::Config(config.origins.locate(&key, &e))
+                    })?;
                 warnings = configured.plaintext_password_warnings();
                 Arc::new(configured)
             }

@@ -21,6 +21,8 @@ pub struct AuthorizationConfig {
     /// `default_permissions` (aliases `default_permission`, `permissions`): for users without
     /// their own `permissions`. Not applied to `users` here.
     pub default_permissions: Option<PermissionsConfig>,
+    /// `oidc` (an rnats extension): trusted OAuth 2 / OpenID Connect token issuers.
+    pub oidc: Vec<crate::OidcConfig>,
 }
 
 /// One entry of a `users` list.
@@ -256,6 +258,7 @@ impl std::fmt::Debug for AuthorizationConfig {
             .field("users", &self.users)
             .field("timeout", &self.timeout)
             .field("default_permissions", &self.default_permissions)
+            .field("oidc", &self.oidc)
             .finish()
     }
 }

@@ -50,6 +50,7 @@ mod error;
 mod load;
 mod mappings;
 mod nkey;
+mod oidc;
 mod operator;
 mod origins;
 mod parse;
@@ -69,6 +70,10 @@ pub use de::from_value;
 pub use error::{ConfigError, ErrorKind};
 pub use load::{Loaded, load_file, load_str, load_value};
 pub use mappings::{MapDestination, MappingConfig};
+pub use oidc::{
+    DEFAULT_JWKS_REFRESH, DEFAULT_OIDC_LEEWAY, JwksSource, MAX_OIDC_LEEWAY, MIN_JWKS_REFRESH,
+    OidcAccount, OidcConfig,
+};
 pub use operator::{
     CacheResolver, DeletePolicy, FullResolver, OperatorJwt, OperatorMode, PreloadedAccount,
     Resolver,

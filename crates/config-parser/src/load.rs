@@ -378,6 +378,14 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
         system_account: raw.system_account.as_ref(),
     };
     c.operator_mode = operator_keys.build(&others, warnings, &mut c.origins)?;
+    if c.operator_mode.is_some()
+        && let Some(p) = raw
+            .authorization
+            .as_ref()
+            .and_then(|a| a.value.first_oidc())
+    {
+        return Err(invalid(p, "oidc issuers cannot be used in operator mode"));
+    }
 
     // Users, with where they were defined, for the cross-section checks.
     let mut users: Vec<(UserConfig, Pos)> = Vec::new();

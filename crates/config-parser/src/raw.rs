@@ -313,7 +313,7 @@ pub(crate) struct RawPermissions {
 }
 
 impl RawPermissions {
-    fn build(self) -> Result<PermissionsConfig, ConfigError> {
+    pub(crate) fn build(self) -> Result<PermissionsConfig, ConfigError> {
         let publish = match self.publish {
             Some(p) => {
                 check_publish_subjects(&p.value.allow, &p.pos)?;
@@ -492,6 +492,7 @@ pub(crate) struct RawAuthorization {
     default_permissions: Option<RawPermissions>,
     proxy_required: Option<Spanned<bool>>,
     auth_callout: Option<Spanned<IgnoredAny>>,
+    oidc: Option<Vec<Spanned<crate::oidc::RawOidc>>>,
 }
 
 /// Users whose `account` must be checked against the defined accounts.
@@ -504,6 +505,11 @@ impl RawAuthorization {
     /// Where the first entry of `users` is, if there is one (operator mode refuses users).
     pub(crate) fn first_user(&self) -> Option<&Pos> {
         self.users.as_ref()?.first().map(|u| &u.pos)
+    }
+
+    /// Where the first `oidc` issuer is, if there is one (operator mode refuses them).
+    pub(crate) fn first_oidc(&self) -> Option<&Pos> {
+        self.oidc.as_ref()?.first().map(|o| &o.pos)
     }
 
     /// Where `auth_callout` is, if set.
@@ -578,6 +584,7 @@ impl RawAuthorization {
             let name = self.user.as_deref().unwrap_or_default();
             origins.record(format!("password of {name}"), p.pos.clone());
         }
+        let oidc = crate::oidc::build_oidc(self.oidc.unwrap_or_default(), account_refs, origins)?;
         Ok(AuthorizationConfig {
             token: self.token.map(|t| {
                 origins.record("authorization.token", t.pos);
@@ -591,6 +598,7 @@ impl RawAuthorization {
                 .default_permissions
                 .map(RawPermissions::build)
                 .transpose()?,
+            oidc,
         })
     }
 }

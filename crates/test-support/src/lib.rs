@@ -393,6 +393,8 @@ pub fn rnats_server_bin() -> PathBuf {
     .clone()
 }
 
+pub mod oidc;
+
 /// A tiny JSON object reader for INFO lines, enough for tests (no dependency needed).
 pub mod serde_json_lite {
     /// Field name to raw JSON value text.

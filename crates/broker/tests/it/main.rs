@@ -7,6 +7,7 @@ mod differential;
 mod flow;
 mod hostile;
 mod limits;
+mod oidc;
 mod operator;
 mod plugin;
 mod raw;
@@ -72,5 +73,22 @@ pub(crate) async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
         );
         tokio::task::yield_now().await;
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Retries the async check `cond` until it holds, for state that changes outside any
+/// protocol round trip (a provider's keys reloading). Fails the test after ten seconds.
+pub(crate) async fn eventually_async<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !cond().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

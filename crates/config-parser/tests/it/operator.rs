@@ -613,3 +613,14 @@ fn toml_form() {
         matches!(m.resolver, Some(Resolver::Full(f)) if f.interval == Duration::from_secs(120))
     );
 }
+
+#[test]
+fn oidc_issuers_are_refused_in_operator_mode() {
+    let e = err(&with_op(
+        "authorization {\n  oidc: [ { issuer: i, audience: a, jwks_file: f } ]\n}",
+    ));
+    assert_eq!(
+        e.to_string(),
+        "4:11: oidc issuers cannot be used in operator mode"
+    );
+}

@@ -189,6 +189,15 @@ fn security_guide_commands_run_as_written() {
         "MSG orders.new 1 2",
         r#"-ERR 'Permissions Violation for Publish to "billing"'"#,
         "PONG",
+        // OIDC: alice gets her own message and a violation; root is admin; an expired token
+        "INFO",
+        "MSG svc.u-17.ping 1 2",
+        r#"-ERR 'Permissions Violation for Publish to "svc.u-18.ping"'"#,
+        "PONG",
+        "INFO",
+        "PONG",
+        "INFO",
+        "-ERR 'Authorization Violation'",
         // 2. server-only TLS
         "INFO",
         "PONG",
@@ -212,6 +221,9 @@ fn security_guide_commands_run_as_written() {
     // The server's side of it.
     for wanted in [
         "authenticated: method=jwt identity=\"U",
+        r#"authenticated: method=oidc identity="alice" account="APP""#,
+        r#"authenticated: method=oidc identity="root" account="APP""#,
+        r#"oidc token of issuer "https://idp.example.com/realms/nats": Token has expired"#,
         "TLS handshake error: peer sent no certificates",
         r#"authenticated: method=tls_map identity="CN=bob,OU=eng,O=Acme,DC=example,DC=com" account="$G""#,
         r#"Publish Violation - User "CN=bob,OU=eng,O=Acme,DC=example,DC=com", Subject "ops.hello""#,

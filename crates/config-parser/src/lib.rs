@@ -60,6 +60,7 @@ mod value;
 mod websocket;
 
 pub use auth::{
+    AuthCalloutConfig,
     AccountConfig, AuthorizationConfig, ExportConfig, ExportKind, ImportConfig, LatencyConfig,
     LatencySampling, PermissionsConfig, ResponsePermission, ResponseType, SubjectPermission,
     UserConfig,

@@ -126,6 +126,7 @@
 #![warn(missing_docs)]
 
 mod authenticator;
+pub mod callout;
 mod chain;
 pub mod dn;
 mod error;
@@ -144,6 +145,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 pub use authenticator::{Authenticator, ChainMember};
+pub use callout::CalloutPolicy;
 pub use chain::AuthChain;
 pub use error::{AuthConfigError, AuthError, HashError, PermissionError};
 pub use grant::UserGrant;
@@ -335,6 +337,8 @@ pub enum AuthMethod {
     Jwt,
     /// The client certificate (`verify_and_map`).
     TlsMap,
+    /// The auth callout service's user JWT.
+    Callout,
 }
 
 impl fmt::Display for AuthMethod {
@@ -347,6 +351,7 @@ impl fmt::Display for AuthMethod {
             Self::Nkey => "nkey",
             Self::Jwt => "jwt",
             Self::TlsMap => "tls_map",
+            Self::Callout => "auth_callout",
         })
     }
 }

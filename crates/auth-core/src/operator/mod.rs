@@ -10,6 +10,8 @@ mod login;
 mod template;
 mod times;
 
+pub(crate) use times::allowed_for;
+
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -64,6 +64,9 @@ pub struct CalloutPolicy {
     defaults: HashMap<String, Arc<Permissions>>,
     /// Account names the service may place users in: the configured ones and `$G`.
     accounts: Vec<String>,
+    /// Keys that may sign a plain (unencrypted) response: `issuer` and the callout account's
+    /// `signing_keys`.
+    response_signers: Vec<String>,
     warnings: Vec<String>,
 }
 
@@ -113,6 +116,7 @@ impl CalloutPolicy {
     pub(crate) fn new(
         cfg: &AuthCalloutConfig,
         accounts: Vec<(String, Option<Arc<Permissions>>)>,
+        signing_keys: &[String],
         users: &[String],
     ) -> Self {
         let mut warnings = Vec::new();
@@ -145,6 +149,9 @@ impl CalloutPolicy {
             local_first: cfg.local_first,
             defaults,
             accounts: names,
+            response_signers: std::iter::once(cfg.issuer.clone())
+                .chain(signing_keys.iter().cloned())
+                .collect(),
             warnings,
         }
     }
@@ -309,6 +316,7 @@ impl CalloutPolicy {
         }
         let opened;
         let mut msg = payload;
+        let mut encrypted = false;
         if let Some(service) = &self.xkey
             && !payload.starts_with(JWT_PREFIX)
         {
@@ -320,12 +328,22 @@ impl CalloutPolicy {
                     ))
                 })?;
             msg = &opened;
+            encrypted = true;
         }
         let text = std::str::from_utf8(msg)
             .map_err(|_| CalloutError("Authorization response is not a JWT".to_owned()))?;
         let response = rnats_jwt::decode_authorization_response_at(text, now)
             .map_err(|e| CalloutError(title(&e.to_string())))?;
         check_response(&response, &pending.user_nkey, &pending.server_id)?;
+        // A sealed answer proved itself by opening; a plain one must be signed by the issuer
+        // (or a signing key of the callout account).
+        let signer = response
+            .issuer_account
+            .as_ref()
+            .unwrap_or(&response.issuer);
+        if !encrypted && !self.response_signers.contains(signer) {
+            return fail("Auth callout signing key is unknown".to_owned());
+        }
         let Some(user_jwt) = response.jwt.as_deref() else {
             return fail("Error or Jwt is required".to_owned());
         };

@@ -136,7 +136,13 @@ impl ServerAuth {
                 .iter()
                 .map(|a| (a.name.clone(), account_defaults.get(a.name.as_str()).cloned()))
                 .collect();
-            Arc::new(CalloutPolicy::new(c, accounts, &names))
+            let signing_keys: Vec<String> = cfg
+                .accounts
+                .iter()
+                .filter(|a| a.name == c.account)
+                .flat_map(|a| a.signing_keys.iter().cloned())
+                .collect();
+            Arc::new(CalloutPolicy::new(c, accounts, &signing_keys, &names))
         });
 
         let cache = Arc::new(SecretCache::new());

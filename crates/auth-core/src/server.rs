@@ -134,7 +134,12 @@ impl ServerAuth {
             let accounts = cfg
                 .accounts
                 .iter()
-                .map(|a| (a.name.clone(), account_defaults.get(a.name.as_str()).cloned()))
+                .map(|a| {
+                    (
+                        a.name.clone(),
+                        account_defaults.get(a.name.as_str()).cloned(),
+                    )
+                })
                 .collect();
             let signing_keys: Vec<String> = cfg
                 .accounts

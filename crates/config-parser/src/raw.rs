@@ -11,10 +11,9 @@ use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::auth::{
-    AuthCalloutConfig,
-    AccountConfig, AuthorizationConfig, ExportConfig, ExportKind, ImportConfig, LatencyConfig,
-    LatencySampling, PermissionsConfig, ResponsePermission, ResponseType, SubjectPermission,
-    UserConfig,
+    AccountConfig, AuthCalloutConfig, AuthorizationConfig, ExportConfig, ExportKind, ImportConfig,
+    LatencyConfig, LatencySampling, PermissionsConfig, ResponsePermission, ResponseType,
+    SubjectPermission, UserConfig,
 };
 use crate::de::Spanned;
 use crate::error::{ConfigError, ErrorKind};

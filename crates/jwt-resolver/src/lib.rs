@@ -89,15 +89,14 @@ pub use creds::{
 };
 pub use decode::{
     Peek, decode, decode_account, decode_account_at, decode_activation, decode_activation_at,
-    decode_authorization_request, decode_authorization_request_at, decode_authorization_response,
-    decode_authorization_response_at,
-    decode_at, decode_generic, decode_generic_at, decode_operator, decode_operator_at, decode_user,
-    decode_user_at, peek, peek_issuer,
+    decode_at, decode_authorization_request, decode_authorization_request_at,
+    decode_authorization_response, decode_authorization_response_at, decode_generic,
+    decode_generic_at, decode_operator, decode_operator_at, decode_user, decode_user_at, peek,
+    peek_issuer,
 };
 pub use encode::{
     encode, encode_account, encode_activation, encode_authorization_request,
-    encode_authorization_response, encode_generic, encode_operator, encode_user,
-    try_encode_user,
+    encode_authorization_response, encode_generic, encode_operator, encode_user, try_encode_user,
 };
 pub use error::JwtError;
 pub use permissions::{Permission, Permissions, ResponsePermission};

@@ -169,9 +169,7 @@ async fn serve(addr: SocketAddr, keys: Arc<Keys>) -> Service {
             let Some(mut body) = answer(&keys, &req) else {
                 continue;
             };
-            if let (Some(mine), Some(theirs), false) =
-                (&keys.xkey, &server_xkey, body.is_empty())
-            {
+            if let (Some(mine), Some(theirs), false) = (&keys.xkey, &server_xkey, body.is_empty()) {
                 let to = XKey::from_public_key(theirs).unwrap();
                 body = mine.seal(&body, &to).expect("seals");
             }
@@ -212,7 +210,11 @@ async fn login(addr: SocketAddr, user: &str, pass: &str, then: &str) -> String {
 }
 
 const LOGINS: &[(&str, &str, &str)] = &[
-    ("alice", "secret", "PUB app.x 1\r\nx\r\nPUB other 1\r\nx\r\n"),
+    (
+        "alice",
+        "secret",
+        "PUB app.x 1\r\nx\r\nPUB other 1\r\nx\r\n",
+    ),
     ("alice", "wrong", ""),
     ("nobody", "x", ""),
     ("forger", "x", ""),
@@ -234,7 +236,10 @@ async fn transcript(addr: SocketAddr, keys: &Arc<Keys>) -> (Vec<String>, usize, 
     let service = serve(addr, keys.clone()).await;
     let mut lines = Vec::new();
     for (user, pass, then) in LOGINS {
-        lines.push(format!("{user}/{pass}: {}", login(addr, user, pass, then).await));
+        lines.push(format!(
+            "{user}/{pass}: {}",
+            login(addr, user, pass, then).await
+        ));
     }
     let calls = service.calls.load(Ordering::SeqCst);
     let layouts = service.layouts.lock().unwrap().clone();
@@ -341,10 +346,7 @@ async fn local_first_skips_the_service_for_local_users() {
         login(server.addr, "local", "bad", "").await,
         format!("{VIOLATION}<closed>")
     );
-    assert_eq!(
-        login(server.addr, "alice", "secret", "").await,
-        "<in>"
-    );
+    assert_eq!(login(server.addr, "alice", "secret", "").await, "<in>");
     assert_eq!(service.calls.load(Ordering::SeqCst), 2);
 }
 
@@ -362,13 +364,24 @@ async fn a_service_that_is_down_refuses_at_once_and_blocks_nobody() {
         login(server.addr, "alice", "secret", "").await,
         format!("{VIOLATION}<closed>")
     );
-    assert!(start.elapsed() < Duration::from_millis(900), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        start.elapsed()
+    );
     // A slow service: while one login waits for it, the auth user logs in at once.
     let service = serve(server.addr, keys.clone()).await;
     let waiting = tokio::spawn(login(server.addr, "slow", "x", ""));
-    crate::eventually("the slow request", || service.calls.load(Ordering::SeqCst) == 1).await;
+    crate::eventually("the slow request", || {
+        service.calls.load(Ordering::SeqCst) == 1
+    })
+    .await;
     let start = tokio::time::Instant::now();
     assert_eq!(login(server.addr, "auth", "pw", "").await, "<in>");
-    assert!(start.elapsed() < Duration::from_millis(500), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(waiting.await.unwrap(), format!("{VIOLATION}<closed>"));
 }

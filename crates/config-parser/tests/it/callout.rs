@@ -60,7 +60,9 @@ fn nats_server_messages() {
             "Expected callout user to be a valid public account nkey, got \"UABC\"",
         ),
         (
-            format!("authorization {{ auth_callout {{ issuer: {ISSUER}, xkey: {ISSUER}, auth_users: [a] }} }}"),
+            format!(
+                "authorization {{ auth_callout {{ issuer: {ISSUER}, xkey: {ISSUER}, auth_users: [a] }} }}"
+            ),
             &*format!("Expected callout xkey to be a valid public xkey, got \"{ISSUER}\""),
         ),
         (
@@ -85,7 +87,11 @@ fn nats_server_messages() {
     for (src, message) in cases {
         let e = err(&src);
         assert_eq!(e.message, message, "{src}");
-        assert_eq!(e.line, if src.starts_with("accounts") { 2 } else { 1 }, "{src}");
+        assert_eq!(
+            e.line,
+            if src.starts_with("accounts") { 2 } else { 1 },
+            "{src}"
+        );
     }
     let e = err(&format!(
         "authorization {{ auth_callout {{ issuer: {ISSUER}, auth_users: [a], colour: blue }} }}"

@@ -89,7 +89,11 @@ pub struct ConnectOptions {
     #[serde(default, rename = "sig", skip_serializing_if = "String::is_empty")]
     pub signed_nonce: String,
     /// `auth_token`.
-    #[serde(default, rename = "auth_token", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        rename = "auth_token",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub token: String,
     /// `user`.
     #[serde(default, rename = "user", skip_serializing_if = "String::is_empty")]
@@ -206,7 +210,11 @@ struct WireRequest {
     client_info: ClientInformation,
     #[serde(default, rename = "connect_opts")]
     connect_options: ConnectOptions,
-    #[serde(default, rename = "client_tls", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "client_tls",
+        skip_serializing_if = "Option::is_none"
+    )]
     tls: Option<ClientTls>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     request_nonce: String,
@@ -233,7 +241,11 @@ impl ClaimSet for AuthorizationRequestClaims {
         })
     }
 
-    fn from_parts(s: Standard, nats: Map<String, Value>, _: V1TopLevel) -> serde_json::Result<Self> {
+    fn from_parts(
+        s: Standard,
+        nats: Map<String, Value>,
+        _: V1TopLevel,
+    ) -> serde_json::Result<Self> {
         let n: WireRequest = serde_json::from_value(Value::Object(nats))?;
         Ok(Self {
             id: s.id,
@@ -301,8 +313,8 @@ impl AuthorizationResponseClaims {
     /// nats-io/jwt `AuthorizationResponseClaims.Validate` (without the time checks, which
     /// decoding does): the first issue found, as nats-io/jwt words it.
     pub fn validate(&self) -> Result<(), &'static str> {
-        use nkeys::KeyPairType;
         use crate::token::is_public_key;
+        use nkeys::KeyPairType;
         if !is_public_key(&self.subject, &KeyPairType::User) {
             return Err("Subject must be a user public key");
         }
@@ -351,7 +363,11 @@ impl ClaimSet for AuthorizationResponseClaims {
         })
     }
 
-    fn from_parts(s: Standard, nats: Map<String, Value>, _: V1TopLevel) -> serde_json::Result<Self> {
+    fn from_parts(
+        s: Standard,
+        nats: Map<String, Value>,
+        _: V1TopLevel,
+    ) -> serde_json::Result<Self> {
         let n: WireResponse = serde_json::from_value(Value::Object(nats))?;
         Ok(Self {
             id: s.id,

@@ -21,6 +21,7 @@ use rnats_jwt::{
 };
 
 use crate::methods::{jwt_connection_types, permissions_config};
+use crate::operator::{JwtAccount, JwtAccounts};
 use crate::{AuthError, AuthMethod, AuthRequest, Authorized, ConnectionType, Permissions};
 
 /// Where the server publishes authorization requests.
@@ -50,9 +51,19 @@ fn title(s: &str) -> String {
     }
 }
 
-/// The configured auth callout (config mode), compiled.
+/// Operator mode: the callout account's JWT and every account JWT the server knows.
+#[derive(Debug, Clone)]
+struct OperatorCallout {
+    accounts: Arc<JwtAccounts>,
+    callout: Arc<JwtAccount>,
+}
+
+/// The auth callout of a configuration file (config mode), or of one account JWT's
+/// `authorization` section (operator mode), compiled.
 #[derive(Debug, Clone)]
 pub struct CalloutPolicy {
+    /// `Some` in operator mode.
+    operator: Option<OperatorCallout>,
     issuer: String,
     account: String,
     auth_users: Vec<String>,
@@ -86,6 +97,9 @@ pub struct ClientDetails {
     pub protocol: i64,
     /// The TLS session, when the client connected with TLS.
     pub tls: Option<ClientTls>,
+    /// The user key of the client's JWT, when it logged in with one (operator mode's
+    /// sentinel): `client_info.user`.
+    pub jwt_user: String,
 }
 
 /// The server's side of a request: its identity and keys.
@@ -142,6 +156,7 @@ impl CalloutPolicy {
             names.push(name);
         }
         Self {
+            operator: None,
             issuer: cfg.issuer.clone(),
             account: cfg.account.clone(),
             auth_users: cfg.auth_users.clone(),
@@ -155,6 +170,38 @@ impl CalloutPolicy {
                 .collect(),
             warnings,
         }
+    }
+
+    /// Operator mode: the callout of `account` (a public key), when its JWT has an
+    /// `authorization` section with `auth_users`; clients authenticated into it with a
+    /// sentinel JWT are then sent to the service. `None` when the account is unknown or has no
+    /// external authorization.
+    pub fn for_account(
+        accounts: &Arc<JwtAccounts>,
+        account: &str,
+        now: SystemTime,
+    ) -> Option<Self> {
+        let callout = accounts.get(account, now).ok()?;
+        let ext = &callout.claims.authorization;
+        if !ext.is_enabled() {
+            return None;
+        }
+        Some(Self {
+            issuer: account.to_owned(),
+            account: account.to_owned(),
+            auth_users: ext.auth_users.clone(),
+            xkey: (!ext.xkey.is_empty()).then(|| ext.xkey.clone()),
+            allowed_accounts: ext.allowed_accounts.clone(),
+            local_first: false,
+            defaults: HashMap::new(),
+            accounts: Vec::new(),
+            response_signers: Vec::new(),
+            warnings: Vec::new(),
+            operator: Some(OperatorCallout {
+                accounts: accounts.clone(),
+                callout,
+            }),
+        })
     }
 
     /// The account requests are published in (where the service lives).
@@ -181,6 +228,7 @@ impl CalloutPolicy {
             return false;
         }
         if let Ok(a) = local
+            && self.operator.is_none()
             && !matches!(
                 req.connection_type,
                 ConnectionType::Leafnode | ConnectionType::LeafnodeWs
@@ -191,7 +239,7 @@ impl CalloutPolicy {
         {
             return false;
         }
-        !self.auth_users.iter().any(|u| u == raw_user(req))
+        !self.auth_users.iter().any(|u| u == raw_user(req, local))
     }
 
     /// Adds nats-server's publish deny on [`CALLOUT_SUBJECT`] when `authorized` is in the
@@ -236,7 +284,10 @@ impl CalloutPolicy {
         claims.client_info = ClientInformation {
             host: req.client_addr.ip().to_string(),
             id: client.cid,
-            user: raw_user(req).to_owned(),
+            user: match raw_user(req, &Err(AuthError::NoCredentials)) {
+                "" => client.jwt_user.clone(),
+                u => u.to_owned(),
+            },
             name: client.name.clone(),
             kind: match req.connection_type {
                 ConnectionType::Leafnode | ConnectionType::LeafnodeWs => "Leafnode",
@@ -339,7 +390,11 @@ impl CalloutPolicy {
         // A sealed answer proved itself by opening; a plain one must be signed by the issuer
         // (or a signing key of the callout account).
         let signer = response.issuer_account.as_ref().unwrap_or(&response.issuer);
-        if !encrypted && !self.response_signers.contains(signer) {
+        let known_signer = match &self.operator {
+            None => self.response_signers.contains(signer),
+            Some(op) => *signer == self.account || op.callout.signer(signer).is_some(),
+        };
+        if !encrypted && !known_signer {
             return fail("Auth callout signing key is unknown".to_owned());
         }
         let Some(user_jwt) = response.jwt.as_deref() else {
@@ -375,27 +430,48 @@ impl CalloutPolicy {
                 "Authorized user on account {account:?} using invalid connection type"
             ));
         }
-        if user.issuer_account.is_some() {
-            return fail(format!(
-                "Error non operator mode account {account:?}: attempted to use issuer_account"
-            ));
-        }
-        if user.issuer != self.issuer {
-            return fail(format!(
-                "Wrong issuer for auth callout response on account {account:?}, expected {:?} got {:?}",
-                self.issuer, user.issuer
-            ));
-        }
-        let placement = user.audience.clone().unwrap_or_default();
-        if !self.accounts.contains(&placement) {
-            return fail(format!(
-                "No valid account {placement:?} for auth callout response on account {account:?}: account not found"
-            ));
-        }
-        let permissions = self.permissions_of(&user, &placement)?;
+        let mut user = user;
+        let (placement, permissions, max_conns) = match &self.operator {
+            None => {
+                if user.issuer_account.is_some() {
+                    return fail(format!(
+                        "Error non operator mode account {account:?}: attempted to use issuer_account"
+                    ));
+                }
+                if user.issuer != self.issuer {
+                    return fail(format!(
+                        "Wrong issuer for auth callout response on account {account:?}, expected {:?} got {:?}",
+                        self.issuer, user.issuer
+                    ));
+                }
+                let placement = user.audience.clone().unwrap_or_default();
+                if !self.accounts.contains(&placement) {
+                    return fail(format!(
+                        "No valid account {placement:?} for auth callout response on account {account:?}: account not found"
+                    ));
+                }
+                let permissions = self.permissions_of(&user, self.defaults.get(&placement))?;
+                (placement, permissions, None)
+            }
+            Some(op) => {
+                let placement = self.operator_placement(op, &mut user, now)?;
+                let target = op.accounts.get(&placement, now).map_err(|e| {
+                    CalloutError(format!(
+                        "No valid account {placement:?} for auth callout response on account {account:?}: {e}"
+                    ))
+                })?;
+                let permissions = self.permissions_of(&user, target.default_permissions())?;
+                let conn = target.claims.limits.conn;
+                let max = u32::try_from(conn)
+                    .ok()
+                    .or_else(|| (conn >= 0).then_some(u32::MAX));
+                (placement, permissions, max)
+            }
+        };
         let identity = user.name.clone().unwrap_or_else(|| user.subject.clone());
         let mut authorized = Authorized::new(placement, identity, AuthMethod::Callout);
         authorized.permissions = permissions;
+        authorized.max_account_connections = max_conns;
         let mut expires = user.expires;
         if window != std::time::Duration::MAX {
             let end = now + window;
@@ -405,13 +481,66 @@ impl CalloutPolicy {
         Ok(authorized)
     }
 
+    /// Operator mode: the account the user JWT places the user in (its `issuer_account`, else
+    /// its issuer), which must be the callout account or one of its `allowed_accounts`; the
+    /// issuer must be that account or one of its signing keys, whose scope then applies.
+    fn operator_placement(
+        &self,
+        op: &OperatorCallout,
+        user: &mut UserClaims,
+        now: SystemTime,
+    ) -> Result<String, CalloutError> {
+        let account = &self.account;
+        let issuer_account = user
+            .issuer_account
+            .clone()
+            .unwrap_or_else(|| user.issuer.clone());
+        if issuer_account != *account
+            && !self
+                .allowed_accounts
+                .iter()
+                .any(|a| a == "*" || *a == issuer_account)
+        {
+            return fail(format!(
+                "Account {:?} not permitted as valid account option for auth callout for account {account:?}",
+                user.issuer
+            ));
+        }
+        let target = op.accounts.get(&issuer_account, now).map_err(|e| {
+            CalloutError(format!(
+                "No valid account {issuer_account:?} for auth callout response on account {account:?}: {e}"
+            ))
+        })?;
+        match target.signer(&user.issuer) {
+            None => {
+                return fail(format!("User JWT issuer {:?} is not known", user.issuer));
+            }
+            Some(None) => {}
+            Some(Some(scope)) => {
+                if !user.has_empty_permissions() {
+                    return fail(
+                        "User JWT is not valid: scoped users require no permissions or limits set"
+                            .to_owned(),
+                    );
+                }
+                let filled =
+                    crate::operator::apply_template(scope.template.clone(), user, &target.claims)
+                        .map_err(|e| {
+                        CalloutError(format!("User JWT generated invalid permissions: {e}"))
+                    })?;
+                user.set_permission_limits(filled);
+            }
+        }
+        Ok(issuer_account)
+    }
+
     fn permissions_of(
         &self,
         user: &UserClaims,
-        account: &str,
+        defaults: Option<&Arc<Permissions>>,
     ) -> Result<Option<Arc<Permissions>>, CalloutError> {
         if user.permissions.is_empty() {
-            return Ok(self.defaults.get(account).cloned());
+            return Ok(defaults.cloned());
         }
         let cfg: PermissionsConfig = permissions_config(&user.permissions);
         Permissions::compile(&cfg)
@@ -449,9 +578,9 @@ fn check_response(
     Ok(())
 }
 
-/// nats-server's `getRawAuthUser`: the NKey, else the user name, else (a JWT) nothing
-/// checkable here, else `[REDACTED]` for a token.
-fn raw_user(req: &AuthRequest) -> &str {
+/// nats-server's `getRawAuthUser`: the NKey, else the user name, else (a JWT) the user key
+/// the authenticator found, else `[REDACTED]` for a token.
+fn raw_user<'a>(req: &'a AuthRequest, local: &'a Result<Authorized, AuthError>) -> &'a str {
     fn given(v: &Option<String>) -> Option<&str> {
         v.as_deref().filter(|s| !s.is_empty())
     }
@@ -460,7 +589,7 @@ fn raw_user(req: &AuthRequest) -> &str {
     } else if let Some(u) = given(&req.user) {
         u
     } else if given(&req.jwt).is_some() {
-        ""
+        local.as_ref().map_or("", |a| a.identity.as_str())
     } else if given(&req.token).is_some() {
         "[REDACTED]"
     } else {

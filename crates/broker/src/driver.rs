@@ -210,16 +210,34 @@ async fn authenticate(
     client: ClientDetails,
 ) -> AuthOutcome {
     let local = authenticate_locally(state, settings, request, reload).await;
-    let Some(policy) = settings.callout.as_deref() else {
-        return local;
+    let policy = match (&settings.callout, &settings.jwt, &local) {
+        (Some(policy), _, _) => policy.clone(),
+        // Operator mode: a sentinel of an account with external authorization.
+        (None, Some(jwt), AuthOutcome::Accepted(who, _)) => {
+            match rnats_auth::CalloutPolicy::for_account(
+                &jwt.accounts,
+                &who.account,
+                std::time::SystemTime::now(),
+            ) {
+                Some(policy) => Arc::new(policy),
+                None => return local,
+            }
+        }
+        _ => return local,
     };
+    let mut client = client;
+    if let AuthOutcome::Accepted(who, request) = &local
+        && request.jwt.is_some()
+    {
+        client.jwt_user.clone_from(&who.identity);
+    }
     let (result, request) = match local {
         AuthOutcome::Accepted(a, request) => (Ok(a), request),
         AuthOutcome::Refused(e, request) => (Err(e), request),
         // The authenticator failed, or hashing was too busy: refused without the service.
         other => return other,
     };
-    let result = crate::callout::complete(state, settings, policy, result, &request, client).await;
+    let result = crate::callout::complete(state, settings, &policy, result, &request, client).await;
     AuthOutcome::of(result, request)
 }
 

@@ -10,6 +10,7 @@ mod login;
 mod template;
 mod times;
 
+pub(crate) use template::apply as apply_template;
 pub(crate) use times::allowed_for;
 
 use std::collections::{HashMap, HashSet};

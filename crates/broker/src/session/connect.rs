@@ -90,6 +90,7 @@ impl Session {
             version: text(|o| &o.version),
             protocol: opts.map_or(0, |o| i64::from(o.protocol)),
             tls: None,
+            jwt_user: String::new(),
         }
     }
 

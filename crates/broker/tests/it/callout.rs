@@ -385,3 +385,140 @@ async fn a_service_that_is_down_refuses_at_once_and_blocks_nobody() {
     );
     assert_eq!(waiting.await.unwrap(), format!("{VIOLATION}<closed>"));
 }
+
+// ----- operator mode -----
+
+/// Operator mode: the callout account `C` (service `svc`, sentinel bearer user), account `APP`
+/// that `C` may place users in, and `OTHER` that it may not.
+struct OperatorSet {
+    trust: crate::operator::Trust,
+    callout: KeyPair,
+    app: KeyPair,
+    other: KeyPair,
+    svc: (KeyPair, String),
+    sentinel: String,
+}
+
+fn operator_set() -> OperatorSet {
+    use crate::operator::{Trust, account, user};
+    let mut trust = Trust::new();
+    let (app, app_claims) = account("APP");
+    let (other, other_claims) = account("OTHER");
+    let (callout, mut c_claims) = account("C");
+    let svc = user("svc", &callout, &callout, |_| {});
+    c_claims.authorization.auth_users = vec![rnats_jwt::peek(&svc.1).unwrap().subject];
+    c_claims.authorization.allowed_accounts = vec![app.public_key()];
+    trust.add(&callout, &c_claims);
+    trust.add(&app, &app_claims);
+    trust.add(&other, &other_claims);
+    let (_, sentinel) = user("sentinel", &callout, &callout, |c| {
+        c.bearer_token = true;
+        c.permissions.publish = Permission::new(vec![], vec![">".into()]);
+        c.permissions.subscribe = Permission::new(vec![], vec![">".into()]);
+    });
+    OperatorSet {
+        trust,
+        callout,
+        app,
+        other,
+        svc,
+        sentinel,
+    }
+}
+
+/// The operator-mode service: places users by name.
+async fn serve_operator(addr: SocketAddr, set: &OperatorSet) -> tokio::task::JoinHandle<()> {
+    let creds = crate::operator::creds(&set.svc.0, &set.svc.1);
+    let client = async_nats::ConnectOptions::with_credentials(&creds)
+        .unwrap()
+        .connect(addr.to_string())
+        .await
+        .expect("service connects");
+    let mut sub = client.subscribe("$SYS.REQ.USER.AUTH").await.unwrap();
+    client.flush().await.unwrap();
+    let keys = [
+        KeyPair::from_seed(&set.callout.seed().unwrap()).unwrap(),
+        KeyPair::from_seed(&set.app.seed().unwrap()).unwrap(),
+        KeyPair::from_seed(&set.other.seed().unwrap()).unwrap(),
+    ];
+    tokio::spawn(async move {
+        let [callout, app, other] = &keys;
+        while let Some(msg) = sub.next().await {
+            let jwt = std::str::from_utf8(&msg.payload).unwrap().to_owned();
+            let req = decode_authorization_request(&jwt).expect("request decodes");
+            assert_eq!(req.subject, callout.public_key());
+            let mut response = AuthorizationResponseClaims::new(&req.user_nkey, &req.server.id);
+            let (mut signer, mut response_signer) = (app, callout);
+            match req.connect_options.username.as_str() {
+                "alice" => {}
+                "inside" => signer = callout,
+                "outsider" => signer = other,
+                "unsigned" => response_signer = other,
+                _ => response.error = Some("no such user".into()),
+            }
+            if response.error.is_none() {
+                let mut u = UserClaims::new(&req.user_nkey, signer.public_key());
+                u.permissions.publish = Permission::new(vec![], vec!["secret.>".into()]);
+                response.jwt = Some(encode_user(&u, signer));
+            }
+            let token = encode_authorization_response(&response, response_signer).unwrap();
+            client
+                .publish(msg.reply.unwrap(), token.into_bytes().into())
+                .await
+                .unwrap();
+            client.flush().await.unwrap();
+        }
+    })
+}
+
+async fn operator_transcript(addr: SocketAddr, set: &OperatorSet) -> Vec<String> {
+    let service = serve_operator(addr, set).await;
+    let mut lines = Vec::new();
+    for name in ["alice", "inside", "outsider", "unsigned", "nobody"] {
+        let mut c = RawClient::connect(addr).await;
+        c.send(
+            format!(
+                "CONNECT {{\"verbose\":false,\"jwt\":\"{}\",\"user\":\"{name}\",\"pass\":\"x\"}}\r\nPUB secret.x 1\r\nx\r\nPUB $SYS.REQ.USER.AUTH 1\r\nx\r\nPUB ok 1\r\nx\r\n",
+                set.sentinel
+            )
+            .as_bytes(),
+        )
+        .await;
+        let (out, closed) = c.ping_pong_or_close().await;
+        lines.push(format!(
+            "{name}: {}{}",
+            String::from_utf8_lossy(&out),
+            if closed { "<closed>" } else { "<in>" }
+        ));
+    }
+    service.abort();
+    lines
+}
+
+#[tokio::test]
+async fn operator_mode_same_outcomes_as_nats_server() {
+    let set = operator_set();
+    let conf = set.trust.config("");
+    let dir = rnats_test_support::scratch_dir("callout-operator");
+    let path = dir.join("operator.conf");
+    std::fs::write(&path, &conf).unwrap();
+    let reference = ExternalServer::spawn(&reference_server_bin(), &["-c", path.to_str().unwrap()])
+        .expect("nats-server starts");
+    let ours = start_conf(&conf).await;
+    let theirs = operator_transcript(reference.addr(), &set).await;
+    let mine = operator_transcript(ours.addr, &set).await;
+    assert_eq!(mine, theirs, "rnats (left) and nats-server (right) differ");
+    let secret = "-ERR 'Permissions Violation for Publish to \"secret.x\"'\r\n";
+    let request = "-ERR 'Permissions Violation for Publish to \"$SYS.REQ.USER.AUTH\"'\r\n";
+    assert_eq!(
+        mine,
+        [
+            format!("alice: {secret}<in>"),
+            format!("inside: {secret}{request}<in>"),
+            format!("outsider: {VIOLATION}<closed>"),
+            format!("unsigned: {VIOLATION}<closed>"),
+            format!("nobody: {VIOLATION}<closed>"),
+        ]
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

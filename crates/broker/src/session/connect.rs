@@ -89,7 +89,7 @@ impl Session {
             lang: text(|o| &o.lang),
             version: text(|o| &o.version),
             protocol: opts.map_or(0, |o| i64::from(o.protocol)),
-            tls: None,
+            tls: self.peer.tls_session.clone(),
             jwt_user: String::new(),
         }
     }

@@ -25,6 +25,8 @@ struct Service {
     calls: Arc<AtomicUsize>,
     /// Per request: the request's `nats` key layout, for comparing servers.
     layouts: Arc<Mutex<Vec<String>>>,
+    /// Every request, decoded.
+    requests: Arc<Mutex<Vec<AuthorizationRequestClaims>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -132,7 +134,17 @@ fn answer(keys: &Keys, req: &AuthorizationRequestClaims) -> Option<Vec<u8>> {
 
 /// Starts the service on `addr` as user `auth`.
 async fn serve(addr: SocketAddr, keys: Arc<Keys>) -> Service {
-    let client = async_nats::ConnectOptions::with_user_and_password("auth".into(), "pw".into())
+    serve_with(async_nats::ConnectOptions::new(), addr, keys).await
+}
+
+/// [`serve`] with more connect options (TLS).
+async fn serve_with(
+    opts: async_nats::ConnectOptions,
+    addr: SocketAddr,
+    keys: Arc<Keys>,
+) -> Service {
+    let client = opts
+        .user_and_password("auth".into(), "pw".into())
         .connect(addr.to_string())
         .await
         .expect("service connects");
@@ -143,7 +155,8 @@ async fn serve(addr: SocketAddr, keys: Arc<Keys>) -> Service {
     client.flush().await.expect("flush");
     let calls = Arc::new(AtomicUsize::new(0));
     let layouts = Arc::new(Mutex::new(Vec::new()));
-    let (c, l) = (calls.clone(), layouts.clone());
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let (c, l, r) = (calls.clone(), layouts.clone(), requests.clone());
     let task = tokio::spawn(async move {
         while let Some(msg) = sub.next().await {
             c.fetch_add(1, Ordering::SeqCst);
@@ -166,6 +179,7 @@ async fn serve(addr: SocketAddr, keys: Arc<Keys>) -> Service {
                 line.push_str(&format!(" xkey-match={}", req.server.xkey == *theirs));
             }
             l.lock().unwrap().push(line);
+            r.lock().unwrap().push(req.clone());
             let Some(mut body) = answer(&keys, &req) else {
                 continue;
             };
@@ -181,6 +195,7 @@ async fn serve(addr: SocketAddr, keys: Arc<Keys>) -> Service {
     Service {
         calls,
         layouts,
+        requests,
         task,
     }
 }
@@ -520,5 +535,66 @@ async fn operator_mode_same_outcomes_as_nats_server() {
             format!("nobody: {VIOLATION}<closed>"),
         ]
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+// ----- TLS -----
+
+/// With mutual TLS, the request reports the session and the client's certificate: the same
+/// version and cipher as nats-server, and the leaf certificate nats-server puts first in its
+/// verified chain.
+#[tokio::test]
+async fn client_tls_reports_the_certificate() {
+    let dir = rnats_test_support::scratch_dir("callout-tls");
+    rnats_tls::testcerts::write_all(&dir).expect("test certificates");
+    let p = |name: &str| dir.join(name).display().to_string();
+    let keys = Arc::new(Keys {
+        issuer: KeyPair::new_account(),
+        other: KeyPair::new_account(),
+        xkey: None,
+    });
+    let conf = format!(
+        "tls {{ cert_file: \"{}\", key_file: \"{}\", ca_file: \"{}\", verify: true }}\n{}",
+        p("server.pem"),
+        p("server-key.pem"),
+        p("ca.pem"),
+        config(&keys, "")
+    );
+    let path = dir.join("tls.conf");
+    std::fs::write(&path, &conf).unwrap();
+    let reference = ExternalServer::spawn(&reference_server_bin(), &["-c", path.to_str().unwrap()])
+        .expect("nats-server starts");
+    let ours = start_conf(&conf).await;
+    let tls = || {
+        async_nats::ConnectOptions::new()
+            .add_root_certificates(dir.join("ca.pem"))
+            .add_client_certificate(dir.join("client.pem"), dir.join("client-key.pem"))
+            .require_tls(true)
+    };
+    let client_pem = std::fs::read_to_string(dir.join("client.pem")).unwrap();
+    let mut seen = Vec::new();
+    for addr in [reference.addr(), ours.addr] {
+        let service = serve_with(tls(), addr, keys.clone()).await;
+        let user = tls()
+            .user_and_password("alice".into(), "secret".into())
+            .connect(addr.to_string())
+            .await
+            .expect("alice is let in");
+        user.flush().await.unwrap();
+        let req = service.requests.lock().unwrap()[0].clone();
+        let t = req.tls.expect("client_tls");
+        let leaf = t
+            .verified_chains
+            .first()
+            .and_then(|c| c.first())
+            .or(t.certs.first())
+            .cloned()
+            .expect("a certificate");
+        seen.push((t.version, t.cipher, leaf));
+    }
+    assert_eq!(seen[0].0, seen[1].0, "version");
+    assert_eq!(seen[0].1, seen[1].1, "cipher");
+    assert_eq!(seen[0].2.trim(), seen[1].2.trim(), "leaf certificate");
+    assert_eq!(seen[1].2.trim(), client_pem.trim());
     let _ = std::fs::remove_dir_all(dir);
 }

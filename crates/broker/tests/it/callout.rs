@@ -587,7 +587,7 @@ async fn client_tls_reports_the_certificate() {
             .verified_chains
             .first()
             .and_then(|c| c.first())
-            .or(t.certs.first())
+            .or_else(|| t.certs.first())
             .cloned()
             .expect("a certificate");
         seen.push((t.version, t.cipher, leaf));

@@ -59,10 +59,15 @@ impl CalloutService {
 
     fn client(&self, state: &Arc<ServerState>, account: &str) -> InternalClient {
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        clients
-            .entry(account.to_owned())
-            .or_insert_with(|| InternalClient::new(state, account))
-            .clone()
+        match clients.get(account) {
+            // A client that fell behind is replaced, so one bad moment does not end callouts.
+            Some(c) if !c.is_closed() => c.clone(),
+            _ => {
+                let c = InternalClient::new(state, account);
+                clients.insert(account.to_owned(), c.clone());
+                c
+            }
+        }
     }
 }
 

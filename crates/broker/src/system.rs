@@ -159,6 +159,11 @@ impl InternalClient {
         client
     }
 
+    /// Whether the client was closed (server shutdown, or it fell behind as a slow consumer).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.out.is_closed()
+    }
+
     /// The account this client lives in.
     pub fn account(&self) -> &str {
         &self.inner.account.name

@@ -598,3 +598,58 @@ async fn client_tls_reports_the_certificate() {
     assert_eq!(seen[1].2.trim(), client_pem.trim());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+// ----- WebSocket -----
+
+/// WebSocket clients go to the service too, reported as `type: websocket`, on both servers.
+#[tokio::test]
+async fn websocket_clients_are_sent_to_the_service() {
+    let keys = Arc::new(Keys {
+        issuer: KeyPair::new_account(),
+        other: KeyPair::new_account(),
+        xkey: None,
+    });
+    let conf = format!(
+        "websocket {{ listen: \"127.0.0.1:-1\", no_tls: true }}\n{}",
+        config(&keys, "")
+    );
+    let dir = rnats_test_support::scratch_dir("callout-ws");
+    let path = dir.join("ws.conf");
+    std::fs::write(&path, &conf).unwrap();
+    let reference = ExternalServer::spawn(&reference_server_bin(), &["-c", path.to_str().unwrap()])
+        .expect("nats-server starts");
+    let mut config = rnats_config::load_str(&conf, None).unwrap().config;
+    config.host = "127.0.0.1".into();
+    config.port = 0;
+    let server = rnats_broker::Server::bind(config).await.expect("bind");
+    let ours = (server.local_addr(), server.websocket_addr().unwrap());
+    let handle = server.handle();
+    tokio::spawn(server.run());
+    let theirs = (reference.addr(), reference.websocket_addr().unwrap());
+    let mut seen = Vec::new();
+    for (addr, ws) in [theirs, ours] {
+        let service = serve(addr, keys.clone()).await;
+        let url = format!("ws://{ws}");
+        let alice =
+            async_nats::ConnectOptions::with_user_and_password("alice".into(), "secret".into())
+                .connect(&url)
+                .await;
+        let wrong =
+            async_nats::ConnectOptions::with_user_and_password("alice".into(), "nope".into())
+                .connect(&url)
+                .await;
+        let kinds: Vec<String> = service
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.client_info.client_type.clone())
+            .collect();
+        seen.push((alice.is_ok(), wrong.is_err(), kinds));
+    }
+    handle.shutdown();
+    assert_eq!(seen[0], seen[1]);
+    let websocket = || "websocket".to_owned();
+    assert_eq!(seen[1], (true, true, vec![websocket(), websocket()]));
+    let _ = std::fs::remove_dir_all(dir);
+}

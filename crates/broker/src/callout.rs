@@ -73,6 +73,8 @@ impl CalloutService {
 
 /// The chain's answer `local` to `request`, completed by the callout when `policy` delegates
 /// it: the service's answer replaces the local one. `Err` carries why the client is refused.
+/// `reload`: a connection that is already in is checked again; it waits for its turn instead
+/// of being refused when [`MAX_IN_FLIGHT`] requests are waiting.
 pub(crate) async fn complete(
     state: &Arc<ServerState>,
     settings: &Settings,
@@ -80,6 +82,7 @@ pub(crate) async fn complete(
     local: Result<Authorized, AuthError>,
     request: &AuthRequest,
     client: ClientDetails,
+    reload: bool,
 ) -> Result<Authorized, AuthError> {
     if !policy.delegates(&local, request) {
         // As nats-server: users of accounts the service does not handle keep their answer,
@@ -94,7 +97,12 @@ pub(crate) async fn complete(
     let Some(key) = service.key.get() else {
         return refuse("the server has no signing key for auth callout requests".into());
     };
-    let Ok(_permit) = service.in_flight.clone().try_acquire_owned() else {
+    let permit = if reload {
+        service.in_flight.clone().acquire_owned().await.ok()
+    } else {
+        service.in_flight.clone().try_acquire_owned().ok()
+    };
+    let Some(_permit) = permit else {
         return refuse(format!(
             "too many auth callout requests in flight (at most {MAX_IN_FLIGHT})"
         ));

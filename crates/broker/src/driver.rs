@@ -237,7 +237,8 @@ async fn authenticate(
         // The authenticator failed, or hashing was too busy: refused without the service.
         other => return other,
     };
-    let result = crate::callout::complete(state, settings, &policy, result, &request, client).await;
+    let result =
+        crate::callout::complete(state, settings, &policy, result, &request, client, reload).await;
     AuthOutcome::of(result, request)
 }
 

@@ -653,3 +653,36 @@ async fn websocket_clients_are_sent_to_the_service() {
     assert_eq!(seen[1], (true, true, vec![websocket(), websocket()]));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+// ----- reload -----
+
+/// A reload checks callout users again, as nats-server does: the service is asked once more and
+/// its new answer applies; a user it now refuses is closed.
+#[tokio::test]
+async fn reload_asks_the_service_again() {
+    let keys = Arc::new(Keys {
+        issuer: KeyPair::new_account(),
+        other: KeyPair::new_account(),
+        xkey: None,
+    });
+    let conf = config(&keys, "");
+    let server = start_conf(&conf).await;
+    let service = serve(server.addr, keys.clone()).await;
+    let mut alice = RawClient::connect(server.addr).await;
+    alice
+        .send(b"CONNECT {\"verbose\":false,\"user\":\"alice\",\"pass\":\"secret\"}\r\n")
+        .await;
+    assert!(alice.ping_pong().await.is_empty());
+    assert_eq!(service.calls.load(Ordering::SeqCst), 1);
+    let mut config = rnats_config::load_str(&conf, None).unwrap().config;
+    config.host = "127.0.0.1".into();
+    config.port = 0;
+    server.handle.reload(config).expect("reload");
+    crate::eventually("the re-check", || service.calls.load(Ordering::SeqCst) == 2).await;
+    // Still in, with the permissions of the new answer.
+    alice.send(b"PUB other 1\r\nx\r\n").await;
+    assert_eq!(
+        String::from_utf8(alice.ping_pong().await).unwrap(),
+        "-ERR 'Permissions Violation for Publish to \"other\"'\r\n"
+    );
+}

@@ -32,6 +32,8 @@ pub const CALLOUT_AUDIENCE: &str = "nats-authorization-request";
 pub const XKEY_HEADER: &str = "Nats-Server-Xkey";
 /// What a plain (unencrypted) JWT starts with; any other reply is taken to be sealed.
 const JWT_PREFIX: &[u8] = b"eyJ";
+/// The most characters of a service's refusal reason that are logged.
+const MAX_REASON: usize = 256;
 
 /// Why the service's answer did not let the client in. `Display` is nats-server's log text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -569,10 +571,12 @@ fn check_response(
         return fail("Auth callout violation: auth callout response is not for server".to_owned());
     }
     if let Some(e) = &r.error {
-        // The service's words, escaped: a log line stays one line.
+        // The service's words, escaped and clipped: a log line stays one short line.
+        let clipped: String = e.chars().take(MAX_REASON).collect();
+        let more = if clipped.len() < e.len() { "…" } else { "" };
         return fail(format!(
-            "Auth callout service returned an error: {}",
-            e.escape_debug()
+            "Auth callout service returned an error: {}{more}",
+            clipped.escape_debug()
         ));
     }
     Ok(())

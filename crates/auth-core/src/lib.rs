@@ -118,6 +118,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Auth callout
+//! [`callout`] decides, without I/O, what nats-server's auth callout decides: which answers of
+//! the chain an external service replaces ([`CalloutPolicy::delegates`]), the signed request
+//! ([`CalloutPolicy::request`], sealed with the service's xkey when it has one) and every
+//! check of the service's reply ([`CalloutPolicy::verify_response`]). The policy comes from
+//! `authorization { auth_callout {} }` ([`ServerAuth::callout`]) or from an account JWT in
+//! operator mode ([`CalloutPolicy::for_account`]); a broker publishes the request and awaits
+//! the reply.
+//!
 //! # Secrets
 //! Plain secrets are compared in constant time; bcrypt and argon2id ones go through a bounded
 //! cache of HMAC fingerprints of verified logins, so a repeat login costs microseconds and a

@@ -412,9 +412,11 @@ struct OperatorSet {
     other: KeyPair,
     svc: (KeyPair, String),
     sentinel: String,
+    /// The service's curve key, when the account JWT names one.
+    xkey: Option<Arc<XKey>>,
 }
 
-fn operator_set() -> OperatorSet {
+fn operator_set(xkey: bool) -> OperatorSet {
     use crate::operator::{Trust, account, user};
     let mut trust = Trust::new();
     let (app, app_claims) = account("APP");
@@ -423,6 +425,10 @@ fn operator_set() -> OperatorSet {
     let svc = user("svc", &callout, &callout, |_| {});
     c_claims.authorization.auth_users = vec![rnats_jwt::peek(&svc.1).unwrap().subject];
     c_claims.authorization.allowed_accounts = vec![app.public_key()];
+    let xkey = xkey.then(|| Arc::new(XKey::new()));
+    if let Some(x) = &xkey {
+        c_claims.authorization.xkey = x.public_key();
+    }
     trust.add(&callout, &c_claims);
     trust.add(&app, &app_claims);
     trust.add(&other, &other_claims);
@@ -438,6 +444,7 @@ fn operator_set() -> OperatorSet {
         other,
         svc,
         sentinel,
+        xkey,
     }
 }
 
@@ -456,10 +463,22 @@ async fn serve_operator(addr: SocketAddr, set: &OperatorSet) -> tokio::task::Joi
         KeyPair::from_seed(&set.app.seed().unwrap()).unwrap(),
         KeyPair::from_seed(&set.other.seed().unwrap()).unwrap(),
     ];
+    let xkey = set.xkey.clone();
     tokio::spawn(async move {
         let [callout, app, other] = &keys;
         while let Some(msg) = sub.next().await {
-            let jwt = std::str::from_utf8(&msg.payload).unwrap().to_owned();
+            let server_xkey = msg
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("Nats-Server-Xkey"))
+                .map(|v| XKey::from_public_key(v.as_str()).unwrap());
+            let jwt = match (&xkey, &server_xkey) {
+                (Some(mine), Some(theirs)) => {
+                    String::from_utf8(mine.open(&msg.payload, theirs).expect("opens")).unwrap()
+                }
+                (None, None) => std::str::from_utf8(&msg.payload).unwrap().to_owned(),
+                _ => panic!("sealed exactly when the account names an xkey"),
+            };
             let req = decode_authorization_request(&jwt).expect("request decodes");
             assert_eq!(req.subject, callout.public_key());
             let mut response = AuthorizationResponseClaims::new(&req.user_nkey, &req.server.id);
@@ -477,8 +496,12 @@ async fn serve_operator(addr: SocketAddr, set: &OperatorSet) -> tokio::task::Joi
                 response.jwt = Some(encode_user(&u, signer));
             }
             let token = encode_authorization_response(&response, response_signer).unwrap();
+            let body = match (&xkey, &server_xkey) {
+                (Some(mine), Some(theirs)) => mine.seal(token.as_bytes(), theirs).unwrap(),
+                _ => token.into_bytes(),
+            };
             client
-                .publish(msg.reply.unwrap(), token.into_bytes().into())
+                .publish(msg.reply.unwrap(), body.into())
                 .await
                 .unwrap();
             client.flush().await.unwrap();
@@ -512,7 +535,16 @@ async fn operator_transcript(addr: SocketAddr, set: &OperatorSet) -> Vec<String>
 
 #[tokio::test]
 async fn operator_mode_same_outcomes_as_nats_server() {
-    let set = operator_set();
+    operator_differential(false).await;
+}
+
+#[tokio::test]
+async fn operator_mode_encrypted_same_outcomes_as_nats_server() {
+    operator_differential(true).await;
+}
+
+async fn operator_differential(xkey: bool) {
+    let set = operator_set(xkey);
     let conf = set.trust.config("");
     let dir = rnats_test_support::scratch_dir("callout-operator");
     let path = dir.join("operator.conf");
@@ -531,7 +563,12 @@ async fn operator_mode_same_outcomes_as_nats_server() {
             format!("alice: {secret}<in>"),
             format!("inside: {secret}{request}<in>"),
             format!("outsider: {VIOLATION}<closed>"),
-            format!("unsigned: {VIOLATION}<closed>"),
+            // A sealed answer needs no known signer: opening it proved the sender.
+            if xkey {
+                format!("unsigned: {secret}<in>")
+            } else {
+                format!("unsigned: {VIOLATION}<closed>")
+            },
             format!("nobody: {VIOLATION}<closed>"),
         ]
     );

@@ -19,6 +19,10 @@ pub enum AuthError {
     /// Authentication is required and the client presented nothing usable.
     #[error("no credentials presented")]
     NoCredentials,
+    /// The auth callout service refused the client, answered wrongly, or could not be asked
+    /// (nats-server's log text, or rnats' for a service that is down).
+    #[error("auth callout: {0}")]
+    Callout(String),
     /// No configured user has this name.
     #[error("unknown user {user:?}")]
     UnknownUser {

@@ -120,6 +120,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Auth callout
+//! [`callout`] decides, without I/O, what nats-server's auth callout decides: which answers of
+//! the chain an external service replaces ([`CalloutPolicy::delegates`]), the signed request
+//! ([`CalloutPolicy::request`], sealed with the service's xkey when it has one) and every
+//! check of the service's reply ([`CalloutPolicy::verify_response`]). The policy comes from
+//! `authorization { auth_callout {} }` ([`ServerAuth::callout`]) or from an account JWT in
+//! operator mode ([`CalloutPolicy::for_account`]); a broker publishes the request and awaits
+//! the reply.
+//!
 //! # Secrets
 //! Plain secrets are compared in constant time; bcrypt and argon2id ones go through a bounded
 //! cache of HMAC fingerprints of verified logins, so a repeat login costs microseconds and a
@@ -128,6 +137,7 @@
 #![warn(missing_docs)]
 
 mod authenticator;
+pub mod callout;
 mod chain;
 pub mod dn;
 mod error;
@@ -147,6 +157,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 pub use authenticator::{Authenticator, ChainMember};
+pub use callout::CalloutPolicy;
 pub use chain::AuthChain;
 pub use error::{AuthConfigError, AuthError, HashError, PermissionError};
 pub use grant::UserGrant;
@@ -339,6 +350,8 @@ pub enum AuthMethod {
     TlsMap,
     /// An OAuth 2 / OpenID Connect bearer token of a trusted issuer.
     Oidc,
+    /// The auth callout service's user JWT.
+    Callout,
 }
 
 impl fmt::Display for AuthMethod {
@@ -352,6 +365,7 @@ impl fmt::Display for AuthMethod {
             Self::Jwt => "jwt",
             Self::TlsMap => "tls_map",
             Self::Oidc => "oidc",
+            Self::Callout => "auth_callout",
         })
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use rnats_config::{AccountConfig, PermissionsConfig, ServerConfig, UserConfig};
 
 use crate::authenticator::Authenticator;
+use crate::callout::CalloutPolicy;
 use crate::chain::AuthChain;
 use crate::error::{AuthConfigError, AuthError};
 use crate::grant::UserGrant;
@@ -54,6 +55,7 @@ pub struct ServerAuth {
     system_account: String,
     plaintext_warnings: Vec<String>,
     cache: Arc<SecretCache>,
+    callout: Option<Arc<CalloutPolicy>>,
 }
 
 impl ServerAuth {
@@ -134,6 +136,30 @@ impl ServerAuth {
                 ));
             }
         }
+
+        let callout = auth.auth_callout.as_ref().map(|c| {
+            let names: Vec<String> = entries
+                .iter()
+                .filter_map(|(u, _, _)| u.user.clone().or_else(|| u.nkey.clone()))
+                .collect();
+            let accounts = cfg
+                .accounts
+                .iter()
+                .map(|a| {
+                    (
+                        a.name.clone(),
+                        account_defaults.get(a.name.as_str()).cloned(),
+                    )
+                })
+                .collect();
+            let signing_keys: Vec<String> = cfg
+                .accounts
+                .iter()
+                .filter(|a| a.name == c.account)
+                .flat_map(|a| a.signing_keys.iter().cloned())
+                .collect();
+            Arc::new(CalloutPolicy::new(c, accounts, &signing_keys, &names))
+        });
 
         let cache = Arc::new(SecretCache::new());
         let mut users = UserTable::with_cache(cache.clone());
@@ -282,7 +308,13 @@ impl ServerAuth {
             system_account,
             plaintext_warnings,
             cache,
+            callout,
         })
+    }
+
+    /// The auth callout, when `authorization { auth_callout {} }` is configured.
+    pub fn callout(&self) -> Option<&Arc<CalloutPolicy>> {
+        self.callout.as_ref()
     }
 
     /// The configured accounts (user passwords removed).

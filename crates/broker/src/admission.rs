@@ -32,6 +32,7 @@ pub(crate) async fn serve(state: Arc<ServerState>, mut tcp: TcpStream, addr: Soc
         transport: Transport::Tcp,
         nonce: settings.auth.needs_nonce().then(new_nonce),
         tls: None,
+        tls_session: None,
     };
     let mut info = state.client_info(&settings, cid, addr, false);
     info.nonce.clone_from(&peer.nonce);
@@ -77,6 +78,7 @@ pub(crate) async fn serve(state: Arc<ServerState>, mut tcp: TcpStream, addr: Soc
     };
     let mut conn = conn;
     conn.peer.tls = identity.as_ref().map(crate::peer::auth_identity);
+    conn.peer.tls_session = Some(crate::peer::callout_tls(stream.get_ref().1));
     let (rd, wr) = tokio::io::split(stream);
     run_connection(conn, rd, wr).await;
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use rnats_auth::AuthRequest;
+use rnats_auth::callout::ClientDetails;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use crate::admission::{Accepted, linger};
@@ -137,7 +138,7 @@ async fn drive<R: AsyncRead + Unpin>(
 /// (only this connection waits while it runs), then handles the rest.
 async fn process(
     session: &mut Session,
-    state: &ServerState,
+    state: &Arc<ServerState>,
     buf: &mut BytesMut,
     budget: &mut Duration,
 ) -> Result<(), CloseReason> {
@@ -146,7 +147,9 @@ async fn process(
             Fed::Done => return Ok(()),
             Fed::Authenticate(request) => {
                 session.flush();
-                let outcome = authenticate(state, &session.settings(), *request, false).await;
+                let client = session.callout_details();
+                let outcome =
+                    authenticate(state, &session.settings(), *request, false, client).await;
                 session.complete_connect(outcome, Instant::now())?;
             }
             Fed::Stalled => {
@@ -192,15 +195,58 @@ async fn reauthenticate(
     let Some(request) = session.begin_reload(settings.clone())? else {
         return Ok(());
     };
-    let outcome = authenticate(state, &settings, request, true).await;
+    let client = session.callout_details();
+    let outcome = authenticate(state, &settings, request, true, client).await;
     session.complete_reload(outcome, Instant::now())
+}
+
+/// Asks the authenticator, then, when `auth_callout` is configured and covers the answer, the
+/// external service (awaited here, per connection: nothing else waits for it).
+async fn authenticate(
+    state: &Arc<ServerState>,
+    settings: &Settings,
+    request: AuthRequest,
+    reload: bool,
+    client: ClientDetails,
+) -> AuthOutcome {
+    let local = authenticate_locally(state, settings, request, reload).await;
+    let policy = match (&settings.callout, &settings.jwt, &local) {
+        (Some(policy), _, _) => policy.clone(),
+        // Operator mode: a sentinel of an account with external authorization.
+        (None, Some(jwt), AuthOutcome::Accepted(who, _)) => {
+            match rnats_auth::CalloutPolicy::for_account(
+                &jwt.accounts,
+                &who.account,
+                std::time::SystemTime::now(),
+            ) {
+                Some(policy) => Arc::new(policy),
+                None => return local,
+            }
+        }
+        _ => return local,
+    };
+    let mut client = client;
+    if let AuthOutcome::Accepted(who, request) = &local
+        && request.jwt.is_some()
+    {
+        client.jwt_user.clone_from(&who.identity);
+    }
+    let (result, request) = match local {
+        AuthOutcome::Accepted(a, request) => (Ok(a), request),
+        AuthOutcome::Refused(e, request) => (Err(e), request),
+        // The authenticator failed, or hashing was too busy: refused without the service.
+        other => return other,
+    };
+    let result =
+        crate::callout::complete(state, settings, &policy, result, &request, client, reload).await;
+    AuthOutcome::of(result, request)
 }
 
 /// Asks the authenticator: inline when the answer is cheap (signatures, plain comparisons, a
 /// recently verified hash), on the hashing gate's workers when bcrypt or argon2 must run.
 /// `reload`: a re-check of a connection that is already in, which waits for a worker instead
 /// of being refused when many logins wait.
-async fn authenticate(
+async fn authenticate_locally(
     state: &ServerState,
     settings: &Settings,
     request: AuthRequest,

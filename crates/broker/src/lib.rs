@@ -58,6 +58,7 @@ mod admission;
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench;
+mod callout;
 mod claims;
 mod driver;
 mod errors;

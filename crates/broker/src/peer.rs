@@ -13,9 +13,71 @@ pub(crate) fn auth_identity(p: &rnats_tls::PeerIdentity) -> rnats_auth::TlsIdent
     }
 }
 
+/// The client's TLS session as an auth callout request reports it (`client_tls`): version and
+/// cipher suite in Go's names, and the peer certificates in PEM. nats-server reports the
+/// verified chains (leaf to CA) when it verified the client; rustls does not expose those, so
+/// rnats sends the certificates the client presented, in `certs`.
+pub(crate) fn callout_tls(conn: &tokio_rustls::rustls::ServerConnection) -> rnats_jwt::ClientTls {
+    use tokio_rustls::rustls::ProtocolVersion;
+    let version = match conn.protocol_version() {
+        Some(ProtocolVersion::TLSv1_3) => "1.3",
+        Some(ProtocolVersion::TLSv1_2) => "1.2",
+        _ => "",
+    };
+    let cipher = conn
+        .negotiated_cipher_suite()
+        .map(|s| {
+            let name = format!("{:?}", s.suite());
+            // Go calls the TLS 1.3 suites TLS_AES_128_GCM_SHA256, rustls TLS13_….
+            match name.strip_prefix("TLS13_") {
+                Some(rest) => format!("TLS_{rest}"),
+                None => name,
+            }
+        })
+        .unwrap_or_default();
+    let certs = conn
+        .peer_certificates()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| pem_certificate(c.as_ref()))
+        .collect();
+    rnats_jwt::ClientTls {
+        version: version.to_owned(),
+        cipher,
+        certs,
+        verified_chains: Vec::new(),
+    }
+}
+
+/// A DER certificate as Go's `pem.EncodeToMemory` writes it: 64 base64 characters a line.
+fn pem_certificate(der: &[u8]) -> String {
+    let b64 = data_encoding::BASE64.encode(der);
+    let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 60);
+    out.push_str("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pem_lines_are_64_characters() {
+        let pem = pem_certificate(&[7u8; 100]);
+        let lines: Vec<&str> = pem.lines().collect();
+        assert_eq!(lines[0], "-----BEGIN CERTIFICATE-----");
+        // 100 bytes are 136 base64 characters: 64 + 64 + 8.
+        assert_eq!(lines[1].len(), 64);
+        assert_eq!(lines[2].len(), 64);
+        assert_eq!(lines[3].len(), 8);
+        assert_eq!(lines[4], "-----END CERTIFICATE-----");
+        assert!(pem.ends_with("-----\n"));
+    }
 
     #[test]
     fn every_name_is_carried_over() {

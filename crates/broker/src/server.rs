@@ -170,7 +170,8 @@ impl Server {
             }
             None => None,
         };
-        let server_id = nkeys::KeyPair::new_server().public_key();
+        let server_key = nkeys::KeyPair::new_server();
+        let server_id = server_key.public_key();
         let ws_port = websocket.as_ref().map_or(0, |(_, a)| a.port());
         let settings = Settings::new(
             config,
@@ -181,6 +182,7 @@ impl Server {
             None,
         )?;
         let state = ServerState::new(Arc::new(settings), server_id, authenticator);
+        state.callout.set_key(server_key);
         Ok(Self {
             state,
             listener,

@@ -46,6 +46,9 @@ pub(crate) struct Settings {
     /// Operator mode: these settings were rebuilt for an update of this one account, so only
     /// its connections must check themselves again (`None`: every connection, as a reload).
     pub(crate) recheck_only: Option<String>,
+    /// `authorization { auth_callout {} }`: the answers of the authenticator it covers are
+    /// completed by the external service.
+    pub(crate) callout: Option<Arc<rnats_auth::CalloutPolicy>>,
 }
 
 impl Settings {
@@ -67,6 +70,7 @@ impl Settings {
             (Some(_), None) => Some(Arc::new(JwtMode::open(&config)?)),
         };
         let mut warnings = Vec::new();
+        let mut callout = None;
         let auth: Arc<dyn Authenticator> = match (custom, &jwt) {
             (Some(custom), _) => custom.clone(),
             (None, Some(jwt)) => Arc::new(
@@ -92,6 +96,10 @@ impl Settings {
                         ServerError::Config(config.origins.locate(&key, &e))
                     })?;
                 warnings = configured.plaintext_password_warnings();
+                callout = configured.callout().cloned();
+                if let Some(c) = &callout {
+                    warnings.extend(c.warnings().iter().cloned());
+                }
                 Arc::new(configured)
             }
         };
@@ -153,6 +161,7 @@ impl Settings {
             warnings,
             jwt,
             recheck_only: None,
+            callout,
         })
     }
 
@@ -211,6 +220,8 @@ pub(crate) struct ServerState {
     pub(crate) hashing: crate::hashing::HashGate,
     /// The authenticator given to `Server::builder`, kept across reloads.
     pub(crate) custom_auth: Option<Arc<dyn Authenticator>>,
+    /// The server's auth callout keys and request clients.
+    pub(crate) callout: crate::callout::CalloutService,
 }
 
 impl ServerState {
@@ -234,6 +245,7 @@ impl ServerState {
             tracker: TaskTracker::new(),
             hashing: crate::hashing::HashGate::new(),
             custom_auth,
+            callout: crate::callout::CalloutService::new(),
         });
         state.apply_links(&state.settings());
         state
@@ -336,6 +348,7 @@ impl ServerState {
         info.client_ip = peer.ip().to_string();
         info.connect_info = connect_info;
         info.ldm = self.lame_duck.load(Ordering::Relaxed);
+        info.xkey = self.callout.xkey_public().to_owned();
         info
     }
 

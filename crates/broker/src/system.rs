@@ -159,6 +159,11 @@ impl InternalClient {
         client
     }
 
+    /// Whether the client was closed (server shutdown, or it fell behind as a slow consumer).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.out.is_closed()
+    }
+
     /// The account this client lives in.
     pub fn account(&self) -> &str {
         &self.inner.account.name
@@ -264,6 +269,19 @@ impl InternalClient {
         payload: &[u8],
         timeout: Duration,
     ) -> Result<Message, InternalError> {
+        self.request_with_headers(subject, None, payload, timeout)
+            .await
+    }
+
+    /// [`request`](Self::request) with a header block (`NATS/1.0\r\n…\r\n\r\n`): sent as
+    /// HMSG.
+    pub async fn request_with_headers(
+        &self,
+        subject: &str,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<Message, InternalError> {
         let id = self.inner.next_request.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         {
@@ -278,7 +296,7 @@ impl InternalClient {
             inner: &self.inner,
             id,
         };
-        if !self.publish(subject, Some(&reply), None, payload)? {
+        if !self.publish(subject, Some(&reply), headers, payload)? {
             return Err(InternalError::NoResponders);
         }
         let answer = match tokio::time::timeout(timeout, rx).await {

@@ -23,6 +23,33 @@ pub struct AuthorizationConfig {
     pub default_permissions: Option<PermissionsConfig>,
     /// `oidc` (an rnats extension): trusted OAuth 2 / OpenID Connect token issuers.
     pub oidc: Vec<crate::OidcConfig>,
+    /// `auth_callout` (alias `auth_hook`): delegate authentication to an external service.
+    pub auth_callout: Option<AuthCalloutConfig>,
+}
+
+/// `authorization { auth_callout { … } }`: clients are authenticated by a service that
+/// answers `$SYS.REQ.USER.AUTH` requests in `account`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct AuthCalloutConfig {
+    /// `issuer`: the account public key (`A…`) that signs the user JWTs the service returns.
+    pub issuer: String,
+    /// `account` (alias `acc`): where requests are published and the service lives; `$G`
+    /// when unset.
+    pub account: String,
+    /// `auth_users` (alias `users`): users or NKeys that bypass the callout (the service's own
+    /// connections). Never empty.
+    pub auth_users: Vec<String>,
+    /// `xkey` (alias `key`): the service's public curve key (`X…`); requests are then sealed
+    /// to it.
+    pub xkey: Option<String>,
+    /// `allowed_accounts`: accounts whose locally authenticated users are still sent to the
+    /// service (empty: all); each a configured account.
+    pub allowed_accounts: Vec<String>,
+    /// `local_first` (an rnats extension): a client that authenticates against the locally
+    /// configured users (password, token, NKey, certificate) is let in without asking the
+    /// service; only clients the local rules refuse are sent to it.
+    pub local_first: bool,
 }
 
 /// One entry of a `users` list.
@@ -259,6 +286,7 @@ impl std::fmt::Debug for AuthorizationConfig {
             .field("timeout", &self.timeout)
             .field("default_permissions", &self.default_permissions)
             .field("oidc", &self.oidc)
+            .field("auth_callout", &self.auth_callout)
             .finish()
     }
 }

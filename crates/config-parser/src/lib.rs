@@ -62,9 +62,9 @@ mod value;
 mod websocket;
 
 pub use auth::{
-    AccountConfig, AuthorizationConfig, ExportConfig, ExportKind, ImportConfig, LatencyConfig,
-    LatencySampling, PermissionsConfig, ResponsePermission, ResponseType, SubjectPermission,
-    UserConfig,
+    AccountConfig, AuthCalloutConfig, AuthorizationConfig, ExportConfig, ExportKind, ImportConfig,
+    LatencyConfig, LatencySampling, PermissionsConfig, ResponsePermission, ResponseType,
+    SubjectPermission, UserConfig,
 };
 pub use de::from_value;
 pub use error::{ConfigError, ErrorKind};

@@ -390,12 +390,14 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
     // Users, with where they were defined, for the cross-section checks.
     let mut users: Vec<(UserConfig, Pos)> = Vec::new();
     let mut account_refs = Vec::new();
+    let mut callout_accounts = Vec::new();
     if let Some(a) = raw.authorization {
         c.authorization = Some(a.value.build(
             &a.pos,
             warnings,
             &mut users,
             &mut account_refs,
+            &mut callout_accounts,
             &mut c.origins,
         )?);
     }
@@ -425,6 +427,17 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
             return Err(invalid(
                 &r.pos,
                 format!("account \"{}\" is not defined in accounts", r.account),
+            ));
+        }
+    }
+    for r in &callout_accounts {
+        if !c.accounts.iter().any(|a| a.name == r.account) {
+            return Err(invalid(
+                &r.pos,
+                format!(
+                    "auth_callout allowed account \"{}\" not found in configured accounts",
+                    r.account
+                ),
             ));
         }
     }

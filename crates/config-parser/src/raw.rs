@@ -11,9 +11,9 @@ use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::auth::{
-    AccountConfig, AuthorizationConfig, ExportConfig, ExportKind, ImportConfig, LatencyConfig,
-    LatencySampling, PermissionsConfig, ResponsePermission, ResponseType, SubjectPermission,
-    UserConfig,
+    AccountConfig, AuthCalloutConfig, AuthorizationConfig, ExportConfig, ExportKind, ImportConfig,
+    LatencyConfig, LatencySampling, PermissionsConfig, ResponsePermission, ResponseType,
+    SubjectPermission, UserConfig,
 };
 use crate::de::Spanned;
 use crate::error::{ConfigError, ErrorKind};
@@ -491,8 +491,89 @@ pub(crate) struct RawAuthorization {
     #[serde(alias = "default_permission", alias = "permissions")]
     default_permissions: Option<RawPermissions>,
     proxy_required: Option<Spanned<bool>>,
-    auth_callout: Option<Spanned<IgnoredAny>>,
+    #[serde(alias = "auth_hook")]
+    auth_callout: Option<Spanned<RawAuthCallout>>,
     oidc: Option<Vec<Spanned<crate::oidc::RawOidc>>>,
+}
+
+/// `auth_callout { … }` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuthCallout {
+    issuer: Option<Spanned<String>>,
+    #[serde(alias = "acc")]
+    account: Option<String>,
+    #[serde(alias = "users")]
+    auth_users: Option<Vec<String>>,
+    #[serde(alias = "key")]
+    xkey: Option<Spanned<String>>,
+    allowed_accounts: Option<Vec<Spanned<String>>>,
+    local_first: Option<bool>,
+}
+
+impl RawAuthCallout {
+    /// nats-server's `parseAuthCallout` checks; `allowed_accounts` are left in
+    /// `account_refs` to be checked against the accounts.
+    fn build(
+        self,
+        pos: &Pos,
+        allowed: &mut Vec<UserAccountRef>,
+    ) -> Result<AuthCalloutConfig, ConfigError> {
+        if let Some(i) = &self.issuer
+            && !is_valid_public(&i.value, NkeyRole::Account)
+        {
+            return Err(invalid(
+                &i.pos,
+                format!(
+                    "Expected callout user to be a valid public account nkey, got {:?}",
+                    i.value
+                ),
+            ));
+        }
+        if let Some(x) = &self.xkey
+            && nkeys::XKey::from_public_key(&x.value).is_err()
+        {
+            return Err(invalid(
+                &x.pos,
+                format!(
+                    "Expected callout xkey to be a valid public xkey, got {:?}",
+                    x.value
+                ),
+            ));
+        }
+        let Some(issuer) = self.issuer.map(|i| i.value) else {
+            return Err(invalid(
+                pos,
+                "Authorization callouts require an issuer to be specified",
+            ));
+        };
+        let auth_users = self.auth_users.unwrap_or_default();
+        if auth_users.is_empty() {
+            return Err(invalid(
+                pos,
+                "Authorization callouts require authorized users to be specified",
+            ));
+        }
+        let mut allowed_accounts = Vec::new();
+        for a in self.allowed_accounts.unwrap_or_default() {
+            allowed.push(UserAccountRef {
+                account: a.value.clone(),
+                pos: a.pos,
+            });
+            allowed_accounts.push(a.value);
+        }
+        Ok(AuthCalloutConfig {
+            issuer,
+            account: self
+                .account
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| "$G".to_owned()),
+            auth_users,
+            xkey: self.xkey.map(|x| x.value),
+            allowed_accounts,
+            local_first: self.local_first.unwrap_or(false),
+        })
+    }
 }
 
 /// Users whose `account` must be checked against the defined accounts.
@@ -528,11 +609,13 @@ impl RawAuthorization {
         warnings: &mut Vec<String>,
         users_pos: &mut Vec<(UserConfig, Pos)>,
         account_refs: &mut Vec<UserAccountRef>,
+        callout_accounts: &mut Vec<UserAccountRef>,
         origins: &mut Origins,
     ) -> Result<AuthorizationConfig, ConfigError> {
-        if let Some(c) = &self.auth_callout {
-            return Err(unsupported(&c.pos, "auth_callout"));
-        }
+        let auth_callout = match self.auth_callout {
+            Some(c) => Some(c.value.build(&c.pos, callout_accounts)?),
+            None => None,
+        };
         // Trusted proxies do not exist in rnats yet: ignoring this would let clients in directly.
         if let Some(p) = self.proxy_required.as_ref().filter(|p| p.value) {
             return Err(unsupported(&p.pos, "proxy_required"));
@@ -599,6 +682,7 @@ impl RawAuthorization {
                 .map(RawPermissions::build)
                 .transpose()?,
             oidc,
+            auth_callout,
         })
     }
 }

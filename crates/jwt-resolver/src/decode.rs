@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::claims::account::AccountClaims;
 use crate::claims::activation::ActivationClaims;
+use crate::claims::authorization::{AuthorizationRequestClaims, AuthorizationResponseClaims};
 use crate::claims::generic::GenericClaims;
 use crate::claims::operator::OperatorClaims;
 use crate::claims::user::UserClaims;
@@ -97,6 +98,13 @@ typed_decoders! {
     /// Decodes an activation JWT (issuer `A…` or `O…`, subject the importing account `A…`),
     /// verifies it and checks its times against the system clock.
     decode_activation, decode_activation_at => ActivationClaims;
+    /// Decodes an auth callout request (issuer a server key `N…`), verifies it and checks its
+    /// times against the system clock.
+    decode_authorization_request, decode_authorization_request_at => AuthorizationRequestClaims;
+    /// Decodes an auth callout response (issuer an account key `A…`), verifies it and checks
+    /// its times against the system clock. See also
+    /// [`AuthorizationResponseClaims::validate`].
+    decode_authorization_response, decode_authorization_response_at => AuthorizationResponseClaims;
 }
 
 /// Decodes any token as [`GenericClaims`] (nats-io/jwt `DecodeGeneric`: no type or version

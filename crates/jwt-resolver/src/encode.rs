@@ -10,6 +10,7 @@ use sha2::{Digest, Sha512_256};
 
 use crate::claims::account::AccountClaims;
 use crate::claims::activation::ActivationClaims;
+use crate::claims::authorization::{AuthorizationRequestClaims, AuthorizationResponseClaims};
 use crate::claims::generic::GenericClaims;
 use crate::claims::operator::OperatorClaims;
 use crate::claims::user::UserClaims;
@@ -52,6 +53,23 @@ pub fn encode_account(claims: &AccountClaims, signer: &KeyPair) -> Result<String
 /// Encodes and signs activation `claims` with `signer` (the exporting account or one of its
 /// signing keys; then set `issuer_account`).
 pub fn encode_activation(claims: &ActivationClaims, signer: &KeyPair) -> Result<String, JwtError> {
+    encode_claims(claims, signer)
+}
+
+/// Encodes and signs an auth callout request with the server's key `signer` (`N…`).
+pub fn encode_authorization_request(
+    claims: &AuthorizationRequestClaims,
+    signer: &KeyPair,
+) -> Result<String, JwtError> {
+    encode_claims(claims, signer)
+}
+
+/// Encodes and signs an auth callout response with an account key `signer` (`A…`; a signing
+/// key, then set `issuer_account`).
+pub fn encode_authorization_response(
+    claims: &AuthorizationResponseClaims,
+    signer: &KeyPair,
+) -> Result<String, JwtError> {
     encode_claims(claims, signer)
 }
 

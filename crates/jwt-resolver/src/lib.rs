@@ -1,5 +1,5 @@
-//! NATS JWTs: decode, verify and encode operator, account, user, activation and generic
-//! claims, and read and write `.creds` files.
+//! NATS JWTs: decode, verify and encode operator, account, user, activation, auth callout
+//! (authorization request/response) and generic claims, and read and write `.creds` files.
 //!
 //! A library of its own: it knows the token format and the claims, not any server's
 //! configuration; whether an issuer is trusted and what the claims mean for a connection is
@@ -71,6 +71,10 @@ pub use claims::account::{
     AccountClaims, AccountLimits, ExternalAuthorization, JetStreamLimits, MsgTrace, WeightedMapping,
 };
 pub use claims::activation::ActivationClaims;
+pub use claims::authorization::{
+    AuthorizationRequestClaims, AuthorizationResponseClaims, ClientInformation, ClientTls,
+    ConnectOptions, ServerId,
+};
 pub use claims::exports::{
     Export, ExportType, Import, LatencySampling, ResponseType, Revocations, ServiceLatency,
 };
@@ -85,12 +89,14 @@ pub use creds::{
 };
 pub use decode::{
     Peek, decode, decode_account, decode_account_at, decode_activation, decode_activation_at,
-    decode_at, decode_generic, decode_generic_at, decode_operator, decode_operator_at, decode_user,
-    decode_user_at, peek, peek_issuer,
+    decode_at, decode_authorization_request, decode_authorization_request_at,
+    decode_authorization_response, decode_authorization_response_at, decode_generic,
+    decode_generic_at, decode_operator, decode_operator_at, decode_user, decode_user_at, peek,
+    peek_issuer,
 };
 pub use encode::{
-    encode, encode_account, encode_activation, encode_generic, encode_operator, encode_user,
-    try_encode_user,
+    encode, encode_account, encode_activation, encode_authorization_request,
+    encode_authorization_response, encode_generic, encode_operator, encode_user, try_encode_user,
 };
 pub use error::JwtError;
 pub use permissions::{Permission, Permissions, ResponsePermission};

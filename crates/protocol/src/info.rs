@@ -6,8 +6,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// Serialising gives nats-server 2.15.1's bytes for the fields rnats sends: the field names,
 /// their order and the rules for leaving a field out (`omitempty` in nats-server) are
-/// nats-server's. Two of nats-server's fields are not here: `go` (its Go version) and `xkey`
-/// (auth callout). Deserialising accepts any server's INFO: unknown fields are ignored and
+/// nats-server's. One of nats-server's fields is not here: `go` (its Go version). Deserialising accepts any server's INFO: unknown fields are ignored and
 /// missing ones take their default.
 ///
 /// ```
@@ -91,6 +90,10 @@ pub struct ServerInfo {
     pub remote_account: Option<String>,
     /// The JetStream API level (always sent, as rnats has always sent it).
     pub api_lvl: u32,
+    /// The server's public curve key (`X…`), which auth callout services seal their answers
+    /// to; left out when empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub xkey: String,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -10,6 +10,9 @@ mod login;
 mod template;
 mod times;
 
+pub(crate) use template::apply as apply_template;
+pub(crate) use times::allowed_for;
+
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -77,6 +77,23 @@ impl Session {
         Ok(Some(request))
     }
 
+    /// What an auth callout request says about this client besides its credentials.
+    pub(crate) fn callout_details(&self) -> rnats_auth::callout::ClientDetails {
+        let opts = self.pending_connect.as_ref();
+        let text = |f: fn(&ConnectOptions) -> &Option<String>| {
+            opts.and_then(|o| f(o).clone()).unwrap_or_default()
+        };
+        rnats_auth::callout::ClientDetails {
+            cid: self.peer.cid,
+            name: text(|o| &o.name),
+            lang: text(|o| &o.lang),
+            version: text(|o| &o.version),
+            protocol: opts.map_or(0, |o| i64::from(o.protocol)),
+            tls: self.peer.tls_session.clone(),
+            jwt_user: String::new(),
+        }
+    }
+
     fn empty_request(&self) -> AuthRequest {
         let mut request = AuthRequest::new(self.peer.addr, self.peer.transport.connection_type());
         request.nonce.clone_from(&self.peer.nonce);

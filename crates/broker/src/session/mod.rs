@@ -63,6 +63,8 @@ pub(crate) struct Peer {
     pub(crate) nonce: Option<String>,
     /// The verified client certificate, for `verify_and_map`.
     pub(crate) tls: Option<TlsIdentity>,
+    /// The TLS session, for an auth callout request's `client_tls`.
+    pub(crate) tls_session: Option<rnats_jwt::ClientTls>,
 }
 
 /// What a client asked for in CONNECT, reduced to what routing needs on every message.

@@ -46,6 +46,7 @@ impl Harness {
             transport: Transport::Tcp,
             nonce: None,
             tls: None,
+            tls_session: None,
         };
         let now = Instant::now();
         let session = Session::new(state.clone(), settings, out.clone(), peer, now);

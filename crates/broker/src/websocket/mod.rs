@@ -217,6 +217,7 @@ async fn upgrade<S>(
         transport: Transport::Websocket(Box::new(cookies)),
         nonce: settings.auth.needs_nonce().then(admission::new_nonce),
         tls,
+        tls_session: None,
     };
     let mut info = state.client_info(&settings, cid, peer.addr, false);
     info.nonce.clone_from(&peer.nonce);

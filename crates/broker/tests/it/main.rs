@@ -1,6 +1,7 @@
 //! rnats-broker end to end: one test binary (the rustls-test layout), with modules per concern.
 
 mod auth;
+mod callout;
 mod claims;
 mod clients;
 mod differential;

@@ -1,5 +1,6 @@
 //! Integration tests of rnats-config through its public API (one test binary).
 
+mod callout;
 mod fixtures;
 mod loading;
 mod operator;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) mod account;
 pub(crate) mod activation;
+pub(crate) mod authorization;
 pub(crate) mod exports;
 pub(crate) mod generic;
 pub(crate) mod operator;
@@ -38,9 +39,9 @@ pub enum ClaimKind {
     User,
     /// `activation`: an exporting account lets one importing account use a private export.
     Activation,
-    /// `authorization_request`: the server asks an auth callout service (not decoded yet).
+    /// `authorization_request`: the server asks an auth callout service.
     AuthorizationRequest,
-    /// `authorization_response`: the callout service answers (not decoded yet).
+    /// `authorization_response`: the callout service answers.
     AuthorizationResponse,
     /// `generic`, or any type this library does not know: read as free-form data.
     Generic,

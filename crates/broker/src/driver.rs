@@ -52,12 +52,21 @@ where
         tokio::spawn(async move { out.run_writer(wr, deadline).await })
     };
     state.register(cid, out.clone());
+    state.monitor.opened();
+    if matches!(peer.transport, crate::websocket::Transport::Websocket(_)) {
+        out.stats.describe(|m| m.kind = "websocket");
+    }
     tracing::debug!("{addr} - cid:{cid} - Client connection created");
     let mut session = Session::new(state.clone(), settings, out.clone(), peer, Instant::now());
     let reason = drive(&mut session, &state, &out, &mut rd).await;
+    let subs = session.sub_details();
     session.close();
     state.unregister(cid);
     let reason = out.close(reason);
+    let (closed, counts) = crate::monitor::closed_record(&out, reason, subs);
+    state
+        .monitor
+        .closed(closed, counts, reason, config.max_closed_clients);
     let _ = writer.await;
     if reason != CloseReason::ClientClosed && reason != CloseReason::ReadError {
         linger(&mut rd).await;

@@ -66,6 +66,7 @@ mod hashing;
 mod info;
 mod links;
 mod logfmt;
+mod monitor;
 mod operator;
 mod outbound;
 mod peer;

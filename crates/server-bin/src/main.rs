@@ -128,6 +128,12 @@ fn load_config(cli: &Cli) -> Result<(ServerConfig, Vec<String>)> {
     if let Some(port) = cli.port {
         config.port = port;
     }
+    if let Some(port) = cli.http_port {
+        config.http_port = port;
+    }
+    if let Some(port) = cli.https_port {
+        config.https_port = port;
+    }
     if let Some(name) = &cli.server_name {
         config.server_name = Some(name.clone());
     }

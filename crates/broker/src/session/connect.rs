@@ -207,6 +207,11 @@ impl Session {
             .signing_key
             .map(|k| (k, authorized.signing_key_version));
         self.identity = authorized.identity;
+        let (user, account) = (self.identity.clone(), self.account.name.clone());
+        self.out.stats.describe(|m| {
+            m.user = user;
+            m.account = account;
+        });
         self.timers.set_expiry(authorized.expires.map(|at| {
             let left = at.duration_since(SystemTime::now()).unwrap_or_default();
             now + left
@@ -258,6 +263,14 @@ impl Session {
             protocol: opts.protocol,
         };
         self.router.set_echo(opts.echo);
+        let stats = &self.out.stats;
+        // nats-server's first estimate of the round trip: from accept to CONNECT.
+        stats.set_rtt(stats.start.elapsed().unwrap_or_default());
+        stats.describe(|m| {
+            m.name = opts.name.clone().unwrap_or_default();
+            m.lang = opts.lang.clone().unwrap_or_default();
+            m.version = opts.version.clone().unwrap_or_default();
+        });
         self.out
             .headers
             .store(headers, std::sync::atomic::Ordering::Relaxed);

@@ -273,12 +273,16 @@ struct RawMonitor {
 fn monitoring(c: &mut ServerConfig, raw: &RawMonitor) -> Result<(), ConfigError> {
     if let Some(v) = &raw.http {
         let (host, port) = parse_listen(v)?;
-        c.http_host = host.or(c.http_host.take());
+        if host.is_some() {
+            c.http_host = host;
+        }
         c.http_port = monitor_port(port, &v.pos)?;
     }
     if let Some(v) = &raw.https {
         let (host, port) = parse_listen(v)?;
-        c.http_host = host.or(c.http_host.take());
+        if host.is_some() {
+            c.http_host = host;
+        }
         c.https_port = monitor_port(port, &v.pos)?;
     }
     if let Some(v) = &raw.http_port {

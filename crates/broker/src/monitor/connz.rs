@@ -1,6 +1,7 @@
 //! `/connz`: open connections from the client registry, closed ones from the ring, filtered,
 //! sorted and paged as nats-server does.
 
+use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -310,19 +311,19 @@ fn sort_conns(conns: &mut [ConnInfo], sort: Sort, now: i64) {
     };
     match sort {
         Sort::Cid | Sort::Start => {}
-        Sort::Subs => conns.sort_by(|a, b| b.subscriptions.cmp(&a.subscriptions)),
-        Sort::Pending => conns.sort_by(|a, b| b.pending_bytes.cmp(&a.pending_bytes)),
-        Sort::MsgsTo => conns.sort_by(|a, b| b.out_msgs.cmp(&a.out_msgs)),
-        Sort::MsgsFrom => conns.sort_by(|a, b| b.in_msgs.cmp(&a.in_msgs)),
-        Sort::BytesTo => conns.sort_by(|a, b| b.out_bytes.cmp(&a.out_bytes)),
-        Sort::BytesFrom => conns.sort_by(|a, b| b.in_bytes.cmp(&a.in_bytes)),
-        Sort::Last => conns.sort_by(|a, b| b.sort.last.cmp(&a.sort.last)),
+        Sort::Subs => conns.sort_by_key(|c| Reverse(c.subscriptions)),
+        Sort::Pending => conns.sort_by_key(|c| Reverse(c.pending_bytes)),
+        Sort::MsgsTo => conns.sort_by_key(|c| Reverse(c.out_msgs)),
+        Sort::MsgsFrom => conns.sort_by_key(|c| Reverse(c.in_msgs)),
+        Sort::BytesTo => conns.sort_by_key(|c| Reverse(c.out_bytes)),
+        Sort::BytesFrom => conns.sort_by_key(|c| Reverse(c.in_bytes)),
+        Sort::Last => conns.sort_by_key(|c| Reverse(c.sort.last)),
         // Most idle first: the oldest last activity.
-        Sort::Idle => conns.sort_by(|a, b| a.sort.last.cmp(&b.sort.last)),
+        Sort::Idle => conns.sort_by_key(|c| c.sort.last),
         Sort::Uptime => conns.sort_by_key(|c| up(c)),
-        Sort::Stop => conns.sort_by(|a, b| b.sort.stop.cmp(&a.sort.stop)),
+        Sort::Stop => conns.sort_by_key(|c| Reverse(c.sort.stop)),
         Sort::Reason => conns.sort_by(|a, b| a.reason.cmp(&b.reason)),
-        Sort::Rtt => conns.sort_by(|a, b| b.sort.rtt.cmp(&a.sort.rtt)),
+        Sort::Rtt => conns.sort_by_key(|c| Reverse(c.sort.rtt)),
     }
 }
 

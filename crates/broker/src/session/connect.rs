@@ -59,6 +59,15 @@ impl Session {
                 return Err(CloseReason::ProtocolViolation);
             }
         };
+        let stats = &self.out.stats;
+        // As nats-server: the client's self-description counts from CONNECT on, even when it
+        // is then refused; the first round-trip estimate is from accept to CONNECT.
+        stats.set_rtt(stats.start.elapsed().unwrap_or_default());
+        stats.describe(|m| {
+            m.name = opts.name.clone().unwrap_or_default();
+            m.lang = opts.lang.clone().unwrap_or_default();
+            m.version = opts.version.clone().unwrap_or_default();
+        });
         if !self.settings.auth.configured() {
             self.authenticated = true;
             self.apply_connect(opts)?;
@@ -263,14 +272,6 @@ impl Session {
             protocol: opts.protocol,
         };
         self.router.set_echo(opts.echo);
-        let stats = &self.out.stats;
-        // nats-server's first estimate of the round trip: from accept to CONNECT.
-        stats.set_rtt(stats.start.elapsed().unwrap_or_default());
-        stats.describe(|m| {
-            m.name = opts.name.clone().unwrap_or_default();
-            m.lang = opts.lang.clone().unwrap_or_default();
-            m.version = opts.version.clone().unwrap_or_default();
-        });
         self.out
             .headers
             .store(headers, std::sync::atomic::Ordering::Relaxed);

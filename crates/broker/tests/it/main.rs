@@ -7,6 +7,7 @@ mod differential;
 mod flow;
 mod hostile;
 mod limits;
+mod monitor;
 mod operator;
 mod plugin;
 mod raw;

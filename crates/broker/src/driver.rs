@@ -37,6 +37,7 @@ where
         state,
         settings,
         peer,
+        tls_session,
     } = conn;
     let config = settings.config.clone();
     let (addr, cid) = (peer.addr, peer.cid);
@@ -53,9 +54,16 @@ where
     };
     state.register(cid, out.clone());
     state.monitor.opened();
-    if matches!(peer.transport, crate::websocket::Transport::Websocket(_)) {
-        out.stats.describe(|m| m.kind = "websocket");
-    }
+    let websocket = matches!(peer.transport, crate::websocket::Transport::Websocket(_));
+    out.stats.describe(|m| {
+        if websocket {
+            m.kind = "websocket";
+        }
+        if let Some((version, cipher)) = tls_session {
+            m.tls_version = version;
+            m.tls_cipher = cipher;
+        }
+    });
     tracing::debug!("{addr} - cid:{cid} - Client connection created");
     let mut session = Session::new(state.clone(), settings, out.clone(), peer, Instant::now());
     let reason = drive(&mut session, &state, &out, &mut rd).await;

@@ -19,6 +19,28 @@ pub(crate) use connz::closed_record;
 pub(crate) use http::{MonitorListener, bind, serve};
 pub(crate) use stats::{ConnStats, Counts, Monitor};
 
+/// A TLS session as `/connz` shows it: nats-server's version (`1.3`) and Go's cipher suite
+/// name (`TLS_AES_128_GCM_SHA256`).
+pub(crate) fn tls_description(conn: &tokio_rustls::rustls::ServerConnection) -> (String, String) {
+    use tokio_rustls::rustls::ProtocolVersion;
+    let version = match conn.protocol_version() {
+        Some(ProtocolVersion::TLSv1_3) => "1.3".to_owned(),
+        Some(ProtocolVersion::TLSv1_2) => "1.2".to_owned(),
+        Some(other) => format!("Unknown [0x{:x}]", u16::from(other)),
+        None => String::new(),
+    };
+    let cipher = conn
+        .negotiated_cipher_suite()
+        .map(|s| {
+            let name = format!("{:?}", s.suite());
+            // rustls names TLS 1.3 suites TLS13_…; Go names them TLS_….
+            name.strip_prefix("TLS13_")
+                .map_or(name.clone(), |rest| format!("TLS_{rest}"))
+        })
+        .unwrap_or_default();
+    (version, cipher)
+}
+
 /// One subscription as `/connz?subs=detail` shows it.
 pub(crate) fn sub_detail(sub: &crate::account::Subscription) -> json::SubDetail {
     endpoints::sub_detail(sub, None)

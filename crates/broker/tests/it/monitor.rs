@@ -500,3 +500,30 @@ where
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+#[tokio::test]
+async fn tls_clients_show_version_and_cipher_as_go_names_them() {
+    let dir = rnats_test_support::scratch_dir("monitor-tls");
+    rnats_tls::testcerts::write_all(&dir).expect("test certificates");
+    let path = |n: &str| dir.join(n).display().to_string();
+    let conf = format!(
+        "tls {{ cert_file: \"{}\", key_file: \"{}\" }}\nhttp_port: -1",
+        path("server.pem"),
+        path("server-key.pem"),
+    );
+    let loaded = rnats_config::load_str(&conf, None).expect("valid config");
+    let server = TestServer::with_config(loaded.config).await;
+    let http = server.handle.monitor_addr().unwrap();
+    let client = async_nats::ConnectOptions::new()
+        .add_root_certificates(dir.join("ca.pem"))
+        .require_tls(true)
+        .connect(server.url())
+        .await
+        .expect("TLS client");
+    client.flush().await.unwrap();
+    let connz = get_json(http, "/connz").await;
+    let conn = &connz["connections"][0];
+    assert_eq!(conn["tls_version"], "1.3");
+    // The server's preference (AES-128 first, as Go), in Go's name for it.
+    assert_eq!(conn["tls_cipher_suite"], "TLS_AES_128_GCM_SHA256");
+}

@@ -240,6 +240,7 @@ impl Server {
         if let Some(jwt) = state.settings().jwt.clone() {
             crate::claims::start(&state, jwt);
         }
+        crate::monitor::start_system_services(&state);
         if let Some((ws_listener, ws_addr)) = websocket {
             let config = state.config();
             let ws = config.websocket.as_ref();

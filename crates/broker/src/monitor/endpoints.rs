@@ -184,13 +184,7 @@ pub(crate) fn varz(state: &ServerState) -> Varz {
                 .unwrap_or_else(|e| e.into_inner()),
         ),
         config_digest: String::new(),
-        // nats-server's JetStream feature flags; rnats has none of those features on.
-        feature_flags: BTreeMap::from([
-            ("js_ack_fc_v2", false),
-            ("js_api_reply_v2", false),
-            ("js_raft_delete_range", false),
-            ("js_snapshot_sources", false),
-        ]),
+        feature_flags: feature_flags(),
         system_account: settings.system_account(),
         slow_consumer_stats: KindCounts {
             clients: slow,
@@ -202,6 +196,16 @@ pub(crate) fn varz(state: &ServerState) -> Varz {
         },
         disk_io_wait_stats: DiskIoWaitStats::default(),
     }
+}
+
+/// nats-server's JetStream feature flags; rnats has none of those features on.
+pub(crate) fn feature_flags() -> BTreeMap<&'static str, bool> {
+    BTreeMap::from([
+        ("js_ack_fc_v2", false),
+        ("js_api_reply_v2", false),
+        ("js_raft_delete_range", false),
+        ("js_snapshot_sources", false),
+    ])
 }
 
 fn nanos(d: std::time::Duration) -> i64 {
@@ -309,6 +313,11 @@ fn conns_by_account(state: &ServerState) -> std::collections::HashMap<String, u6
         *counts.entry(out.stats.meta().account).or_default() += 1;
     }
     counts
+}
+
+/// Accounts with at least one client connection.
+pub(crate) fn active_accounts(state: &ServerState) -> usize {
+    conns_by_account(state).len()
 }
 
 /// Every account the server knows, by name, sorted.

@@ -12,12 +12,14 @@ mod http;
 pub(crate) mod json;
 mod query;
 mod stats;
+mod sys;
 
 use std::time::{Duration, SystemTime};
 
 pub(crate) use connz::closed_record;
 pub(crate) use http::{MonitorListener, bind, serve};
 pub(crate) use stats::{ConnStats, Counts, Monitor};
+pub(crate) use sys::start as start_system_services;
 
 /// A TLS session as `/connz` shows it: nats-server's version (`1.3`) and Go's cipher suite
 /// name (`TLS_AES_128_GCM_SHA256`).
@@ -35,7 +37,7 @@ pub(crate) fn tls_description(conn: &tokio_rustls::rustls::ServerConnection) -> 
             let name = format!("{:?}", s.suite());
             // rustls names TLS 1.3 suites TLS13_…; Go names them TLS_….
             name.strip_prefix("TLS13_")
-                .map_or(name.clone(), |rest| format!("TLS_{rest}"))
+                .map_or_else(|| name.clone(), |rest| format!("TLS_{rest}"))
         })
         .unwrap_or_default();
     (version, cipher)

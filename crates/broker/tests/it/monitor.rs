@@ -285,13 +285,18 @@ async fn connz_counts_sorts_pages_and_filters() {
         (Some(4), Some(3))
     );
     assert_eq!(varz["connections"], 3);
-    assert_eq!(varz["subscriptions"], 3);
+    // Three subscriptions of clients, and the server's own in the system account.
+    assert!(varz["subscriptions"].as_u64().unwrap() > 3);
+    assert_eq!(
+        get_json(http, "/subsz?acc=$G").await["num_subscriptions"],
+        3
+    );
     assert_eq!(varz["http_req_stats"]["/connz"].as_u64(), Some(10));
 
-    let subsz = get_json(http, "/subsz?subs=true&test=y").await;
+    let subsz = get_json(http, "/subsz?subs=true&test=y&acc=$G").await;
     assert_eq!(subsz["total"], 1);
     assert_eq!(subsz["subscriptions_list"][0]["subject"], "y");
-    let paged = get_json(http, "/subsz?subs=true&limit=2&offset=2").await;
+    let paged = get_json(http, "/subsz?subs=true&limit=2&offset=2&acc=$G").await;
     assert_eq!(
         (
             paged["total"].as_u64(),
@@ -526,4 +531,106 @@ async fn tls_clients_show_version_and_cipher_as_go_names_them() {
     assert_eq!(conn["tls_version"], "1.3");
     // The server's preference (AES-128 first, as Go), in Go's name for it.
     assert_eq!(conn["tls_cipher_suite"], "TLS_AES_128_GCM_SHA256");
+}
+
+/// A system-account user and an application account, for `$SYS` requests.
+const SYS_CONF: &str = r#"
+accounts {
+    SYS { users = [{user: sys, password: pw}] }
+    APP { users = [{user: app, password: pw}] }
+}
+system_account: SYS
+"#;
+
+/// The answers to `$SYS` monitoring requests on `url`, as JSON, by request.
+async fn sys_answers(url: &str) -> Vec<(String, Value)> {
+    let app = async_nats::ConnectOptions::with_user_and_password("app".into(), "pw".into())
+        .name("app")
+        .connect(url)
+        .await
+        .expect("app connects");
+    let _sub = app.subscribe("work").await.unwrap();
+    app.flush().await.unwrap();
+    let sys = async_nats::ConnectOptions::with_user_and_password("sys".into(), "pw".into())
+        .connect(url)
+        .await
+        .expect("sys connects");
+    let id = sys.server_info().server_id;
+    let requests = [
+        ("$SYS.REQ.SERVER.PING".to_owned(), ""),
+        ("$SYS.REQ.SERVER.PING.STATSZ".to_owned(), ""),
+        ("$SYS.REQ.SERVER.PING.VARZ".to_owned(), ""),
+        (
+            "$SYS.REQ.SERVER.PING.CONNZ".to_owned(),
+            r#"{"auth":true,"subscriptions":true}"#,
+        ),
+        (
+            "$SYS.REQ.SERVER.PING.CONNZ".to_owned(),
+            r#"{"sort":"bogus"}"#,
+        ),
+        ("$SYS.REQ.SERVER.PING.CONNZ".to_owned(), "not json"),
+        (
+            "$SYS.REQ.SERVER.PING.SUBSZ".to_owned(),
+            r#"{"subscriptions":true,"account":"APP"}"#,
+        ),
+        ("$SYS.REQ.SERVER.PING.ACCOUNTZ".to_owned(), ""),
+        ("$SYS.REQ.SERVER.PING.HEALTHZ".to_owned(), ""),
+        (format!("$SYS.REQ.SERVER.{id}.VARZ"), ""),
+        (format!("$SYS.REQ.SERVER.{id}.CONNZ"), r#"{"state":1}"#),
+        ("$SYS.REQ.ACCOUNT.APP.CONNZ".to_owned(), ""),
+        ("$SYS.REQ.ACCOUNT.APP.SUBSZ".to_owned(), ""),
+    ];
+    let mut answers = Vec::new();
+    for (subject, body) in requests {
+        let reply = tokio::time::timeout(
+            Duration::from_secs(5),
+            sys.request(subject.clone(), body.to_owned().into()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{subject}: no answer"))
+        .unwrap_or_else(|e| panic!("{subject}: {e}"));
+        let json: Value =
+            serde_json::from_slice(&reply.payload).unwrap_or_else(|e| panic!("{subject}: {e}"));
+        answers.push((format!("{subject} {body}").replace(&id, "<id>"), json));
+    }
+    answers
+}
+
+#[tokio::test]
+async fn same_sys_answers_as_nats_server() {
+    let dir = rnats_test_support::scratch_dir("monitor-sys");
+    let path = dir.join("server.conf");
+    std::fs::write(&path, SYS_CONF).unwrap();
+    let reference = ExternalServer::spawn(&reference_server_bin(), &["-c", path.to_str().unwrap()])
+        .expect("start nats-server");
+    let loaded = rnats_config::load_str(SYS_CONF, None).expect("valid config");
+    let ours = TestServer::with_config(loaded.config).await;
+    let theirs = sys_answers(&format!("nats://{}", reference.addr())).await;
+    let mine = sys_answers(&ours.url()).await;
+    let mut mismatches = Vec::new();
+    for ((request, theirs), (_, mine)) in theirs.iter().zip(&mine) {
+        let (t, m) = (shape_of(theirs), shape_of(mine));
+        if t != m {
+            let only_theirs: Vec<_> = t.iter().filter(|(k, v)| m.get(*k) != Some(v)).collect();
+            let only_mine: Vec<_> = m.iter().filter(|(k, v)| t.get(*k) != Some(v)).collect();
+            mismatches.push(format!(
+                "{request}:\n  nats-server only: {only_theirs:?}\n  rnats only: {only_mine:?}"
+            ));
+        }
+        if let Some(error) = theirs.get("error") {
+            assert_eq!(error["code"], mine["error"]["code"], "{request}");
+            // A body that is not JSON: Go's and serde's parser word it differently.
+            if error["code"] != 400 {
+                assert_eq!(error, &mine["error"], "{request}");
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    let app_conns = &mine
+        .iter()
+        .find(|(r, _)| r.starts_with("$SYS.REQ.ACCOUNT.APP.CONNZ"))
+        .unwrap()
+        .1;
+    assert_eq!(app_conns["data"]["total"], 1);
+    assert_eq!(app_conns["data"]["connections"][0]["name"], "app");
 }

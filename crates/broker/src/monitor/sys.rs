@@ -24,8 +24,10 @@ use super::json::{KindCounts, MsgBytes};
 use crate::state::ServerState;
 use crate::system::{InternalClient, Message};
 
-/// How often `$SYS.SERVER.<id>.STATSZ` is published (nats-server's default).
-const STATSZ_INTERVAL: Duration = Duration::from_secs(30);
+/// `$SYS.SERVER.<id>.STATSZ` is published first after `STATSZ_FIRST`, then at doubling
+/// intervals up to `STATSZ_INTERVAL` (nats-server's schedule).
+const STATSZ_FIRST: Duration = Duration::from_millis(250);
+const STATSZ_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The endpoints answered per server.
 const ENDPOINTS: [&str; 6] = ["STATSZ", "VARZ", "CONNZ", "SUBSZ", "ACCOUNTZ", "HEALTHZ"];
@@ -203,8 +205,9 @@ pub(crate) fn start(state: &Arc<ServerState>) {
     });
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(STATSZ_INTERVAL);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut every = STATSZ_FIRST;
+        let next = tokio::time::sleep(every);
+        tokio::pin!(next);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -212,7 +215,11 @@ pub(crate) fn start(state: &Arc<ServerState>) {
                     Some(msg) => services.answer(&msg),
                     None => return,
                 },
-                _ = ticker.tick() => services.publish_statsz(),
+                () = &mut next => {
+                    services.publish_statsz();
+                    every = (every * 2).min(STATSZ_INTERVAL);
+                    next.as_mut().reset(tokio::time::Instant::now() + every);
+                }
             }
         }
     });

@@ -634,3 +634,26 @@ async fn same_sys_answers_as_nats_server() {
     assert_eq!(app_conns["data"]["total"], 1);
     assert_eq!(app_conns["data"]["connections"][0]["name"], "app");
 }
+
+#[tokio::test]
+async fn statsz_heartbeat_in_the_system_account() {
+    let loaded = rnats_config::load_str(SYS_CONF, None).expect("valid config");
+    let server = TestServer::with_config(loaded.config).await;
+    let sys = async_nats::ConnectOptions::with_user_and_password("sys".into(), "pw".into())
+        .connect(server.url())
+        .await
+        .unwrap();
+    let id = sys.server_info().server_id;
+    let mut beats = sys
+        .subscribe(format!("$SYS.SERVER.{id}.STATSZ"))
+        .await
+        .unwrap();
+    use futures_util::StreamExt;
+    let beat = tokio::time::timeout(Duration::from_secs(5), beats.next())
+        .await
+        .expect("a heartbeat within seconds of start")
+        .unwrap();
+    let json: Value = serde_json::from_slice(&beat.payload).unwrap();
+    assert_eq!(json["server"]["id"], id.as_str());
+    assert_eq!(json["statsz"]["connections"], 1);
+}

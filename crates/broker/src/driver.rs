@@ -71,6 +71,16 @@ where
     session.close();
     state.unregister(cid);
     let reason = out.close(reason);
+    {
+        use crate::monitor::events::{ClientEvent, EventKind};
+        if reason == CloseReason::AuthenticationViolation {
+            let event = ClientEvent::of(EventKind::AuthError, &out, reason.as_str());
+            state.monitor.emit(event);
+        } else if out.stats.meta().connected {
+            let event = ClientEvent::of(EventKind::Disconnect, &out, reason.as_str());
+            state.monitor.emit(event);
+        }
+    }
     let (closed, counts) = crate::monitor::closed_record(&out, reason, subs);
     state
         .monitor

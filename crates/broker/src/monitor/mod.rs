@@ -8,6 +8,7 @@
 
 mod connz;
 mod endpoints;
+pub(crate) mod events;
 mod http;
 pub(crate) mod json;
 mod query;

@@ -42,6 +42,8 @@ pub(crate) struct ConnMeta {
     pub(crate) kind: &'static str,
     pub(crate) tls_version: String,
     pub(crate) tls_cipher: String,
+    /// CONNECT was accepted (a DISCONNECT event follows the close).
+    pub(crate) connected: bool,
 }
 
 /// One connection's counters, shared by its session, the routers delivering to it and
@@ -171,6 +173,8 @@ pub(crate) struct Monitor {
     closed: Mutex<VecDeque<std::sync::Arc<Closed>>>,
     /// The bound HTTP and HTTPS monitoring ports (0: off).
     ports: Mutex<(u16, u16)>,
+    /// Where client events go: the system services, once they run.
+    events: Mutex<Option<tokio::sync::mpsc::Sender<super::events::ClientEvent>>>,
     /// Requests per endpoint path, for `/varz`'s `http_req_stats`.
     pub(crate) http_requests: Mutex<std::collections::BTreeMap<&'static str, u64>>,
 }
@@ -187,6 +191,7 @@ impl Default for Monitor {
             closed_totals: Mutex::new((Counts::default(), HashMap::new())),
             closed: Mutex::new(VecDeque::new()),
             ports: Mutex::new((0, 0)),
+            events: Mutex::new(None),
             http_requests: Mutex::new(std::collections::BTreeMap::new()),
         }
     }
@@ -262,6 +267,19 @@ impl Monitor {
     pub(crate) fn ports(&self) -> (i64, i64) {
         let ports = self.ports.lock().unwrap_or_else(|e| e.into_inner());
         (i64::from(ports.0), i64::from(ports.1))
+    }
+
+    /// Sends client events to `tx` from now on.
+    pub(crate) fn set_event_sink(&self, tx: tokio::sync::mpsc::Sender<super::events::ClientEvent>) {
+        *self.events.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+    }
+
+    /// Queues a client event for the system services (dropped when they are behind or not
+    /// running).
+    pub(crate) fn emit(&self, event: super::events::ClientEvent) {
+        if let Some(tx) = &*self.events.lock().unwrap_or_else(|e| e.into_inner()) {
+            let _ = tx.try_send(event);
+        }
     }
 
     /// Counts one request to `path`.

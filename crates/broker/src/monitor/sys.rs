@@ -198,6 +198,8 @@ pub(crate) fn start(state: &Arc<ServerState>) {
         }
     }
     drop(tx);
+    let (events_tx, mut events) = tokio::sync::mpsc::channel(super::events::EVENT_QUEUE);
+    state.monitor.set_event_sink(events_tx);
     let services = Arc::new(Services {
         state: state.clone(),
         client,
@@ -215,6 +217,7 @@ pub(crate) fn start(state: &Arc<ServerState>) {
                     Some(msg) => services.answer(&msg),
                     None => return,
                 },
+                Some(event) = events.recv() => services.publish_event(event),
                 () = &mut next => {
                     services.publish_statsz();
                     every = (every * 2).min(STATSZ_INTERVAL);
@@ -274,6 +277,41 @@ impl Services {
             gomaxprocs: varz.gomaxprocs,
         };
         serde_json::json!({ "server": self.server_info(), "statsz": stats })
+    }
+
+    /// A client event, with nats-server's envelope, on its subject.
+    fn publish_event(&self, event: super::events::ClientEvent) {
+        use super::events::{EventKind, event_id};
+        let (subject, kind) = match event.kind {
+            EventKind::Connect => (
+                format!("$SYS.ACCOUNT.{}.CONNECT", event.client.acc),
+                "io.nats.server.advisory.v1.client_connect",
+            ),
+            EventKind::Disconnect => (
+                format!("$SYS.ACCOUNT.{}.DISCONNECT", event.client.acc),
+                "io.nats.server.advisory.v1.client_disconnect",
+            ),
+            EventKind::AuthError => (
+                format!("$SYS.SERVER.{}.CLIENT.AUTH.ERR", self.state.server_id),
+                "io.nats.server.advisory.v1.client_disconnect",
+            ),
+        };
+        let mut body = serde_json::json!({
+            "type": kind,
+            "id": event_id(),
+            "timestamp": go_time(SystemTime::now()),
+            "server": self.server_info(),
+            "client": event.client,
+        });
+        if event.kind != EventKind::Connect {
+            let stats = |m: MsgBytes| serde_json::json!({"msgs": m.msgs, "bytes": m.bytes});
+            body["sent"] = stats(event.sent);
+            body["received"] = stats(event.received);
+            body["reason"] = event.reason.into();
+        }
+        let _ = self
+            .client
+            .publish(&subject, None, None, body.to_string().as_bytes());
     }
 
     fn publish_statsz(&self) {

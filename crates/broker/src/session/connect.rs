@@ -142,6 +142,11 @@ impl Session {
         match outcome {
             AuthOutcome::Accepted(..) => {}
             AuthOutcome::Refused(e, request) => {
+                // Monitoring names who tried, as nats-server (the name, never a secret).
+                if let Some(user) = request.user.as_deref().or(request.nkey.as_deref()) {
+                    let user = user.to_owned();
+                    self.out.stats.describe(|m| m.user = user);
+                }
                 let who = request
                     .user
                     .as_deref()
@@ -277,6 +282,15 @@ impl Session {
             .store(headers, std::sync::atomic::Ordering::Relaxed);
         self.timers.on_authenticated();
         self.connected = true;
+        if !self.out.stats.meta().connected {
+            self.out.stats.describe(|m| m.connected = true);
+            let event = crate::monitor::events::ClientEvent::of(
+                crate::monitor::events::EventKind::Connect,
+                &self.out,
+                "",
+            );
+            self.state.monitor.emit(event);
+        }
         if self.opts.verbose {
             self.reply(OK);
         }

@@ -657,3 +657,87 @@ async fn statsz_heartbeat_in_the_system_account() {
     assert_eq!(json["server"]["id"], id.as_str());
     assert_eq!(json["statsz"]["connections"], 1);
 }
+
+/// The client events a system-account subscriber sees on `url` while an application client
+/// connects and leaves and another fails to log in: by subject (ids masked).
+async fn client_events(url: &str) -> Vec<(String, Value)> {
+    use futures_util::StreamExt;
+    let sys = async_nats::ConnectOptions::with_user_and_password("sys".into(), "pw".into())
+        .connect(url)
+        .await
+        .expect("sys connects");
+    let id = sys.server_info().server_id;
+    let mut events = sys.subscribe("$SYS.ACCOUNT.APP.*").await.unwrap();
+    let mut auth_errors = sys
+        .subscribe("$SYS.SERVER.*.CLIENT.AUTH.ERR")
+        .await
+        .unwrap();
+    sys.flush().await.unwrap();
+    let app = async_nats::ConnectOptions::with_user_and_password("app".into(), "pw".into())
+        .name("app")
+        .connect(url)
+        .await
+        .expect("app connects");
+    app.publish("x", "hello".into()).await.unwrap();
+    app.flush().await.unwrap();
+    drop(app);
+    let refused = async_nats::ConnectOptions::with_user_and_password("app".into(), "wrong".into())
+        .max_reconnects(Some(0))
+        .connect(url)
+        .await;
+    assert!(refused.is_err());
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let msg = tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .expect("an account event")
+            .unwrap();
+        got.push((
+            msg.subject.to_string(),
+            serde_json::from_slice(&msg.payload).unwrap(),
+        ));
+    }
+    let msg = tokio::time::timeout(Duration::from_secs(5), auth_errors.next())
+        .await
+        .expect("an auth error event")
+        .unwrap();
+    got.push((
+        msg.subject.to_string().replace(&id, "<id>"),
+        serde_json::from_slice(&msg.payload).unwrap(),
+    ));
+    got
+}
+
+#[tokio::test]
+async fn same_client_events_as_nats_server() {
+    let dir = rnats_test_support::scratch_dir("monitor-events");
+    let path = dir.join("server.conf");
+    std::fs::write(&path, SYS_CONF).unwrap();
+    let reference = ExternalServer::spawn(&reference_server_bin(), &["-c", path.to_str().unwrap()])
+        .expect("start nats-server");
+    let loaded = rnats_config::load_str(SYS_CONF, None).expect("valid config");
+    let ours = TestServer::with_config(loaded.config).await;
+    let theirs = client_events(&format!("nats://{}", reference.addr())).await;
+    let mine = client_events(&ours.url()).await;
+    let subjects = |v: &[(String, Value)]| v.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>();
+    assert_eq!(subjects(&theirs), subjects(&mine));
+    let mut mismatches = Vec::new();
+    for ((subject, t), (_, m)) in theirs.iter().zip(&mine) {
+        let (ts, ms) = (shape_of(t), shape_of(m));
+        if ts != ms {
+            let only_theirs: Vec<_> = ts.iter().filter(|(k, v)| ms.get(*k) != Some(v)).collect();
+            let only_mine: Vec<_> = ms.iter().filter(|(k, v)| ts.get(*k) != Some(v)).collect();
+            mismatches.push(format!(
+                "{subject}:\n  nats-server only: {only_theirs:?}\n  rnats only: {only_mine:?}"
+            ));
+        }
+        for key in ["type", "reason"] {
+            assert_eq!(t.get(key), m.get(key), "{subject} {key}");
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    let disconnect = &mine[1].1;
+    assert_eq!(disconnect["client"]["name"], "app");
+    assert_eq!(disconnect["sent"]["msgs"], 1);
+    assert_eq!(disconnect["sent"]["bytes"], 5);
+}

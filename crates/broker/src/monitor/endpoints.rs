@@ -413,21 +413,23 @@ pub(crate) fn accountz(state: &ServerState, account: &str) -> Result<Accountz, S
 
 /// `/accstatz`; `unused` includes accounts without connections.
 pub(crate) fn accstatz(state: &ServerState, unused: bool) -> AccountStatz {
-    let clients = state.snapshot_clients();
-    let by_account = conns_by_account(state);
+    // One pass over the clients: connections and live traffic by account.
+    let mut live: std::collections::HashMap<String, (u64, Counts)> =
+        std::collections::HashMap::new();
+    for out in state.snapshot_clients() {
+        let entry = live.entry(out.stats.meta().account).or_default();
+        entry.0 += 1;
+        entry.1.add(Counts::of(&out.stats));
+    }
     let mut stats = Vec::new();
     for name in account_names(state) {
         let account = state.account(&name);
-        let conns = by_account.get(&name).copied().unwrap_or(0);
+        let (conns, open) = live.get(&name).copied().unwrap_or_default();
         if conns == 0 && !unused {
             continue;
         }
         let mut counts = state.monitor.closed_counts(Some(&name));
-        for out in &clients {
-            if out.stats.meta().account == name {
-                counts.add(Counts::of(&out.stats));
-            }
-        }
+        counts.add(open);
         stats.push(AccountStat {
             acc: name.clone(),
             name,

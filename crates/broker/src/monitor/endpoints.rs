@@ -411,8 +411,9 @@ pub(crate) fn accountz(state: &ServerState, account: &str) -> Result<Accountz, S
     Ok(result)
 }
 
-/// `/accstatz`; `unused` includes accounts without connections.
-pub(crate) fn accstatz(state: &ServerState, unused: bool) -> AccountStatz {
+/// `/accstatz`; `unused` includes accounts without connections; `only` limits it to these
+/// accounts (all when empty).
+pub(crate) fn accstatz(state: &ServerState, unused: bool, only: &[String]) -> AccountStatz {
     // One pass over the clients: connections and live traffic by account.
     let mut live: std::collections::HashMap<String, (u64, Counts)> =
         std::collections::HashMap::new();
@@ -423,6 +424,9 @@ pub(crate) fn accstatz(state: &ServerState, unused: bool) -> AccountStatz {
     }
     let mut stats = Vec::new();
     for name in account_names(state) {
+        if !only.is_empty() && !only.contains(&name) {
+            continue;
+        }
         let account = state.account(&name);
         let (conns, open) = live.get(&name).copied().unwrap_or_default();
         if conns == 0 && !unused {

@@ -215,7 +215,7 @@ fn route(state: &Arc<ServerState>, req: &Request<Incoming>) -> Response<Full<Byt
         "/accountz" => endpoints::accountz(state, query.get("acc")).map(|a| pretty(&a)),
         "/accstatz" => query
             .bool("unused")
-            .map(|unused| pretty(&endpoints::accstatz(state, unused))),
+            .map(|unused| pretty(&endpoints::accstatz(state, unused, &[]))),
         _ => healthz_check(&query)
             .map(|()| serde_json::to_vec(&endpoints::healthz()).unwrap_or_default()),
     };

@@ -110,6 +110,16 @@ struct SubszRequest {
     test: String,
 }
 
+/// `AccountStatzOptions` as JSON.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct StatzRequest {
+    #[serde(flatten)]
+    filter: Filter,
+    accounts: Vec<String>,
+    include_unused: bool,
+}
+
 /// `AccountzOptions` as JSON.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -171,6 +181,8 @@ pub(crate) fn start(state: &Arc<ServerState>) {
         subjects.push(format!("$SYS.REQ.SERVER.{id}.{ep}"));
     }
     subjects.push("$SYS.REQ.ACCOUNT.*.CONNZ".to_owned());
+    // Also `$SYS.REQ.ACCOUNT.PING.STATZ`, which asks about every account.
+    subjects.push("$SYS.REQ.ACCOUNT.*.STATZ".to_owned());
     subjects.push("$SYS.REQ.ACCOUNT.*.SUBSZ".to_owned());
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(1024);
     for subject in subjects {
@@ -410,6 +422,23 @@ impl Services {
                     endpoints::subsz(&self.state, &opts)
                         .map_err(|e| (500, e))
                         .and_then(|s| to_value(&s))
+                }
+                Err(e) => Err(e),
+            },
+            // Account traffic: `$SYS.REQ.ACCOUNT.PING.STATZ` for the accounts asked for (all by
+            // default), `$SYS.REQ.ACCOUNT.<acc>.STATZ` for one; silent when there is nothing
+            // to report, unless `include_unused`.
+            "STATZ" if account.is_some() => match decode::<StatzRequest>(payload) {
+                Ok(mut r) => {
+                    parse(&r.filter)?;
+                    if let Some(acc) = account.filter(|a| *a != "PING") {
+                        r.accounts = vec![acc.to_owned()];
+                    }
+                    let stz = endpoints::accstatz(&self.state, r.include_unused, &r.accounts);
+                    if stz.account_statz.is_empty() && !r.include_unused {
+                        return None;
+                    }
+                    to_value(&stz)
                 }
                 Err(e) => Err(e),
             },

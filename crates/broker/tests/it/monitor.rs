@@ -579,6 +579,15 @@ async fn sys_answers(url: &str) -> Vec<(String, Value)> {
         (format!("$SYS.REQ.SERVER.{id}.CONNZ"), r#"{"state":1}"#),
         ("$SYS.REQ.ACCOUNT.APP.CONNZ".to_owned(), ""),
         ("$SYS.REQ.ACCOUNT.APP.SUBSZ".to_owned(), ""),
+        ("$SYS.REQ.ACCOUNT.APP.STATZ".to_owned(), ""),
+        (
+            "$SYS.REQ.ACCOUNT.PING.STATZ".to_owned(),
+            r#"{"accounts":["APP"]}"#,
+        ),
+        (
+            "$SYS.REQ.ACCOUNT.PING.STATZ".to_owned(),
+            r#"{"include_unused":true}"#,
+        ),
     ];
     let mut answers = Vec::new();
     for (subject, body) in requests {

@@ -38,6 +38,7 @@ where
         state,
         settings,
         peer,
+        tls_session,
     } = conn;
     let config = settings.config.clone();
     let (addr, cid) = (peer.addr, peer.cid);
@@ -53,12 +54,38 @@ where
         tokio::spawn(async move { out.run_writer(wr, deadline).await })
     };
     state.register(cid, out.clone());
+    state.monitor.opened();
+    let websocket = matches!(peer.transport, crate::websocket::Transport::Websocket(_));
+    out.stats.describe(|m| {
+        if websocket {
+            m.kind = "websocket";
+        }
+        if let Some((version, cipher)) = tls_session {
+            m.tls_version = version;
+            m.tls_cipher = cipher;
+        }
+    });
     tracing::debug!("{addr} - cid:{cid} - Client connection created");
     let mut session = Session::new(state.clone(), settings, out.clone(), peer, Instant::now());
     let reason = drive(&mut session, &state, &out, &mut rd).await;
+    let subs = session.sub_details();
     session.close();
     state.unregister(cid);
     let reason = out.close(reason);
+    {
+        use crate::monitor::events::{ClientEvent, EventKind};
+        if reason == CloseReason::AuthenticationViolation {
+            let event = ClientEvent::of(EventKind::AuthError, &out, reason.as_str());
+            state.monitor.emit(event);
+        } else if out.stats.meta().connected {
+            let event = ClientEvent::of(EventKind::Disconnect, &out, reason.as_str());
+            state.monitor.emit(event);
+        }
+    }
+    let (closed, counts) = crate::monitor::closed_record(&out, reason, subs);
+    state
+        .monitor
+        .closed(closed, counts, reason, config.max_closed_clients);
     let _ = writer.await;
     if reason != CloseReason::ClientClosed && reason != CloseReason::ReadError {
         linger(&mut rd).await;

@@ -69,6 +69,7 @@ mod jwks_fetch;
 mod links;
 mod logfmt;
 mod mapping;
+mod monitor;
 mod operator;
 mod outbound;
 mod peer;

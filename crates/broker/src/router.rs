@@ -52,6 +52,9 @@ pub(crate) struct Msg<'a> {
 struct Staged {
     target: Arc<Outbound>,
     buf: BytesMut,
+    /// Messages and their sizes in `buf`, for the target's monitoring counters.
+    msgs: u64,
+    bytes: u64,
 }
 
 /// The routing state of one publishing connection.
@@ -69,6 +72,9 @@ pub(crate) struct Router {
     staged_at: FastMap<u64, usize>,
     /// What this batch sends to the publisher itself: replies and its own messages, in order.
     own: BytesMut,
+    /// Messages (and their sizes) among `own`.
+    own_msgs: u64,
+    own_bytes: u64,
     /// Emptied staging buffers kept for the next batches.
     spare: Vec<BytesMut>,
     /// Subscriptions that reached their auto-unsubscribe count while routing one message.
@@ -107,6 +113,8 @@ impl Router {
             staged: Vec::new(),
             staged_at: FastMap::default(),
             own: BytesMut::new(),
+            own_msgs: 0,
+            own_bytes: 0,
             spare: Vec::new(),
             expired: Vec::new(),
             subjects: Vec::new(),
@@ -348,8 +356,16 @@ impl Router {
         if self.trace {
             trace_delivery(target, sub, msg, headers);
         }
-        let buf = self.staging(target);
+        let size = (msg.body.len()
+            - if headers {
+                0
+            } else {
+                msg.header_len.unwrap_or(0)
+            }) as u64;
+        let (buf, counts) = self.staging(target);
         encode(buf, sub, msg, headers);
+        *counts.0 += 1;
+        *counts.1 += size;
         let staged = buf.len();
         if let Flow::Stall { pause_now } = &mut self.flow
             && target.cid != self.cid
@@ -362,10 +378,11 @@ impl Router {
         true
     }
 
-    /// The buffer collecting this batch's bytes for `target`.
-    fn staging(&mut self, target: &Arc<Outbound>) -> &mut BytesMut {
+    /// The buffer collecting this batch's bytes for `target`, and its message and byte
+    /// counts.
+    fn staging(&mut self, target: &Arc<Outbound>) -> (&mut BytesMut, (&mut u64, &mut u64)) {
         if target.cid == self.cid {
-            return &mut self.own;
+            return (&mut self.own, (&mut self.own_msgs, &mut self.own_bytes));
         }
         let index = match self.staged_at.get(&target.cid) {
             Some(&i) => i,
@@ -374,12 +391,15 @@ impl Router {
                 self.staged.push(Staged {
                     target: target.clone(),
                     buf,
+                    msgs: 0,
+                    bytes: 0,
                 });
                 self.staged_at.insert(target.cid, self.staged.len() - 1);
                 self.staged.len() - 1
             }
         };
-        &mut self.staged[index].buf
+        let staged = &mut self.staged[index];
+        (&mut staged.buf, (&mut staged.msgs, &mut staged.bytes))
     }
 
     /// A request nobody answered: the publisher's own subscription on the reply subject gets a
@@ -429,7 +449,14 @@ impl Router {
     /// the batch may still be on its way to them when the PONG can leave.
     pub(crate) fn flush(&mut self, me: &Outbound) {
         let stall = matches!(self.flow, Flow::Stall { .. });
-        for Staged { target, mut buf } in self.staged.drain(..) {
+        for Staged {
+            target,
+            mut buf,
+            msgs,
+            bytes,
+        } in self.staged.drain(..)
+        {
+            target.stats.add_out(msgs, bytes);
             if target.hand_over(&mut buf) == Append::Wake {
                 target.wake();
             }
@@ -441,6 +468,11 @@ impl Router {
             }
         }
         self.staged_at.clear();
+        if self.own_msgs > 0 {
+            me.stats.add_out(self.own_msgs, self.own_bytes);
+            self.own_msgs = 0;
+            self.own_bytes = 0;
+        }
         if !self.own.is_empty() && me.hand_over(&mut self.own) == Append::Wake {
             me.wake();
         }

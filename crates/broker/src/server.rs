@@ -63,6 +63,8 @@ pub struct Server {
     local_addr: SocketAddr,
     /// The WebSocket listener and its address, when `websocket {}` is configured.
     websocket: Option<(TcpListener, SocketAddr)>,
+    /// The monitoring listener, when `http_port` or `https_port` is configured.
+    monitor: Option<crate::monitor::MonitorListener>,
 }
 
 /// A cheap handle to control a running server from elsewhere (signals, tests).
@@ -71,6 +73,7 @@ pub struct ServerHandle {
     state: Arc<ServerState>,
     local_addr: SocketAddr,
     websocket_addr: Option<SocketAddr>,
+    monitor_addr: Option<SocketAddr>,
 }
 
 /// A server with options beyond its configuration file: see [`Server::builder`].
@@ -170,6 +173,7 @@ impl Server {
             }
             None => None,
         };
+        let monitor = crate::monitor::bind(&config).await?;
         let server_key = nkeys::KeyPair::new_server();
         let server_id = server_key.public_key();
         let ws_port = websocket.as_ref().map_or(0, |(_, a)| a.port());
@@ -183,11 +187,15 @@ impl Server {
         )?;
         let state = ServerState::new(Arc::new(settings), server_id, authenticator);
         state.callout.set_key(server_key);
+        if let Some(m) = &monitor {
+            state.monitor.set_port(m.addr.port(), m.scheme() == "https");
+        }
         Ok(Self {
             state,
             listener,
             local_addr,
             websocket,
+            monitor,
         })
     }
 
@@ -201,6 +209,11 @@ impl Server {
         self.websocket.as_ref().map(|(_, a)| *a)
     }
 
+    /// The monitoring listener's address, when `http_port` or `https_port` is configured.
+    pub fn monitor_addr(&self) -> Option<SocketAddr> {
+        self.monitor.as_ref().map(|m| m.addr)
+    }
+
     /// The server's id (its public NKey), as sent in INFO.
     pub fn server_id(&self) -> &str {
         &self.state.server_id
@@ -212,6 +225,7 @@ impl Server {
             state: self.state.clone(),
             local_addr: self.local_addr,
             websocket_addr: self.websocket_addr(),
+            monitor_addr: self.monitor_addr(),
         }
     }
 
@@ -222,11 +236,13 @@ impl Server {
             listener,
             local_addr,
             websocket,
+            monitor,
         } = self;
         let host = state.config().host.clone();
         if let Some(jwt) = state.settings().jwt.clone() {
             crate::claims::start(&state, jwt);
         }
+        crate::monitor::start_system_services(&state);
         if let Some((ws_listener, ws_addr)) = websocket {
             let config = state.config();
             let ws = config.websocket.as_ref();
@@ -244,6 +260,16 @@ impl Server {
             state
                 .tracker
                 .spawn(crate::websocket::accept_loop(state.clone(), ws_listener));
+        }
+        if let Some(monitor) = monitor {
+            let config = state.config();
+            let host = config.http_host.as_deref().unwrap_or(&config.host);
+            tracing::info!(
+                "Starting {} monitor on {}",
+                monitor.scheme(),
+                join_host_port(host, monitor.addr.port())
+            );
+            tokio::spawn(crate::monitor::serve(state.clone(), monitor));
         }
         tracing::info!(
             "Listening for client connections on {}",
@@ -277,6 +303,11 @@ impl ServerHandle {
     /// The WebSocket listener's address, when `websocket {}` is configured.
     pub fn websocket_addr(&self) -> Option<SocketAddr> {
         self.websocket_addr
+    }
+
+    /// The monitoring listener's address, when `http_port` or `https_port` is configured.
+    pub fn monitor_addr(&self) -> Option<SocketAddr> {
+        self.monitor_addr
     }
 
     /// A client inside the server, in `account` (created if it does not exist yet): the
@@ -343,6 +374,39 @@ impl ServerHandle {
                 old: old.port.to_string(),
                 new: config.port.to_string(),
             });
+        }
+        // As nats-server: the monitoring listener is not reloadable.
+        let port = |p: Option<u16>| p.map_or(0, |p| if p == 0 { -1 } else { i64::from(p) });
+        for (field, old, new) in [
+            (
+                "HTTPHost",
+                old.http_host.clone().unwrap_or_default(),
+                config.http_host.clone().unwrap_or_default(),
+            ),
+            (
+                "HTTPPort",
+                port(old.http_port).to_string(),
+                port(config.http_port).to_string(),
+            ),
+            (
+                "HTTPSPort",
+                port(old.https_port).to_string(),
+                port(config.https_port).to_string(),
+            ),
+            (
+                "HTTPBasePath",
+                old.http_base_path.clone(),
+                config.http_base_path.clone(),
+            ),
+            (
+                "MaxClosedClients",
+                old.max_closed_clients.to_string(),
+                config.max_closed_clients.to_string(),
+            ),
+        ] {
+            if old != new {
+                return Err(ServerError::ReloadNotSupported { field, old, new });
+            }
         }
         // As nats-server: of the `websocket {}` block, only its TLS may change on reload.
         let without_tls = |c: &ServerConfig| {
@@ -501,7 +565,7 @@ fn describe_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<String> {
 /// dropped SYN costs the client a one-second retransmit.
 const LISTEN_BACKLOG: i32 = 4096;
 
-async fn listen(host: &str, port: u16) -> std::io::Result<TcpListener> {
+pub(crate) async fn listen(host: &str, port: u16) -> std::io::Result<TcpListener> {
     if is_wildcard(host) {
         // Go binds the wildcard dual-stack: one socket for IPv4 and IPv6 clients alike (so a
         // client that resolves `localhost` to ::1 first still gets in). Without IPv6 on the
@@ -544,7 +608,7 @@ fn listen_on(sa: SocketAddr, dual_stack: bool) -> std::io::Result<TcpListener> {
 }
 
 /// `host:port`, bracketing IPv6 literals.
-fn join_host_port(host: &str, port: u16) -> String {
+pub(crate) fn join_host_port(host: &str, port: u16) -> String {
     if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{port}")
     } else {

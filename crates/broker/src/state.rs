@@ -222,6 +222,8 @@ pub(crate) struct ServerState {
     pub(crate) custom_auth: Option<Arc<dyn Authenticator>>,
     /// The server's auth callout keys and request clients.
     pub(crate) callout: crate::callout::CalloutService,
+    /// Counters and the closed-connection ring for monitoring.
+    pub(crate) monitor: crate::monitor::Monitor,
 }
 
 impl ServerState {
@@ -246,6 +248,7 @@ impl ServerState {
             hashing: crate::hashing::HashGate::new(),
             custom_auth,
             callout: crate::callout::CalloutService::new(),
+            monitor: crate::monitor::Monitor::default(),
         });
         state.apply_links(&state.settings());
         state
@@ -302,6 +305,22 @@ impl ServerState {
             .entry(name.to_owned())
             .or_insert_with(|| Arc::new(Account::new(name)))
             .clone()
+    }
+
+    /// Every account created so far, the global account first.
+    pub(crate) fn all_accounts(&self) -> Vec<Arc<Account>> {
+        let accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        std::iter::once(self.global_account.clone())
+            .chain(accounts.values().cloned())
+            .collect()
+    }
+
+    /// The bound WebSocket port (0 without `websocket {}`).
+    pub(crate) fn websocket_port(&self) -> u16 {
+        self.settings()
+            .websocket
+            .as_ref()
+            .map_or(0, |w| w.settings.info.port)
     }
 
     /// Resolves the cross-account routes of `settings` into each account: the routes hold the

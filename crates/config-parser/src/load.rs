@@ -72,13 +72,6 @@ const UNSUPPORTED: &[&str] = &[
 
 /// Operational options: accepted, ignored, and reported as warnings.
 const OPERATIONAL: &[&str] = &[
-    "http",
-    "http_port",
-    "monitor_port",
-    "https",
-    "https_port",
-    "http_base_path",
-    "http_host",
     "syslog",
     "remote_syslog",
     "rsyslog",
@@ -97,7 +90,6 @@ const OPERATIONAL: &[&str] = &[
     "server_tags",
     "disable_sublist_cache",
     "no_sublist_cache",
-    "max_closed_clients",
     "no_system_account",
     "write_timeout",
 ];
@@ -159,6 +151,14 @@ struct RawConfig {
     resolver_preload: Option<Spanned<RawPreload>>,
     resolver_pinned_accounts: Option<Spanned<Strings>>,
     default_sentinel: Option<Spanned<String>>,
+    http: Option<Spanned<Scalar>>,
+    #[serde(alias = "monitor_port")]
+    http_port: Option<Spanned<i64>>,
+    https: Option<Spanned<Scalar>>,
+    https_port: Option<Spanned<i64>>,
+    http_host: Option<String>,
+    http_base_path: Option<String>,
+    max_closed_clients: Option<Spanned<i64>>,
 }
 
 fn invalid(pos: &Pos, msg: impl Into<String>) -> ConfigError {
@@ -244,6 +244,67 @@ fn port_value(p: i64, pos: &Pos) -> Result<u16, ConfigError> {
         0 => Ok(4222),
         p => u16::try_from(p).map_err(|_| invalid(pos, format!("port {p} is out of range"))),
     }
+}
+
+/// A monitoring port as nats-server reads it: `0` is off, `-1` a free port.
+fn monitor_port(p: i64, pos: &Pos) -> Result<Option<u16>, ConfigError> {
+    match p {
+        0 => Ok(None),
+        -1 => Ok(Some(0)),
+        p => u16::try_from(p)
+            .map(Some)
+            .map_err(|_| invalid(pos, format!("port {p} is out of range"))),
+    }
+}
+
+/// `http`, `https` (`host:port`), `http_port`, `https_port`, `http_host`, `http_base_path`
+/// and `max_closed_clients`; a later key wins over an earlier one as in nats-server only
+/// for the port pairs, which are read in this fixed order.
+struct RawMonitor {
+    http: Option<Spanned<Scalar>>,
+    http_port: Option<Spanned<i64>>,
+    https: Option<Spanned<Scalar>>,
+    https_port: Option<Spanned<i64>>,
+    http_host: Option<String>,
+    http_base_path: Option<String>,
+    max_closed_clients: Option<Spanned<i64>>,
+}
+
+fn monitoring(c: &mut ServerConfig, raw: &RawMonitor) -> Result<(), ConfigError> {
+    if let Some(v) = &raw.http {
+        let (host, port) = parse_listen(v)?;
+        if host.is_some() {
+            c.http_host = host;
+        }
+        c.http_port = monitor_port(port, &v.pos)?;
+    }
+    if let Some(v) = &raw.https {
+        let (host, port) = parse_listen(v)?;
+        if host.is_some() {
+            c.http_host = host;
+        }
+        c.https_port = monitor_port(port, &v.pos)?;
+    }
+    if let Some(v) = &raw.http_port {
+        c.http_port = monitor_port(v.value, &v.pos)?;
+    }
+    if let Some(v) = &raw.https_port {
+        c.https_port = monitor_port(v.value, &v.pos)?;
+    }
+    if let Some(h) = &raw.http_host {
+        c.http_host = Some(h.clone());
+    }
+    if let Some(p) = &raw.http_base_path {
+        c.http_base_path.clone_from(p);
+    }
+    if let Some(v) = &raw.max_closed_clients {
+        // nats-server: 0 means the default; a negative value keeps none.
+        c.max_closed_clients = match v.value {
+            0 => 10_000,
+            n => usize::try_from(n).unwrap_or(0),
+        };
+    }
+    Ok(())
 }
 
 fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, ConfigError> {
@@ -341,6 +402,16 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
     if let Some(v) = raw.logtime {
         c.logtime = v;
     }
+    let monitor = RawMonitor {
+        http: raw.http,
+        http_port: raw.http_port,
+        https: raw.https,
+        https_port: raw.https_port,
+        http_host: raw.http_host,
+        http_base_path: raw.http_base_path,
+        max_closed_clients: raw.max_closed_clients,
+    };
+    monitoring(&mut c, &monitor)?;
     c.log_file = raw.log_file.map(PathBuf::from);
     c.pid_file = raw.pid_file.map(PathBuf::from);
     c.ports_file_dir = raw.ports_file_dir.map(PathBuf::from);

@@ -83,6 +83,20 @@ pub struct ServerConfig {
     pub tls: Option<TlsConfig>,
     /// `websocket { … }` (alias `ws`): the WebSocket client listener, when it has a port.
     pub websocket: Option<WebsocketConfig>,
+    /// `http_host` (or the host of `http`/`https`): where the monitoring listener binds;
+    /// `None` means the client `host`.
+    pub http_host: Option<String>,
+    /// `http_port`/`monitor_port`/`http`, `-m`: the HTTP monitoring port; `None` (or `0` in
+    /// the file) turns monitoring off, `Some(0)` (`-1` in the file) picks a free port.
+    pub http_port: Option<u16>,
+    /// `https_port`/`https`, `-ms`: monitoring over HTTPS with the server's `tls {}`; same
+    /// values as `http_port`.
+    pub https_port: Option<u16>,
+    /// `http_base_path`: a prefix for every monitoring endpoint (`/nats` serves `/nats/varz`).
+    pub http_base_path: String,
+    /// `max_closed_clients`: closed connections remembered for `/connz?state=closed`,
+    /// default 10000.
+    pub max_closed_clients: usize,
     /// Where values checked after loading were written (for error positions).
     pub origins: Origins,
 }
@@ -120,6 +134,11 @@ impl Default for ServerConfig {
             operator_mode: None,
             tls: None,
             websocket: None,
+            http_host: None,
+            http_port: None,
+            https_port: None,
+            http_base_path: String::new(),
+            max_closed_clients: 10_000,
             origins: Origins::default(),
         }
     }

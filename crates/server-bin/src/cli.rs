@@ -34,6 +34,10 @@ pub(crate) struct Cli {
     pub(crate) tls_ca: Option<PathBuf>,
     pub(crate) help: bool,
     pub(crate) version: bool,
+    /// `-m`/`--http_port`: the monitoring port (`Some(None)`: `0`, off).
+    pub(crate) http_port: Option<Option<u16>>,
+    /// `-ms`/`--https_port`: the HTTPS monitoring port.
+    pub(crate) https_port: Option<Option<u16>>,
     /// Flags accepted for compatibility that change nothing yet, with a warning each.
     pub(crate) ignored: Vec<String>,
     /// Flags naming features rnats does not have yet: start-up refuses them.
@@ -43,6 +47,20 @@ pub(crate) struct Cli {
 enum Kind {
     Bool,
     Value,
+}
+
+/// A monitoring port flag as nats-server reads it: `0` is off, `-1` a free port.
+fn monitor_port(name: &str, value: &str) -> Result<Option<u16>> {
+    let port: i64 = value
+        .parse()
+        .with_context(|| format!("invalid value {value:?} for flag -{name}"))?;
+    match port {
+        0 => Ok(None),
+        -1 => Ok(Some(0)),
+        p => u16::try_from(p).map(Some).map_err(|_| {
+            anyhow::anyhow!("invalid value {value:?} for flag -{name}: port {p} is out of range")
+        }),
+    }
 }
 
 fn kind(name: &str) -> Option<Kind> {
@@ -139,9 +157,12 @@ impl Cli {
             "sd" | "store_dir" => self.store_dir = Some(value.into()),
             "h" | "help" | "help_tls" => self.help = on,
             "v" | "version" => self.version = on,
-            "m" | "http_port" | "ms" | "https_port" | "client_advertise" | "log_size_limit"
-            | "max_traced_msg_len" | "profile" | "logtime_utc" | "s" | "syslog" | "r"
-            | "remote_syslog" => self.ignored.push(format!("-{name}")),
+            "m" | "http_port" => self.http_port = Some(monitor_port(name, &value)?),
+            "ms" | "https_port" => self.https_port = Some(monitor_port(name, &value)?),
+            "client_advertise" | "log_size_limit" | "max_traced_msg_len" | "profile"
+            | "logtime_utc" | "s" | "syslog" | "r" | "remote_syslog" => {
+                self.ignored.push(format!("-{name}"))
+            }
             "user" => self.user = Some(value),
             "pass" => self.pass = Some(value),
             "auth" => self.token = Some(value),
@@ -273,9 +294,12 @@ mod tests {
         assert!(parse(&["-bogus"]).is_err());
         assert!(parse(&["-p"]).is_err());
         assert!(parse(&["-p", "x"]).is_err());
-        let cli = parse(&["--tls", "--routes", "nats://a:1", "-m", "8222"]).unwrap();
+        let cli = parse(&["--tls", "--routes", "nats://a:1", "-m", "8222", "-ms", "-1"]).unwrap();
         assert!(cli.tls);
         assert_eq!(cli.unsupported.len(), 1);
-        assert_eq!(cli.ignored, ["-m"]);
+        assert!(cli.ignored.is_empty());
+        assert_eq!(cli.http_port, Some(Some(8222)));
+        assert_eq!(cli.https_port, Some(Some(0)));
+        assert!(parse(&["-m", "70000"]).is_err());
     }
 }

@@ -128,6 +128,12 @@ fn load_config(cli: &Cli) -> Result<(ServerConfig, Vec<String>)> {
     if let Some(port) = cli.port {
         config.port = port;
     }
+    if let Some(port) = cli.http_port {
+        config.http_port = port;
+    }
+    if let Some(port) = cli.https_port {
+        config.https_port = port;
+    }
     if let Some(name) = &cli.server_name {
         config.server_name = Some(name.clone());
     }
@@ -188,6 +194,11 @@ async fn serve(
     let pid_file = config.pid_file.clone();
     let tls = config.tls.is_some();
     let ports_dir = config.ports_file_dir.clone();
+    let monitor_scheme = if config.https_port.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let server = match Server::bind(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -217,6 +228,10 @@ async fn serve(
             dir,
             argv0,
             &client_urls(server.local_addr(), tls),
+            &server
+                .monitor_addr()
+                .map(|a| urls(monitor_scheme, a))
+                .unwrap_or_default(),
         )?),
         None => None,
     };
@@ -233,7 +248,11 @@ async fn serve(
 /// The URLs a client on this machine can use: the bound address, or for the wildcard host
 /// (bound dual-stack) the loopback addresses of each family; `tls://` when TLS is required.
 fn client_urls(addr: std::net::SocketAddr, tls: bool) -> Vec<String> {
-    let scheme = if tls { "tls" } else { "nats" };
+    urls(if tls { "tls" } else { "nats" }, addr)
+}
+
+/// `scheme://` URLs of a listener on `addr`, as [`client_urls`].
+fn urls(scheme: &str, addr: std::net::SocketAddr) -> Vec<String> {
     let port = addr.port();
     let mut urls = Vec::new();
     if addr.ip().is_unspecified() {
@@ -247,11 +266,24 @@ fn client_urls(addr: std::net::SocketAddr, tls: bool) -> Vec<String> {
     urls
 }
 
-/// `<dir>/<argv0>_<pid>.ports` holding `{"nats":["nats://host:port", …]}`, as nats-server
-/// writes it.
-fn write_ports_file(dir: &Path, argv0: &str, urls: &[String]) -> Result<PathBuf> {
+/// `<dir>/<argv0>_<pid>.ports` holding `{"nats":["nats://host:port", …]}` (and
+/// `"monitoring"` when it is on), as nats-server writes it.
+fn write_ports_file(
+    dir: &Path,
+    argv0: &str,
+    urls: &[String],
+    monitoring: &[String],
+) -> Result<PathBuf> {
     let path = dir.join(format!("{argv0}_{}.ports", std::process::id()));
-    let json = serde_json::json!({ "nats": urls }).to_string();
+    // "nats" first, as nats-server writes it (harnesses take the first URL).
+    let mut json = format!("{{\"nats\":{}", serde_json::json!(urls));
+    if !monitoring.is_empty() {
+        json.push_str(&format!(
+            ",\"monitoring\":{}",
+            serde_json::json!(monitoring)
+        ));
+    }
+    json.push('}');
     std::fs::write(&path, json)
         .with_context(|| format!("could not write ports file {}", path.display()))?;
     Ok(path)

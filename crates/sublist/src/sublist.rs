@@ -118,6 +118,12 @@ impl<T> Default for Matches<T> {
 }
 
 impl<T> Sublist<T> {
+    /// Calls `f` once with every entry (plain subscriptions and queue members), in no
+    /// particular order. For inspection (monitoring), not for routing.
+    pub fn for_each(&self, mut f: impl FnMut(&T)) {
+        self.root.visit(&mut f);
+    }
+
     /// An empty sublist. Allocates nothing.
     pub fn new() -> Self {
         let hasher = TokenHashBuilder::random();
@@ -632,6 +638,30 @@ impl<T> Node<T> {
         self.plain.is_empty() && self.literal.is_empty() && self.rare.is_none()
     }
 
+    /// Every entry at and below this node.
+    fn visit(&self, f: &mut dyn FnMut(&T)) {
+        self.plain.as_slice().iter().for_each(&mut *f);
+        for group in self.queues() {
+            group.members.iter().for_each(&mut *f);
+        }
+        match &self.literal {
+            Children::Leaf(_, plain) => plain.as_slice().iter().for_each(&mut *f),
+            Children::Few(few) => few.iter().for_each(|(_, node)| node.visit(f)),
+            Children::Many(map) => map.values().for_each(|node| node.visit(f)),
+        }
+        if let Some(rare) = &self.rare {
+            if let Some(pwc) = &rare.pwc {
+                pwc.visit(f);
+            }
+            if let Some(fwc) = &rare.fwc {
+                fwc.plain.as_slice().iter().for_each(&mut *f);
+                for group in &fwc.queues {
+                    group.members.iter().for_each(&mut *f);
+                }
+            }
+        }
+    }
+
     fn rare_mut(&mut self) -> &mut Rare<T> {
         self.rare.get_or_insert_with(|| {
             Box::new(Rare {
@@ -960,6 +990,35 @@ mod tests {
         let mut v = m.plain.clone();
         v.sort_unstable();
         v
+    }
+
+    #[test]
+    fn for_each_visits_every_entry_once() {
+        let mut s = Sublist::new();
+        let subjects: [(&[u8], Option<&[u8]>); 10] = [
+            (b"a", None),
+            (b"a.b", None),
+            (b"a.b", Some(b"q")),
+            (b"a.*", None),
+            (b"a.>", None),
+            (b"a.>", Some(b"q")),
+            (b">", None),
+            (b"*", Some(b"r")),
+            (b"x.y.z", None),
+            (b"x.y.z", None),
+        ];
+        for (i, (subject, queue)) in subjects.iter().enumerate() {
+            s.insert(subject, *queue, i as u32).unwrap();
+        }
+        for i in 100..120u32 {
+            s.insert(format!("many.{i}").as_bytes(), None, i).unwrap();
+        }
+        let mut seen = Vec::new();
+        s.for_each(|v| seen.push(*v));
+        seen.sort_unstable();
+        let mut want: Vec<u32> = (0..10).chain(100..120).collect();
+        want.sort_unstable();
+        assert_eq!(seen, want);
     }
 
     #[test]

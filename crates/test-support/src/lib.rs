@@ -259,6 +259,19 @@ impl ExternalServer {
         None
     }
 
+    /// The monitoring listener's address, when started with `-m`/`http_port` (read from the
+    /// ports file's `monitoring` entry).
+    pub fn monitor_addr(&self) -> Option<SocketAddr> {
+        for entry in std::fs::read_dir(&self.dir).ok()?.flatten() {
+            if entry.path().extension().is_some_and(|e| e == "ports") {
+                let text = std::fs::read_to_string(entry.path()).ok()?;
+                let start = text.find("\"monitoring\"")?;
+                return parse_ports_file(&text[start..]);
+            }
+        }
+        None
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

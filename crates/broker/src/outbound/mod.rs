@@ -169,6 +169,8 @@ pub(crate) struct Outbound {
     /// This client's subscriptions removed by their auto-unsubscribe count (by whichever
     /// connection delivered the last message).
     pub(crate) expired_subs: std::sync::atomic::AtomicU64,
+    /// Counters and description for monitoring.
+    pub(crate) stats: crate::monitor::ConnStats,
     /// Mirrors `OutState::closed.is_some()` so publishers can skip a closed client without
     /// taking its lock.
     closed_flag: AtomicBool,
@@ -224,6 +226,7 @@ impl Outbound {
             replies: ReplyGrants::default(),
             expired_subs: std::sync::atomic::AtomicU64::new(0),
             closed_flag: AtomicBool::new(false),
+            stats: crate::monitor::ConnStats::default(),
             #[cfg(test)]
             handed_at: std::sync::atomic::AtomicU64::new(0),
         }
@@ -387,6 +390,11 @@ impl Outbound {
 
     pub(crate) fn close_reason(&self) -> Option<CloseReason> {
         self.lock().closed
+    }
+
+    /// Bytes queued and being written (monitoring's `pending_bytes`).
+    pub(crate) fn pending_bytes(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
     }
 
     /// Bytes queued and not yet handed to the socket.

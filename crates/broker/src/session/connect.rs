@@ -59,6 +59,15 @@ impl Session {
                 return Err(CloseReason::ProtocolViolation);
             }
         };
+        let stats = &self.out.stats;
+        // As nats-server: the client's self-description counts from CONNECT on, even when it
+        // is then refused; the first round-trip estimate is from accept to CONNECT.
+        stats.set_rtt(stats.start.elapsed().unwrap_or_default());
+        stats.describe(|m| {
+            m.name = opts.name.clone().unwrap_or_default();
+            m.lang = opts.lang.clone().unwrap_or_default();
+            m.version = opts.version.clone().unwrap_or_default();
+        });
         if !self.settings.auth.configured() {
             self.authenticated = true;
             self.apply_connect(opts)?;
@@ -150,6 +159,11 @@ impl Session {
         match outcome {
             AuthOutcome::Accepted(..) => {}
             AuthOutcome::Refused(e, request) => {
+                // Monitoring names who tried, as nats-server (the name, never a secret).
+                if let Some(user) = request.user.as_deref().or(request.nkey.as_deref()) {
+                    let user = user.to_owned();
+                    self.out.stats.describe(|m| m.user = user);
+                }
                 let who = request
                     .user
                     .as_deref()
@@ -224,6 +238,11 @@ impl Session {
             .signing_key
             .map(|k| (k, authorized.signing_key_version));
         self.identity = authorized.identity;
+        let (user, account) = (self.identity.clone(), self.account.name.clone());
+        self.out.stats.describe(|m| {
+            m.user = user;
+            m.account = account;
+        });
         self.timers.set_expiry(authorized.expires.map(|at| {
             let left = at.duration_since(SystemTime::now()).unwrap_or_default();
             now + left
@@ -280,6 +299,15 @@ impl Session {
             .store(headers, std::sync::atomic::Ordering::Relaxed);
         self.timers.on_authenticated();
         self.connected = true;
+        if !self.out.stats.meta().connected {
+            self.out.stats.describe(|m| m.connected = true);
+            let event = crate::monitor::events::ClientEvent::of(
+                crate::monitor::events::EventKind::Connect,
+                &self.out,
+                "",
+            );
+            self.state.monitor.emit(event);
+        }
         if self.opts.verbose {
             self.reply(OK);
         }

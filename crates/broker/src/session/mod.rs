@@ -125,6 +125,12 @@ pub(crate) struct Session {
     router: Router,
     /// `trace`/`-V` is on and trace lines are wanted: every op in and line out is logged.
     trace: bool,
+    /// Messages and bytes published in this read batch, added to the connection's
+    /// monitoring counters at the flush (not per message).
+    in_msgs: u64,
+    in_bytes: u64,
+    /// When the server's last PING left, for the round-trip time.
+    ping_sent: Option<Instant>,
 }
 
 impl Session {
@@ -176,6 +182,9 @@ impl Session {
             timers,
             router,
             trace,
+            in_msgs: 0,
+            in_bytes: 0,
+            ping_sent: None,
             state,
             settings,
             out,
@@ -201,6 +210,7 @@ impl Session {
     /// The client sent something (any bytes count against staleness).
     pub(crate) fn on_input(&mut self, now: Instant) {
         self.timers.on_input(now);
+        self.out.stats.touch(std::time::SystemTime::now());
     }
 
     /// A quiet connection keeps no large buffers.
@@ -210,6 +220,11 @@ impl Session {
 
     /// Hands this batch's bytes to the client's own writer and to every target's.
     pub(crate) fn flush(&mut self) {
+        if self.in_msgs > 0 {
+            self.out.stats.add_in(self.in_msgs, self.in_bytes);
+            self.in_msgs = 0;
+            self.in_bytes = 0;
+        }
         self.router.flush(&self.out);
     }
 
@@ -306,7 +321,12 @@ impl Session {
             } => self.on_sub(&subject, queue.as_deref(), &sid)?,
             ClientOp::Unsub { sid, max } => self.on_unsub(&sid, max),
             ClientOp::Ping => self.on_ping(),
-            ClientOp::Pong => self.timers.on_pong(),
+            ClientOp::Pong => {
+                self.timers.on_pong();
+                if let Some(sent) = self.ping_sent.take() {
+                    self.out.stats.set_rtt(now.saturating_duration_since(sent));
+                }
+            }
             ClientOp::Info | ClientOp::Ok | ClientOp::Connect(_) => {}
             ClientOp::Err(text) => {
                 tracing::error!(
@@ -340,6 +360,7 @@ impl Session {
         match self.timers.handle_timeout(now) {
             TimerAction::Nothing => Ok(()),
             TimerAction::SendPing => {
+                self.ping_sent = Some(now);
                 self.reply(PING);
                 Ok(())
             }
@@ -366,6 +387,8 @@ impl Session {
         message: &Bytes,
         now: Instant,
     ) -> Result<(), CloseReason> {
+        self.in_msgs += 1;
+        self.in_bytes += message.len() as u64;
         if self.opts.pedantic && validate_literal_subject(subject).is_err() {
             self.fail(ClientError::InvalidPublishSubject)?;
         }

@@ -103,6 +103,19 @@ impl Subscriptions {
 }
 
 impl Session {
+    /// This connection's live subscriptions, for monitoring's record of a closed connection.
+    pub(crate) fn sub_details(&self) -> Vec<crate::monitor::json::SubDetail> {
+        let mut subs: Vec<_> = self
+            .subs
+            .by_sid
+            .values()
+            .filter(|s| !s.closed.load(Ordering::Relaxed))
+            .map(|s| crate::monitor::sub_detail(s))
+            .collect();
+        crate::monitor::sort_by_sid(&mut subs);
+        subs
+    }
+
     pub(super) fn on_sub(
         &mut self,
         subject: &[u8],

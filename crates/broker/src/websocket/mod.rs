@@ -226,6 +226,7 @@ async fn upgrade<S>(
         state,
         settings,
         peer,
+        tls_session: None,
     };
     if admission::write_direct(&mut io, &info.to_line(), deadline)
         .await

@@ -9,6 +9,7 @@ mod flow;
 mod hostile;
 mod limits;
 mod oidc;
+mod monitor;
 mod operator;
 mod plugin;
 mod raw;

@@ -206,15 +206,35 @@ fn unsupported_sections_are_refused() {
 
 #[test]
 fn operational_keys_warn() {
-    let l =
-        ok("http_port: 8222\nsyslog: true\nmonitor_port: 8222\nmax_traced_msg_len: 10\nport: 5");
+    let l = ok("syslog: true\nmax_traced_msg_len: 10\nport: 5");
     assert_eq!(l.config.port, 5);
-    assert_eq!(l.warnings.len(), 4);
+    assert_eq!(l.warnings.len(), 2);
     assert!(
-        l.warnings[0].starts_with("1:1: \"http_port\""),
+        l.warnings[0].starts_with("1:1: \"syslog\""),
         "{:?}",
         l.warnings
     );
+}
+
+#[test]
+fn monitoring_keys() {
+    let l = ok("http_port: 8222");
+    assert_eq!(l.config.http_port, Some(8222));
+    assert_eq!(l.config.https_port, None);
+    assert_eq!(l.config.max_closed_clients, 10_000);
+    let l = ok("monitor_port: -1\nhttp_base_path: /nats\nmax_closed_clients: 5");
+    assert_eq!(l.config.http_port, Some(0));
+    assert_eq!(l.config.http_base_path, "/nats");
+    assert_eq!(l.config.max_closed_clients, 5);
+    let l = ok("http: \"127.0.0.1:8222\"");
+    assert_eq!(l.config.http_host.as_deref(), Some("127.0.0.1"));
+    assert_eq!(l.config.http_port, Some(8222));
+    let l = ok("https: 8443\nhttp_host: \"::1\"");
+    assert_eq!(l.config.https_port, Some(8443));
+    assert_eq!(l.config.http_host.as_deref(), Some("::1"));
+    let l = ok("http_port: 0");
+    assert_eq!(l.config.http_port, None);
+    assert!(l.warnings.is_empty());
 }
 
 #[test]

@@ -521,3 +521,25 @@ async fn jwt_tools_make_an_operator_setup_that_serves_creds_logins() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn monitoring_flag_serves_varz_and_lists_it_in_the_ports_file() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = ExternalServer::spawn(&bin(), &["-m", "-1"]).expect("rnats-server starts");
+    let http = server
+        .monitor_addr()
+        .expect("the ports file lists the monitoring URL");
+    let mut tcp = tokio::net::TcpStream::connect(http).await.unwrap();
+    tcp.write_all(b"GET /varz HTTP/1.0\r\n\r\n").await.unwrap();
+    let mut raw = String::new();
+    tcp.read_to_string(&mut raw).await.unwrap();
+    assert!(raw.starts_with("HTTP/1.0 200 OK\r\n"), "{raw}");
+    assert!(
+        raw.contains(&format!("\"http_port\": {}", http.port())),
+        "{raw}"
+    );
+    assert!(
+        raw.contains(&format!("\"port\": {}", server.addr().port())),
+        "{raw}"
+    );
+}

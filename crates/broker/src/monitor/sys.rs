@@ -1,0 +1,509 @@
+//! The monitoring endpoints as `$SYS` requests, answered by an internal client of the system
+//! account with nats-server's envelope, and the periodic `$SYS.SERVER.<id>.STATSZ` event.
+//!
+//! | subjects | answer |
+//! |---|---|
+//! | `$SYS.REQ.SERVER.PING`, `$SYS.REQ.SERVER.PING.STATSZ`, `$SYS.REQ.SERVER.<id>.STATSZ` | `{"server":…,"statsz":…}` |
+//! | `$SYS.REQ.SERVER.PING.<EP>`, `$SYS.REQ.SERVER.<id>.<EP>` for VARZ, CONNZ, SUBSZ, ACCOUNTZ, HEALTHZ | `{"server":…,"data":…}` or `{"server":…,"error":{"code":…,"description":…}}` |
+//! | `$SYS.REQ.ACCOUNT.<acc>.CONNZ`, `$SYS.REQ.ACCOUNT.<acc>.SUBSZ` | the same, limited to the account |
+//!
+//! A request body is the endpoint's options as JSON (nats-server's field names), plus the
+//! event filter (`server_name`, `host`, `cluster`, `exact_match`, `tags`, `domain`): a server
+//! the filter does not select stays silent.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::connz::{ConnzOptions, ConnzState, Sort, connz};
+use super::endpoints::{self, SubszOptions};
+use super::go_time;
+use super::json::{KindCounts, MsgBytes};
+use crate::state::ServerState;
+use crate::system::{InternalClient, Message};
+
+/// `$SYS.SERVER.<id>.STATSZ` is published first after `STATSZ_FIRST`, then at doubling
+/// intervals up to `STATSZ_INTERVAL` (nats-server's schedule).
+const STATSZ_FIRST: Duration = Duration::from_millis(250);
+const STATSZ_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The endpoints answered per server.
+const ENDPOINTS: [&str; 6] = ["STATSZ", "VARZ", "CONNZ", "SUBSZ", "ACCOUNTZ", "HEALTHZ"];
+
+/// nats-server's `ServerInfo`: who answers.
+#[derive(Debug, Serialize)]
+struct ServerInfo {
+    name: String,
+    host: String,
+    id: String,
+    ver: String,
+    feature_flags: std::collections::BTreeMap<&'static str, bool>,
+    jetstream: bool,
+    flags: u64,
+    seq: u64,
+    time: String,
+}
+
+/// The request filter every endpoint accepts.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Filter {
+    server_name: String,
+    cluster: String,
+    host: String,
+    exact_match: bool,
+    tags: Vec<String>,
+    domain: String,
+}
+
+impl Filter {
+    /// Whether this server is left out (nats-server's `filterRequest`; rnats has no cluster,
+    /// tags or JetStream domain, so asking for any leaves it out).
+    fn skips(&self, name: &str, host: &str) -> bool {
+        let differs = |want: &str, have: &str| {
+            !want.is_empty()
+                && if self.exact_match {
+                    want != have
+                } else {
+                    !have.contains(want)
+                }
+        };
+        differs(&self.server_name, name)
+            || differs(&self.host, host)
+            || !self.cluster.is_empty()
+            || !self.tags.is_empty()
+            || !self.domain.is_empty()
+    }
+}
+
+/// `ConnzOptions` as JSON.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ConnzRequest {
+    #[serde(flatten)]
+    filter: Filter,
+    sort: String,
+    auth: bool,
+    subscriptions: bool,
+    subscriptions_detail: bool,
+    offset: i64,
+    limit: i64,
+    cid: u64,
+    state: i64,
+    user: String,
+    acc: String,
+    filter_subject: String,
+}
+
+/// `SubszOptions` as JSON.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SubszRequest {
+    #[serde(flatten)]
+    filter: Filter,
+    offset: i64,
+    limit: i64,
+    subscriptions: bool,
+    account: String,
+    test: String,
+}
+
+/// `AccountStatzOptions` as JSON.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct StatzRequest {
+    #[serde(flatten)]
+    filter: Filter,
+    accounts: Vec<String>,
+    include_unused: bool,
+}
+
+/// `AccountzOptions` as JSON.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct AccountzRequest {
+    #[serde(flatten)]
+    filter: Filter,
+    account: String,
+}
+
+/// nats-server's `ServerStats`.
+#[derive(Debug, Serialize)]
+struct ServerStats {
+    start: String,
+    mem: i64,
+    cores: usize,
+    cpu: f64,
+    connections: usize,
+    total_connections: u64,
+    active_accounts: usize,
+    subscriptions: u64,
+    sent: MsgBytes,
+    sent_to_clients: MsgBytes,
+    received: MsgBytes,
+    received_from_clients: MsgBytes,
+    slow_consumers: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slow_consumer_stats: Option<KindCounts>,
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    stale_connections: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stale_connection_stats: Option<KindCounts>,
+    active_servers: u64,
+    #[serde(skip_serializing_if = "is_zero_usize")]
+    gomaxprocs: usize,
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
+}
+
+struct Services {
+    state: Arc<ServerState>,
+    client: InternalClient,
+    seq: AtomicU64,
+}
+
+/// Starts the `$SYS` monitoring services in the system account.
+pub(crate) fn start(state: &Arc<ServerState>) {
+    let system = state.settings().system_account();
+    let client = InternalClient::new(state, &system);
+    let id = state.server_id.clone();
+    let mut subjects = vec!["$SYS.REQ.SERVER.PING".to_owned()];
+    for ep in ENDPOINTS {
+        subjects.push(format!("$SYS.REQ.SERVER.PING.{ep}"));
+        subjects.push(format!("$SYS.REQ.SERVER.{id}.{ep}"));
+    }
+    subjects.push("$SYS.REQ.ACCOUNT.*.CONNZ".to_owned());
+    // Also `$SYS.REQ.ACCOUNT.PING.STATZ`, which asks about every account.
+    subjects.push("$SYS.REQ.ACCOUNT.*.STATZ".to_owned());
+    subjects.push("$SYS.REQ.ACCOUNT.*.SUBSZ".to_owned());
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(1024);
+    for subject in subjects {
+        match client.subscribe(&subject, None) {
+            Ok(mut sub) => {
+                let tx = tx.clone();
+                let shutdown = state.shutdown.clone();
+                tokio::spawn(async move {
+                    loop {
+                        tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            msg = sub.next() => match msg {
+                                Some(msg) => {
+                                    if tx.send(msg).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                None => return,
+                            },
+                        }
+                    }
+                });
+            }
+            Err(e) => tracing::error!("Error setting up internal tracking on {subject}: {e}"),
+        }
+    }
+    drop(tx);
+    let (events_tx, mut events) = tokio::sync::mpsc::channel(super::events::EVENT_QUEUE);
+    state.monitor.set_event_sink(events_tx);
+    let services = Arc::new(Services {
+        state: state.clone(),
+        client,
+        seq: AtomicU64::new(0),
+    });
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        let mut every = STATSZ_FIRST;
+        let next = tokio::time::sleep(every);
+        tokio::pin!(next);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                msg = rx.recv() => match msg {
+                    Some(msg) => services.answer(&msg),
+                    None => return,
+                },
+                Some(event) = events.recv() => services.publish_event(event),
+                () = &mut next => {
+                    services.publish_statsz();
+                    every = (every * 2).min(STATSZ_INTERVAL);
+                    next.as_mut().reset(tokio::time::Instant::now() + every);
+                }
+            }
+        }
+    });
+}
+
+impl Services {
+    fn server_info(&self) -> ServerInfo {
+        let settings = self.state.settings();
+        let info = settings.info();
+        ServerInfo {
+            name: info.server_name.clone(),
+            host: info.host.clone(),
+            id: self.state.server_id.clone(),
+            ver: info.version.clone(),
+            feature_flags: endpoints::feature_flags(),
+            jetstream: false,
+            flags: 0,
+            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
+            time: go_time(SystemTime::now()),
+        }
+    }
+
+    fn statsz(&self) -> serde_json::Value {
+        let varz = endpoints::varz(&self.state);
+        let sent = MsgBytes {
+            msgs: varz.out_msgs,
+            bytes: varz.out_bytes,
+        };
+        let received = MsgBytes {
+            msgs: varz.in_msgs,
+            bytes: varz.in_bytes,
+        };
+        let stats = ServerStats {
+            start: varz.start,
+            mem: varz.mem,
+            cores: varz.cores,
+            cpu: varz.cpu,
+            connections: varz.connections,
+            total_connections: varz.total_connections,
+            active_accounts: endpoints::active_accounts(&self.state),
+            subscriptions: varz.subscriptions,
+            sent,
+            sent_to_clients: sent,
+            received,
+            received_from_clients: received,
+            slow_consumers: varz.slow_consumers,
+            slow_consumer_stats: (varz.slow_consumers > 0).then_some(varz.slow_consumer_stats),
+            stale_connections: varz.stale_connections,
+            stale_connection_stats: (varz.stale_connections > 0)
+                .then_some(varz.stale_connection_stats),
+            active_servers: 1,
+            gomaxprocs: varz.gomaxprocs,
+        };
+        serde_json::json!({ "server": self.server_info(), "statsz": stats })
+    }
+
+    /// A client event, with nats-server's envelope, on its subject.
+    fn publish_event(&self, event: super::events::ClientEvent) {
+        use super::events::{EventKind, event_id};
+        let (subject, kind) = match event.kind {
+            EventKind::Connect => (
+                format!("$SYS.ACCOUNT.{}.CONNECT", event.client.acc),
+                "io.nats.server.advisory.v1.client_connect",
+            ),
+            EventKind::Disconnect => (
+                format!("$SYS.ACCOUNT.{}.DISCONNECT", event.client.acc),
+                "io.nats.server.advisory.v1.client_disconnect",
+            ),
+            EventKind::AuthError => (
+                format!("$SYS.SERVER.{}.CLIENT.AUTH.ERR", self.state.server_id),
+                "io.nats.server.advisory.v1.client_disconnect",
+            ),
+        };
+        let mut body = serde_json::json!({
+            "type": kind,
+            "id": event_id(),
+            "timestamp": go_time(SystemTime::now()),
+            "server": self.server_info(),
+            "client": event.client,
+        });
+        if event.kind != EventKind::Connect {
+            let stats = |m: MsgBytes| serde_json::json!({"msgs": m.msgs, "bytes": m.bytes});
+            body["sent"] = stats(event.sent);
+            body["received"] = stats(event.received);
+            body["reason"] = event.reason.into();
+        }
+        let _ = self
+            .client
+            .publish(&subject, None, None, body.to_string().as_bytes());
+    }
+
+    fn publish_statsz(&self) {
+        let subject = format!("$SYS.SERVER.{}.STATSZ", self.state.server_id);
+        let body = self.statsz().to_string();
+        let _ = self.client.publish(&subject, None, None, body.as_bytes());
+    }
+
+    /// Answers one request, or stays silent (no reply subject, or filtered out).
+    fn answer(&self, msg: &Message) {
+        let Some(reply) = msg
+            .reply
+            .as_deref()
+            .and_then(|r| std::str::from_utf8(r).ok())
+        else {
+            return;
+        };
+        let subject = String::from_utf8_lossy(&msg.subject);
+        let tokens: Vec<&str> = subject.split('.').collect();
+        let body = match tokens.as_slice() {
+            ["$SYS", "REQ", "ACCOUNT", account, ep] => {
+                self.endpoint(ep, &msg.payload, Some(account))
+            }
+            ["$SYS", "REQ", "SERVER", "PING"] => self.endpoint("STATSZ", &msg.payload, None),
+            ["$SYS", "REQ", "SERVER", _, ep] => self.endpoint(ep, &msg.payload, None),
+            _ => None,
+        };
+        if let Some(body) = body {
+            let _ = self
+                .client
+                .publish(reply, None, None, body.to_string().as_bytes());
+        }
+    }
+
+    /// The answer of endpoint `ep`; `None` when the filter leaves this server out.
+    fn endpoint(
+        &self,
+        ep: &str,
+        payload: &[u8],
+        account: Option<&str>,
+    ) -> Option<serde_json::Value> {
+        let settings = self.state.settings();
+        let (name, host) = (
+            settings.info().server_name.clone(),
+            settings.info().host.clone(),
+        );
+        let parse = |filter: &Filter| (!filter.skips(&name, &host)).then_some(());
+        // Err with code 400: the body did not decode (no `data`); other errors come from the
+        // endpoint, whose empty answer nats-server still includes as `"data": null`.
+        let data: Result<serde_json::Value, (u16, String)> = match ep {
+            "STATSZ" => {
+                let filter: Filter = decode(payload).ok()?;
+                parse(&filter)?;
+                return Some(self.statsz());
+            }
+            "VARZ" => match decode::<Filter>(payload) {
+                Ok(f) => {
+                    parse(&f)?;
+                    to_value(&endpoints::varz(&self.state))
+                }
+                Err(e) => Err(e),
+            },
+            "HEALTHZ" => match decode::<Filter>(payload) {
+                Ok(f) => {
+                    parse(&f)?;
+                    // The request form carries the HTTP status nats-server would answer with.
+                    let mut health = endpoints::healthz();
+                    health.status_code = 200;
+                    to_value(&health)
+                }
+                Err(e) => Err(e),
+            },
+            "ACCOUNTZ" => match decode::<AccountzRequest>(payload) {
+                Ok(r) => {
+                    parse(&r.filter)?;
+                    endpoints::accountz(&self.state, &r.account)
+                        .map_err(|e| (500, e))
+                        .and_then(|a| to_value(&a))
+                }
+                Err(e) => Err(e),
+            },
+            "SUBSZ" => match decode::<SubszRequest>(payload) {
+                Ok(r) => {
+                    parse(&r.filter)?;
+                    let mut opts = SubszOptions {
+                        subs: r.subscriptions,
+                        offset: r.offset,
+                        limit: r.limit,
+                        account: r.account,
+                        test: r.test,
+                    };
+                    if let Some(account) = account {
+                        opts.subs = true;
+                        opts.account = account.to_owned();
+                    }
+                    endpoints::subsz(&self.state, &opts)
+                        .map_err(|e| (500, e))
+                        .and_then(|s| to_value(&s))
+                }
+                Err(e) => Err(e),
+            },
+            // Account traffic: `$SYS.REQ.ACCOUNT.PING.STATZ` for the accounts asked for (all by
+            // default), `$SYS.REQ.ACCOUNT.<acc>.STATZ` for one; silent when there is nothing
+            // to report, unless `include_unused`.
+            "STATZ" if account.is_some() => match decode::<StatzRequest>(payload) {
+                Ok(mut r) => {
+                    parse(&r.filter)?;
+                    if let Some(acc) = account.filter(|a| *a != "PING") {
+                        r.accounts = vec![acc.to_owned()];
+                    }
+                    let stz = endpoints::accstatz(&self.state, r.include_unused, &r.accounts);
+                    if stz.account_statz.is_empty() && !r.include_unused {
+                        return None;
+                    }
+                    to_value(&stz)
+                }
+                Err(e) => Err(e),
+            },
+            "CONNZ" => match decode::<ConnzRequest>(payload) {
+                Ok(r) => {
+                    parse(&r.filter)?;
+                    connz_request(&self.state, r, account)
+                }
+                Err(e) => Err(e),
+            },
+            _ => return None,
+        };
+        let server = self.server_info();
+        Some(match data {
+            Ok(data) => serde_json::json!({ "server": server, "data": data }),
+            Err((400, description)) => serde_json::json!({
+                "server": server,
+                "error": { "code": 400, "description": description },
+            }),
+            Err((code, description)) => serde_json::json!({
+                "server": server,
+                "data": null,
+                "error": { "code": code, "description": description },
+            }),
+        })
+    }
+}
+
+fn connz_request(
+    state: &ServerState,
+    r: ConnzRequest,
+    account: Option<&str>,
+) -> Result<serde_json::Value, (u16, String)> {
+    let sort =
+        Sort::parse(&r.sort).ok_or_else(|| (500, format!("invalid sorting option: {}", r.sort)))?;
+    let opts = ConnzOptions {
+        sort,
+        auth: r.auth,
+        subs: r.subscriptions,
+        subs_detail: r.subscriptions_detail,
+        offset: r.offset,
+        limit: r.limit,
+        cid: r.cid,
+        state: match r.state {
+            1 => ConnzState::Closed,
+            2 => ConnzState::All,
+            _ => ConnzState::Open,
+        },
+        user: r.user,
+        account: account.map_or(r.acc, str::to_owned),
+        filter_subject: r.filter_subject,
+    };
+    connz(state, &opts)
+        .map_err(|e| (500, e))
+        .and_then(|c| to_value(&c))
+}
+
+/// A request body: empty means the defaults; a body that is not the options is a 400.
+fn decode<T: Default + for<'de> Deserialize<'de>>(payload: &[u8]) -> Result<T, (u16, String)> {
+    if payload.is_empty() {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(payload).map_err(|e| (400, e.to_string()))
+}
+
+fn to_value<T: Serialize>(value: &T) -> Result<serde_json::Value, (u16, String)> {
+    serde_json::to_value(value).map_err(|e| (500, e.to_string()))
+}

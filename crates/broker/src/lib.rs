@@ -59,9 +59,11 @@ mod admission;
 #[doc(hidden)]
 pub mod bench;
 mod claims;
+mod connect_limit;
 mod driver;
 mod errors;
 mod expiring;
+mod explain;
 mod hashing;
 mod info;
 mod links;

@@ -225,6 +225,7 @@ impl Server {
         if let Some(jwt) = state.settings().jwt.clone() {
             crate::claims::start(&state, jwt);
         }
+        crate::explain::start(&state);
         if let Some((ws_listener, ws_addr)) = websocket {
             let config = state.config();
             let ws = config.websocket.as_ref();

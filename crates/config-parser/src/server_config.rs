@@ -83,6 +83,12 @@ pub struct ServerConfig {
     pub tls: Option<TlsConfig>,
     /// `websocket { … }` (alias `ws`): the WebSocket client listener, when it has a port.
     pub websocket: Option<WebsocketConfig>,
+    /// `auth_error_reasons` (an rnats extension, default off): a refused login's `-ERR` says
+    /// which check failed (`Authorization Violation: credentials rejected`, …), never whether
+    /// the user exists. Off, the client gets nats-server's `Authorization Violation`.
+    pub auth_error_reasons: bool,
+    /// `connect_rate_limit { … }` (an rnats extension): new connections per client address.
+    pub connect_rate_limit: Option<crate::ConnectRateLimit>,
     /// Where values checked after loading were written (for error positions).
     pub origins: Origins,
 }
@@ -120,6 +126,8 @@ impl Default for ServerConfig {
             operator_mode: None,
             tls: None,
             websocket: None,
+            auth_error_reasons: false,
+            connect_rate_limit: None,
             origins: Origins::default(),
         }
     }

@@ -177,3 +177,36 @@ async fn a_user_past_max_connections_is_refused_and_others_are_not() {
     }
     assert_eq!(second.ping_pong().await, b"");
 }
+
+/// A reload that lowers a user's `max_connections` closes the newest connections beyond it.
+#[tokio::test]
+async fn a_lowered_limit_closes_the_newest_connections_on_reload() {
+    let conf = |n: u32| {
+        format!(
+            "authorization {{ users = [ {{ user: alice, password: a, max_connections: {n} }} ] }}"
+        )
+    };
+    let s = start_conf(&conf(3)).await;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let mut c = RawClient::connect(s.addr).await;
+        c.send(&connect_user("alice", "a")).await;
+        assert_eq!(c.ping_pong().await, b"");
+        clients.push(c);
+    }
+    let mut config = rnats_config::load_str(&conf(1), None).unwrap().config;
+    config.host = "127.0.0.1".into();
+    config.port = 0;
+    s.handle.reload(config).unwrap();
+    let mut newest = clients.pop().unwrap();
+    assert_eq!(
+        newest.read_to_close().await,
+        b"-ERR 'maximum user active connections exceeded'\r\n"
+    );
+    let mut second = clients.pop().unwrap();
+    assert_eq!(
+        second.read_to_close().await,
+        b"-ERR 'maximum user active connections exceeded'\r\n"
+    );
+    assert_eq!(clients[0].ping_pong().await, b"", "the oldest stays");
+}

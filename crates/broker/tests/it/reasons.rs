@@ -210,3 +210,63 @@ async fn a_lowered_limit_closes_the_newest_connections_on_reload() {
     );
     assert_eq!(clients[0].ping_pong().await, b"", "the oldest stays");
 }
+
+/// Operator mode: the account and JWT checks have their own words, and a JWT signed for by
+/// the wrong key is only "credentials rejected".
+#[tokio::test]
+async fn operator_mode_reasons() {
+    use crate::operator::{Trust, account, raw_login, user};
+    let mut trust = Trust::new();
+    let (a, a_claims) = account("A");
+    let (b, b_claims) = account("B");
+    trust.add(&a, &a_claims);
+    trust.add(&b, &b_claims);
+    let extra = format!(
+        "auth_error_reasons: true\nresolver_pinned_accounts: [{}]",
+        a.public_key()
+    );
+    let s = start_conf(&trust.config(&extra)).await;
+    let reason = |r: &str| (format!("-ERR 'Authorization Violation: {r}'\r\n"), true);
+
+    let (u, j) = user("b", &b, &b, |_| {});
+    assert_eq!(
+        raw_login(s.addr, &j, Some(&u)).await,
+        reason("account not found")
+    );
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let clock = |offset: i64| {
+        let s = (now as i64 + offset).rem_euclid(86_400);
+        format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    };
+    let (u, j) = user("later", &a, &a, |c| {
+        c.times = vec![rnats_jwt::TimeRange {
+            start: clock(3600),
+            end: clock(7200),
+        }];
+        c.times_location = Some("UTC".into());
+    });
+    assert_eq!(
+        raw_login(s.addr, &j, Some(&u)).await,
+        reason("outside allowed times")
+    );
+    assert_eq!(
+        raw_login(s.addr, &j, Some(&nkeys::KeyPair::new_user())).await,
+        reason("credentials rejected"),
+        "the wrong key learns nothing about the times"
+    );
+    let (u, j) = user("ok", &a, &a, |_| {});
+    assert_eq!(
+        raw_login(s.addr, &j, Some(&u)).await,
+        (String::new(), false)
+    );
+    let mut c = RawClient::connect(s.addr).await;
+    c.send(b"CONNECT {\"verbose\":false}\r\n").await;
+    assert_eq!(
+        c.read_to_close().await,
+        b"-ERR 'Authorization Violation: credentials required'\r\n"
+    );
+}

@@ -223,9 +223,14 @@ impl Permissions {
                 }
                 Some(_) => {}
                 None => {
-                    // A narrower deny entry inside a wildcard subscription.
-                    let s = e.split_ascii_whitespace().next().unwrap_or_default();
-                    if is_subset_match(s.as_bytes(), subject) {
+                    // A narrower deny entry inside a wildcard subscription (a queue entry only
+                    // filters deliveries to subscriptions in that queue group).
+                    let mut fields = e.split_ascii_whitespace();
+                    let s = fields.next().unwrap_or_default();
+                    let same_queue = fields
+                        .next()
+                        .is_none_or(|q| queue_str.as_deref() == Some(q));
+                    if same_queue && is_subset_match(s.as_bytes(), subject) {
                         filtered.push(e.clone());
                     }
                 }
@@ -404,6 +409,16 @@ mod tests {
         assert_eq!(
             (e.subscribe.allowed, e.subscribe.rule),
             (false, Rule::Denied)
+        );
+        let p = perms(
+            None,
+            Some(SubjectPermission::new(vec![], list(&["secret.x workers"]))),
+        );
+        assert!(p.explain(b"secret.*", None).filtered_at_delivery.is_empty());
+        assert_eq!(
+            p.explain(b"secret.*", Some(b"workers"))
+                .filtered_at_delivery,
+            list(&["secret.x workers"])
         );
     }
 

@@ -12,7 +12,8 @@ use rnats_sublist::SubjectError;
 use crate::ConnectionType;
 
 /// Why a client was not authenticated. `Display` is the reason for the audit log; on the wire
-/// the client only ever gets `Authorization Violation`.
+/// the client gets `Authorization Violation`, or (opt-in) the client-safe
+/// [`category`](Self::category) after it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -222,6 +223,138 @@ pub enum AuthError {
         /// Why.
         reason: String,
     },
+}
+
+impl AuthError {
+    /// The client-safe category of this refusal, for brokers that tell clients why (opt-in).
+    ///
+    /// Every failure that concerns *which* credentials were presented (an unknown user, a wrong
+    /// password, an unknown NKey, a bad signature, a JWT from an unknown issuer) maps to
+    /// [`FailureCategory::CredentialsRejected`], so the text never reveals whether a user
+    /// exists. The other categories are only produced by checks that run after the
+    /// credentials were verified (connection type, deadline, source network, connect times,
+    /// account state), so naming them tells the client nothing it could not know.
+    pub fn category(&self) -> FailureCategory {
+        match self {
+            Self::NoCredentials | Self::NoUserJwt | Self::NoCertificate => {
+                FailureCategory::CredentialsRequired
+            }
+            Self::UnknownUser { .. }
+            | Self::BadPassword { .. }
+            | Self::BadToken
+            | Self::UnknownNkey { .. }
+            | Self::MissingNonceSignature { .. }
+            | Self::BadSignature { .. }
+            | Self::MissingNonce { .. }
+            | Self::BadJwt(_)
+            | Self::UnknownSigningKey { .. }
+            | Self::IssuerAccountMismatch { .. }
+            | Self::UnknownIssuer { .. }
+            | Self::NoCertificateUser
+            // A callout service's or an identity provider's refusal is not explained further:
+            // its reasons may depend on whether the user exists.
+            | Self::Callout(_)
+            | Self::Oidc { .. } => FailureCategory::CredentialsRejected,
+            Self::ConnectionTypeNotAllowed { .. } => FailureCategory::ConnectionTypeNotAllowed,
+            Self::Expired { .. } => FailureCategory::CredentialsExpired,
+            Self::Revoked { .. } => FailureCategory::CredentialsRevoked,
+            Self::SourceNotAllowed { .. } => FailureCategory::AddressNotAllowed,
+            Self::OutsideConnectTimes { .. } => FailureCategory::OutsideAllowedTimes,
+            Self::AccountNotPinned { .. } | Self::AccountLookup { .. } => {
+                FailureCategory::AccountNotFound
+            }
+            Self::AccountExpired { .. } => FailureCategory::AccountExpired,
+            Self::BadJwtPermissions { .. }
+            | Self::UnsupportedRestriction { .. }
+            | Self::ProxyRequired { .. }
+            | Self::ScopedUserWithPermissions { .. }
+            | Self::BadTemplate { .. }
+            | Self::BearerNotAllowed { .. }
+            | Self::BadConnectTimes { .. } => FailureCategory::CredentialsNotUsable,
+        }
+    }
+}
+
+/// Why a login was refused, in words a client may be told: a small, stable set that never
+/// distinguishes an unknown user from a wrong secret (see [`AuthError::category`]).
+///
+/// ```
+/// use rnats_auth::{AuthError, FailureCategory};
+///
+/// let unknown = AuthError::UnknownUser { user: "mallory".into() };
+/// let wrong = AuthError::BadPassword { user: "alice".into() };
+/// assert_eq!(unknown.category(), wrong.category());
+/// assert_eq!(wrong.category().client_text(), "credentials rejected");
+/// assert_eq!(FailureCategory::AddressNotAllowed.client_text(), "not permitted from this address");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailureCategory {
+    /// Authentication is required and nothing usable was presented.
+    CredentialsRequired,
+    /// The credentials do not identify a user (unknown user, wrong password or token, unknown
+    /// NKey, bad signature, untrusted JWT): one category so a user's existence is not revealed.
+    CredentialsRejected,
+    /// The credentials are past their deadline or expiry.
+    CredentialsExpired,
+    /// The account revoked the user.
+    CredentialsRevoked,
+    /// The credentials carry restrictions or options this server cannot honour (bearer tokens
+    /// refused, permissions that do not compile, a trusted proxy required, …).
+    CredentialsNotUsable,
+    /// The user may not connect from the client's address.
+    AddressNotAllowed,
+    /// The user may not connect at this time of day.
+    OutsideAllowedTimes,
+    /// The user may not connect over this kind of connection (plain, WebSocket, …).
+    ConnectionTypeNotAllowed,
+    /// The user's account could not be found or is not allowed.
+    AccountNotFound,
+    /// The user's account has expired.
+    AccountExpired,
+    /// The server is busy with other logins and refused this one without checking it (a
+    /// broker's own category, not produced by [`AuthError::category`]).
+    ServerBusy,
+}
+
+impl FailureCategory {
+    /// Every category, for documentation and tests.
+    pub const ALL: [Self; 11] = [
+        Self::CredentialsRequired,
+        Self::CredentialsRejected,
+        Self::CredentialsExpired,
+        Self::CredentialsRevoked,
+        Self::CredentialsNotUsable,
+        Self::AddressNotAllowed,
+        Self::OutsideAllowedTimes,
+        Self::ConnectionTypeNotAllowed,
+        Self::AccountNotFound,
+        Self::AccountExpired,
+        Self::ServerBusy,
+    ];
+
+    /// The words a client may be told (lower case, no quotes, no identity).
+    pub fn client_text(self) -> &'static str {
+        match self {
+            Self::CredentialsRequired => "credentials required",
+            Self::CredentialsRejected => "credentials rejected",
+            Self::CredentialsExpired => "credentials expired",
+            Self::CredentialsRevoked => "credentials revoked",
+            Self::CredentialsNotUsable => "credentials not usable",
+            Self::AddressNotAllowed => "not permitted from this address",
+            Self::OutsideAllowedTimes => "outside allowed times",
+            Self::ConnectionTypeNotAllowed => "connection type not allowed",
+            Self::AccountNotFound => "account not found",
+            Self::AccountExpired => "account expired",
+            Self::ServerBusy => "server busy, try again later",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureCategory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.client_text())
+    }
 }
 
 /// Why a configuration cannot be turned into a [`ServerAuth`](crate::ServerAuth). Texts are

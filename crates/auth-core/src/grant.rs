@@ -41,6 +41,7 @@ pub struct UserGrant {
     connection_types: ConnectionTypes,
     deadline: Option<SystemTime>,
     proxy_required: bool,
+    max_connections: Option<u32>,
 }
 
 impl UserGrant {
@@ -52,6 +53,7 @@ impl UserGrant {
             connection_types: ConnectionTypes::default(),
             deadline: None,
             proxy_required: false,
+            max_connections: None,
         }
     }
 
@@ -90,6 +92,14 @@ impl UserGrant {
     #[must_use]
     pub fn with_proxy_required(mut self, required: bool) -> Self {
         self.proxy_required = required;
+        self
+    }
+
+    /// At most `max` connections of this user at once (`max_connections`, an rnats
+    /// extension); the broker counts them ([`Authorized::max_user_connections`]).
+    #[must_use]
+    pub fn with_max_connections(mut self, max: Option<u32>) -> Self {
+        self.max_connections = max;
         self
     }
 
@@ -140,6 +150,7 @@ impl UserGrant {
         let mut authorized = Authorized::new(self.account.clone(), identity, method);
         authorized.permissions.clone_from(&self.permissions);
         authorized.expires = self.deadline;
+        authorized.max_user_connections = self.max_connections;
         Ok(authorized)
     }
 }

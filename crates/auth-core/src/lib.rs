@@ -141,6 +141,7 @@ pub mod callout;
 mod chain;
 pub mod dn;
 mod error;
+mod explain;
 mod grant;
 mod methods;
 mod nkey;
@@ -159,7 +160,8 @@ use std::time::SystemTime;
 pub use authenticator::{Authenticator, ChainMember};
 pub use callout::CalloutPolicy;
 pub use chain::AuthChain;
-pub use error::{AuthConfigError, AuthError, HashError, PermissionError};
+pub use error::{AuthConfigError, AuthError, FailureCategory, HashError, PermissionError};
+pub use explain::{ConfiguredUser, Explanation, Rule, Verdict, configured_user};
 pub use grant::UserGrant;
 pub use methods::{
     AllowAll, NkeyAuth, NoAuthUser, PasswordAuth, SigningKeyJwtAuth, SingleUserAuth, TlsMapAuth,
@@ -391,6 +393,10 @@ pub struct Authorized {
     /// Most client connections the user's account admits (account JWT `conn`); `None`: no
     /// account limit. The broker refuses the login past it.
     pub max_account_connections: Option<u32>,
+    /// Most client connections this user may hold at once (`max_connections` on a configured
+    /// user, an rnats extension); `None`: no per-user limit. The broker refuses the login
+    /// past it.
+    pub max_user_connections: Option<u32>,
     /// The account signing key that issued the user JWT (operator mode), so that the broker
     /// can close the user when the account drops or re-scopes that key.
     pub signing_key: Option<String>,
@@ -416,6 +422,7 @@ impl Authorized {
             max_subscriptions: None,
             max_payload: None,
             max_account_connections: None,
+            max_user_connections: None,
             signing_key: None,
             signing_key_version: 0,
         }

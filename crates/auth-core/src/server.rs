@@ -178,7 +178,8 @@ impl ServerAuth {
                 .with_permissions(permissions)
                 .with_connection_types(connection_types(&u.allowed_connection_types)?)
                 .with_deadline(u.connection_deadline)
-                .with_proxy_required(u.proxy_required);
+                .with_proxy_required(u.proxy_required)
+                .with_max_connections(u.max_connections);
             match (&u.nkey, &u.user) {
                 (Some(_), Some(_)) => return Err(AuthConfigError::NkeyWithPassword),
                 (Some(_), None) if u.password.is_some() => {

@@ -90,7 +90,38 @@ pub(crate) struct Account {
     /// The client connections bound here, by connection id (which grows with connection
     /// order): counted against an account JWT's `conn` limit, newest last. One entry per live
     /// connection.
-    members: Mutex<BTreeSet<u64>>,
+    members: Mutex<Members>,
+}
+
+/// The client connections bound to an account, and which user each belongs to.
+#[derive(Default)]
+struct Members {
+    all: BTreeSet<u64>,
+    /// Connection ids by user identity (for users' `max_connections`).
+    by_user: std::collections::HashMap<Box<str>, BTreeSet<u64>>,
+    user_of: std::collections::HashMap<u64, Box<str>>,
+}
+
+impl Members {
+    fn forget_user(&mut self, cid: u64) {
+        if let Some(user) = self.user_of.remove(&cid)
+            && let Some(set) = self.by_user.get_mut(&user)
+        {
+            set.remove(&cid);
+            if set.is_empty() {
+                self.by_user.remove(&user);
+            }
+        }
+    }
+}
+
+/// Which limit refused a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Full {
+    /// The account's `conn` limit (account JWT).
+    Account,
+    /// The user's `max_connections`.
+    User,
 }
 
 impl Account {
@@ -108,31 +139,58 @@ impl Account {
             mappings: RwLock::new(None),
             has_mappings: AtomicBool::new(false),
             responses: Mutex::new(ExpiringMap::new(RESPONSES_MAX)),
-            members: Mutex::new(BTreeSet::new()),
+            members: Mutex::new(Members::default()),
         }
     }
 
-    /// Binds client `cid` here unless `limit` connections are bound already (nats-server's
-    /// `MaxTotalConnectionsReached`, checked before the client is added). Returns whether it
-    /// joined.
-    pub(crate) fn join(&self, cid: u64, limit: Option<u32>) -> bool {
-        let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
-        if members.contains(&cid) {
-            return true;
+    /// Binds client `cid` of user `user` here unless the account holds `account_limit`
+    /// connections already (nats-server's `MaxTotalConnectionsReached`, checked before the
+    /// client is added) or the user holds `user_limit`. A connection already bound (a second
+    /// CONNECT) keeps its place in the account and moves to its new user.
+    pub(crate) fn join(
+        &self,
+        cid: u64,
+        user: &str,
+        account_limit: Option<u32>,
+        user_limit: Option<u32>,
+    ) -> Result<(), Full> {
+        let mut m = self.members_lock();
+        let member = m.all.contains(&cid);
+        if !member && account_limit.is_some_and(|l| m.all.len() >= l as usize) {
+            return Err(Full::Account);
         }
-        if limit.is_some_and(|l| members.len() >= l as usize) {
-            return false;
+        if m.user_of.get(&cid).is_some_and(|u| &**u == user) {
+            return Ok(());
         }
-        members.insert(cid);
-        true
+        let held = m.by_user.get(user).map_or(0, BTreeSet::len);
+        if user_limit.is_some_and(|l| held >= l as usize) {
+            return Err(Full::User);
+        }
+        m.forget_user(cid);
+        m.all.insert(cid);
+        m.by_user.entry(user.into()).or_default().insert(cid);
+        m.user_of.insert(cid, user.into());
+        Ok(())
     }
 
     /// Client `cid` left.
     pub(crate) fn leave(&self, cid: u64) {
-        self.members
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&cid);
+        let mut m = self.members_lock();
+        m.all.remove(&cid);
+        m.forget_user(cid);
+    }
+
+    /// Connections of `user` bound here now.
+    #[cfg(test)]
+    pub(crate) fn user_connections(&self, user: &str) -> usize {
+        self.members_lock()
+            .by_user
+            .get(user)
+            .map_or(0, BTreeSet::len)
+    }
+
+    fn members_lock(&self) -> std::sync::MutexGuard<'_, Members> {
+        self.members.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether client `cid` is past the first `limit` connections of this account (after a
@@ -141,14 +199,27 @@ impl Account {
         let Some(limit) = limit else {
             return false;
         };
-        let members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        let m = self.members_lock();
         // Within the limit (the usual case): nobody is beyond it, and nothing is counted.
-        if members.len() <= limit as usize {
+        if m.all.len() <= limit as usize {
             return false;
         }
-        members
+        m.all
             .iter()
             .nth(limit as usize)
+            .is_some_and(|&first_beyond| cid >= first_beyond)
+    }
+
+    /// Whether client `cid` of `user` is past the user's first `limit` connections (after a
+    /// reload lowered `max_connections`: the newest go first).
+    pub(crate) fn user_beyond(&self, cid: u64, user: &str, limit: Option<u32>) -> bool {
+        let Some(limit) = limit else {
+            return false;
+        };
+        let m = self.members_lock();
+        m.by_user
+            .get(user)
+            .and_then(|set| set.iter().nth(limit as usize))
             .is_some_and(|&first_beyond| cid >= first_beyond)
     }
 
@@ -345,5 +416,34 @@ mod tests {
     fn generation_mirror_matches_the_sublist_from_the_start() {
         let account = Account::new("A");
         assert_eq!(account.generation(), account.read().generation());
+    }
+
+    #[test]
+    fn users_are_counted_against_their_own_limit() {
+        let a = Account::new("A");
+        assert_eq!(a.join(1, "alice", None, Some(2)), Ok(()));
+        assert_eq!(a.join(2, "alice", None, Some(2)), Ok(()));
+        assert_eq!(a.join(3, "alice", None, Some(2)), Err(Full::User));
+        assert_eq!(a.join(3, "bob", Some(3), Some(2)), Ok(()));
+        assert_eq!(a.join(4, "carol", Some(3), None), Err(Full::Account));
+        // Joining again as the same user keeps the place.
+        assert_eq!(a.join(2, "alice", None, Some(2)), Ok(()));
+        a.leave(1);
+        assert_eq!(a.user_connections("alice"), 1);
+        assert_eq!(a.join(5, "alice", None, Some(2)), Ok(()));
+        // A lowered limit puts the newest beyond it.
+        assert!(!a.user_beyond(2, "alice", Some(1)));
+        assert!(a.user_beyond(5, "alice", Some(1)));
+        // A second CONNECT as another user moves the connection.
+        assert_eq!(a.join(5, "bob", None, None), Ok(()));
+        assert_eq!(
+            (a.user_connections("alice"), a.user_connections("bob")),
+            (1, 2)
+        );
+        a.leave(5);
+        a.leave(3);
+        a.leave(2);
+        assert_eq!(a.user_connections("bob"), 0);
+        assert!(a.members_lock().user_of.is_empty() && a.members_lock().by_user.is_empty());
     }
 }

@@ -43,9 +43,13 @@ pub(crate) async fn serve(state: Arc<ServerState>, mut tcp: TcpStream, addr: Soc
         peer,
         tls_session: None,
     };
+    let throttled = !rate_admitted(&conn);
     let Some(tls) = conn.settings.tls.clone() else {
         // nats-server sends INFO first and only then checks the connection limit.
         if write_direct(&mut tcp, &info, deadline).await.is_ok() {
+            if throttled {
+                return refuse_throttled(tcp, deadline).await;
+            }
             serve_plain(conn, tcp).await;
         }
         return;
@@ -58,6 +62,14 @@ pub(crate) async fn serve(state: Arc<ServerState>, mut tcp: TcpStream, addr: Soc
         _ => false,
     };
     if !tls_first && write_direct(&mut tcp, &info, deadline).await.is_err() {
+        return;
+    }
+    if throttled {
+        // Refused before the handshake costs anything; after a TLS-first client's
+        // ClientHello there is no plain text to answer in.
+        if !tls_first {
+            return refuse_throttled(tcp, deadline).await;
+        }
         return;
     }
     // allow_non_tls: a TLS client's first byte is a handshake record (0x16); anything else, or
@@ -83,6 +95,43 @@ pub(crate) async fn serve(state: Arc<ServerState>, mut tcp: TcpStream, addr: Soc
     conn.tls_session = Some(crate::monitor::tls_description(stream.get_ref().1));
     let (rd, wr) = tokio::io::split(stream);
     run_connection(conn, rd, wr).await;
+}
+
+/// Takes a token from the client address's `connect_rate_limit` bucket; `false` (logged once
+/// per throttling episode) when it has none left.
+pub(crate) fn rate_admitted(conn: &Accepted) -> bool {
+    use crate::connect_limit::Admission;
+    let (addr, cid) = (conn.peer.addr, conn.peer.cid);
+    let limit = conn.settings.config.connect_rate_limit.as_ref();
+    match conn.state.connect_limiter.admit(addr, limit) {
+        Admission::Admitted { after_refused: 0 } => true,
+        Admission::Admitted { after_refused } => {
+            tracing::info!(
+                "{addr} - cid:{cid} - connect rate limit: address {} admitted again after {after_refused} refused connections",
+                addr.ip()
+            );
+            true
+        }
+        Admission::Throttled { first } => {
+            if first {
+                tracing::error!(
+                    "{addr} - cid:{cid} - connect rate limit reached for address {}: refusing its new connections until its bucket refills",
+                    addr.ip()
+                );
+            }
+            false
+        }
+    }
+}
+
+/// nats-server's answer to a throttled connection: `Connection throttling is active`, close.
+async fn refuse_throttled(mut tcp: TcpStream, deadline: Duration) {
+    let line = ClientError::ConnectionThrottled
+        .wire_line()
+        .unwrap_or_default();
+    let _ = write_direct(&mut tcp, &line, deadline).await;
+    let _ = tcp.shutdown().await;
+    linger(&mut tcp).await;
 }
 
 /// The first byte the client sends within `wait`, without consuming it.

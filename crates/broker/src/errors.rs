@@ -11,6 +11,8 @@ pub(crate) enum ClientError {
     Protocol(ProtocolError),
     InvalidConnect,
     AuthorizationViolation,
+    /// `Authorization Violation: <reason>`, when `auth_error_reasons` is on.
+    AuthorizationViolationBecause(rnats_auth::FailureCategory),
     AuthenticationTimeout,
     InvalidClientProtocol,
     NoRespondersRequiresHeaders,
@@ -38,6 +40,8 @@ pub(crate) enum ClientError {
     AccountAuthenticationExpired,
     /// Operator mode: the account JWT's `conn` limit is reached.
     MaxAccountConnectionsExceeded,
+    /// The user's `max_connections` is reached (an rnats extension).
+    MaxUserConnectionsExceeded,
     /// Closed without a word, as nats-server closes a user whose signing key was removed.
     AuthenticationClosed,
     ConnectionThrottled,
@@ -52,6 +56,9 @@ impl ClientError {
             Self::Protocol(e) => return e.wire_text().map(str::to_owned),
             Self::InvalidConnect | Self::HeadersNotSupported | Self::ClientSentErr => return None,
             Self::AuthorizationViolation => "Authorization Violation".into(),
+            Self::AuthorizationViolationBecause(why) => {
+                format!("Authorization Violation: {}", why.client_text())
+            }
             Self::AuthenticationTimeout => "Authentication Timeout".into(),
             Self::InvalidClientProtocol => "invalid client protocol".into(),
             Self::NoRespondersRequiresHeaders => "no responders requires headers support".into(),
@@ -98,6 +105,7 @@ impl ClientError {
             Self::MaxAccountConnectionsExceeded => {
                 "maximum account active connections exceeded".into()
             }
+            Self::MaxUserConnectionsExceeded => "maximum user active connections exceeded".into(),
             Self::AuthenticationClosed => return None,
             Self::ConnectionThrottled => {
                 "Connection throttling is active. Please try again later.".into()
@@ -119,6 +127,7 @@ impl ClientError {
             }
             Self::ClientSentErr => CloseReason::ClientClosed,
             Self::AuthorizationViolation
+            | Self::AuthorizationViolationBecause(_)
             | Self::AuthenticationTimeout
             | Self::AuthenticationClosed => CloseReason::AuthenticationViolation,
             Self::UserAuthenticationRevoked => CloseReason::CredentialsRevoked,
@@ -126,7 +135,9 @@ impl ClientError {
             Self::MaxAccountConnectionsExceeded => CloseReason::MaxAccountConnectionsExceeded,
             Self::InvalidClientProtocol => CloseReason::BadClientProtocolVersion,
             Self::NoRespondersRequiresHeaders => CloseReason::NoRespondersRequiresHeaders,
-            Self::MaxConnectionsExceeded => CloseReason::MaxConnectionsExceeded,
+            Self::MaxConnectionsExceeded | Self::MaxUserConnectionsExceeded => {
+                CloseReason::MaxConnectionsExceeded
+            }
             Self::StaleConnection => CloseReason::StaleConnection,
             Self::UserAuthenticationExpired => CloseReason::AuthenticationExpired,
             Self::ConnectionThrottled => CloseReason::MaxConnectionsExceeded,
@@ -170,6 +181,49 @@ mod tests {
         assert_eq!(
             ClientError::StaleConnection.closes(),
             Some(CloseReason::StaleConnection)
+        );
+    }
+
+    /// With `auth_error_reasons`: the exact line for every client-safe category, and the
+    /// same close as a plain `Authorization Violation`.
+    #[test]
+    fn authorization_violation_reasons() {
+        use rnats_auth::FailureCategory as C;
+        let expected = [
+            (C::CredentialsRequired, "credentials required"),
+            (C::CredentialsRejected, "credentials rejected"),
+            (C::CredentialsExpired, "credentials expired"),
+            (C::CredentialsRevoked, "credentials revoked"),
+            (C::CredentialsNotUsable, "credentials not usable"),
+            (C::AddressNotAllowed, "not permitted from this address"),
+            (C::OutsideAllowedTimes, "outside allowed times"),
+            (C::ConnectionTypeNotAllowed, "connection type not allowed"),
+            (C::AccountNotFound, "account not found"),
+            (C::AccountExpired, "account expired"),
+            (C::ServerBusy, "server busy, try again later"),
+        ];
+        assert_eq!(expected.len(), C::ALL.len());
+        for (category, text) in expected {
+            let e = ClientError::AuthorizationViolationBecause(category);
+            assert_eq!(
+                e.wire_line().unwrap(),
+                format!("-ERR 'Authorization Violation: {text}'\r\n").into_bytes()
+            );
+            assert_eq!(e.closes(), ClientError::AuthorizationViolation.closes());
+        }
+        // Whatever identifies the user, the category is the same.
+        let unknown = rnats_auth::AuthError::UnknownUser { user: "x".into() };
+        let wrong = rnats_auth::AuthError::BadPassword { user: "x".into() };
+        let nkey = rnats_auth::AuthError::UnknownNkey { nkey: "U".into() };
+        let sig = rnats_auth::AuthError::BadSignature {
+            identity: "U".into(),
+        };
+        for e in [unknown, wrong, nkey, sig, rnats_auth::AuthError::BadToken] {
+            assert_eq!(e.category(), C::CredentialsRejected, "{e}");
+        }
+        assert_eq!(
+            ClientError::MaxUserConnectionsExceeded.wire_line().unwrap(),
+            b"-ERR 'maximum user active connections exceeded'\r\n"
         );
     }
 

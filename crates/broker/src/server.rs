@@ -243,6 +243,7 @@ impl Server {
             crate::claims::start(&state, jwt);
         }
         crate::monitor::start_system_services(&state);
+        crate::explain::start(&state);
         if let Some((ws_listener, ws_addr)) = websocket {
             let config = state.config();
             let ws = config.websocket.as_ref();

@@ -218,6 +218,8 @@ pub(crate) struct ServerState {
     pub(crate) tracker: TaskTracker,
     /// Bounded bcrypt/argon2 work for logins.
     pub(crate) hashing: crate::hashing::HashGate,
+    /// `connect_rate_limit`: new connections per client address.
+    pub(crate) connect_limiter: crate::connect_limit::ConnectLimiter,
     /// The authenticator given to `Server::builder`, kept across reloads.
     pub(crate) custom_auth: Option<Arc<dyn Authenticator>>,
     /// The server's auth callout keys and request clients.
@@ -246,6 +248,7 @@ impl ServerState {
             lame_duck: AtomicBool::new(false),
             tracker: TaskTracker::new(),
             hashing: crate::hashing::HashGate::new(),
+            connect_limiter: crate::connect_limit::ConnectLimiter::new(),
             custom_auth,
             callout: crate::callout::CalloutService::new(),
             monitor: crate::monitor::Monitor::default(),

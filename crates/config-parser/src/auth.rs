@@ -74,6 +74,9 @@ pub struct UserConfig {
     pub connection_deadline: Option<SystemTime>,
     /// `proxy_required`: the user may only connect through a trusted proxy.
     pub proxy_required: bool,
+    /// `max_connections` (alias `max_conn`; an rnats extension): most connections of this user
+    /// at once; `None` (absent) means no per-user limit.
+    pub max_connections: Option<u32>,
 }
 
 /// A `permissions { … }` block.
@@ -302,6 +305,7 @@ impl std::fmt::Debug for UserConfig {
             .field("account", &self.account)
             .field("connection_deadline", &self.connection_deadline)
             .field("proxy_required", &self.proxy_required)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }

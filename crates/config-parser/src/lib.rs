@@ -47,6 +47,7 @@
 mod auth;
 mod de;
 mod error;
+mod limits;
 mod load;
 mod mappings;
 mod nkey;
@@ -68,6 +69,7 @@ pub use auth::{
 };
 pub use de::from_value;
 pub use error::{ConfigError, ErrorKind};
+pub use limits::ConnectRateLimit;
 pub use load::{Loaded, load_file, load_str, load_value};
 pub use mappings::{MapDestination, MappingConfig};
 pub use oidc::{

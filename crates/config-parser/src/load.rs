@@ -159,6 +159,8 @@ struct RawConfig {
     http_host: Option<String>,
     http_base_path: Option<String>,
     max_closed_clients: Option<Spanned<i64>>,
+    auth_error_reasons: Option<bool>,
+    connect_rate_limit: Option<Spanned<crate::limits::RawConnectRateLimit>>,
 }
 
 fn invalid(pos: &Pos, msg: impl Into<String>) -> ConfigError {
@@ -559,6 +561,10 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
     }
     if let Some(t) = raw.tls {
         c.tls = Some(t.value.build(&t.pos, &mut c.origins)?);
+    }
+    c.auth_error_reasons = raw.auth_error_reasons.unwrap_or(false);
+    if let Some(l) = raw.connect_rate_limit {
+        c.connect_rate_limit = Some(l.value.build(&l.pos)?);
     }
     if let Some(ws) = raw.websocket {
         c.websocket = ws.build(warnings, &mut c.origins)?;

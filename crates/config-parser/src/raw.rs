@@ -386,6 +386,8 @@ pub(crate) struct RawUser {
     account: Option<Spanned<String>>,
     connection_deadline: Option<Spanned<Scalar>>,
     proxy_required: Option<bool>,
+    #[serde(alias = "max_conn")]
+    max_connections: Option<Spanned<Scalar>>,
 }
 
 const CONNECTION_TYPES: &[&str] = &[
@@ -446,6 +448,23 @@ fn build_user(
         },
         None => None,
     };
+    let max_connections = match r.max_connections {
+        Some(m) => match m.value {
+            Scalar::Int(n) if n > 0 => Some(u32::try_from(n).map_err(|_| {
+                invalid(
+                    &m.pos,
+                    "max_connections of a user is too big (at most 4294967295)",
+                )
+            })?),
+            _ => {
+                return Err(invalid(
+                    &m.pos,
+                    "max_connections of a user must be a positive integer",
+                ));
+            }
+        },
+        None => None,
+    };
     let account_pos = r.account.as_ref().map(|a| a.pos.clone());
     let account = match (account, r.account) {
         (Some(a), Some(explicit)) if explicit.value != a => {
@@ -472,6 +491,7 @@ fn build_user(
         account,
         connection_deadline: deadline,
         proxy_required: r.proxy_required.unwrap_or(false),
+        max_connections,
     };
     Ok((user, pos, account_pos))
 }

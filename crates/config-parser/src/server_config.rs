@@ -97,6 +97,12 @@ pub struct ServerConfig {
     /// `max_closed_clients`: closed connections remembered for `/connz?state=closed`,
     /// default 10000.
     pub max_closed_clients: usize,
+    /// `auth_error_reasons` (an rnats extension, default off): a refused login's `-ERR` says
+    /// which check failed (`Authorization Violation: credentials rejected`, …), never whether
+    /// the user exists. Off, the client gets nats-server's `Authorization Violation`.
+    pub auth_error_reasons: bool,
+    /// `connect_rate_limit { … }` (an rnats extension): new connections per client address.
+    pub connect_rate_limit: Option<crate::ConnectRateLimit>,
     /// Where values checked after loading were written (for error positions).
     pub origins: Origins,
 }
@@ -139,6 +145,8 @@ impl Default for ServerConfig {
             https_port: None,
             http_base_path: String::new(),
             max_closed_clients: 10_000,
+            auth_error_reasons: false,
+            connect_rate_limit: None,
             origins: Origins::default(),
         }
     }

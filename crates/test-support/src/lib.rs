@@ -44,6 +44,24 @@ impl RawClient {
     /// Connects and reads the INFO line.
     pub async fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).await.expect("connect");
+        Self::over(stream).await
+    }
+
+    /// Connects from the local address `from` (such as `127.0.0.2`: Linux routes all of
+    /// 127/8 to the loopback interface) and reads the INFO line.
+    pub async fn connect_from(addr: SocketAddr, from: std::net::IpAddr) -> Self {
+        let socket = match from {
+            std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        }
+        .expect("socket");
+        socket.bind(SocketAddr::new(from, 0)).expect("bind");
+        let stream = socket.connect(addr).await.expect("connect");
+        Self::over(stream).await
+    }
+
+    /// Reads the INFO line from a connected stream.
+    async fn over(stream: TcpStream) -> Self {
         stream.set_nodelay(true).ok();
         let mut c = Self {
             stream,

@@ -109,6 +109,9 @@ impl SigningKeyJwtAuth {
             });
         }
         let identity = claims.subject.clone();
+        // Possession of the user key first: no restriction of the JWT is judged (or named
+        // to the client, with `auth_error_reasons`) for someone who merely holds a copy.
+        check_user_signature(&claims, &identity, req)?;
         if claims.proxy_required {
             return Err(AuthError::ProxyRequired { identity });
         }
@@ -119,7 +122,6 @@ impl SigningKeyJwtAuth {
             });
         }
         check_source(&claims, &identity, req)?;
-        check_user_signature(&claims, &identity, req)?;
         let mut grant = UserGrant::new(issuer.account.clone())
             .with_permissions(jwt_permissions(&claims, issuer)?)
             .with_deadline(claims.expires);

@@ -166,6 +166,9 @@ pub(crate) struct Outbound {
     pub(crate) kill: CancellationToken,
     /// Reply subjects this client may publish to under `allow_responses`.
     pub(crate) replies: ReplyGrants,
+    /// The user, account and permissions the connection is bound to (for the explain
+    /// request); set on every login and re-check.
+    pub(crate) bound: crate::explain::BoundSlot,
     /// This client's subscriptions removed by their auto-unsubscribe count (by whichever
     /// connection delivered the last message).
     pub(crate) expired_subs: std::sync::atomic::AtomicU64,
@@ -224,6 +227,7 @@ impl Outbound {
             notify: Notify::new(),
             kill,
             replies: ReplyGrants::default(),
+            bound: Mutex::new(None),
             expired_subs: std::sync::atomic::AtomicU64::new(0),
             closed_flag: AtomicBool::new(false),
             stats: crate::monitor::ConnStats::default(),

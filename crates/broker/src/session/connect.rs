@@ -7,6 +7,7 @@ use rnats_auth::{AuthError, AuthRequest, Authorized, PublishCache};
 use rnats_protocol::{ConnectOptions, Limits, OK};
 
 use super::{Options, Session, wants_trace};
+use crate::account::Full;
 use crate::errors::ClientError;
 use crate::hashing::Refused;
 use crate::logfmt::Quoted;
@@ -119,43 +120,70 @@ impl Session {
         let opts = self.pending_connect.take().unwrap_or_default();
         match outcome {
             AuthOutcome::Accepted(authorized, request) => {
-                if !self.join(&authorized) {
-                    return self.refuse_account_full(&authorized);
+                if let Err(full) = self.join(&authorized) {
+                    return self.refuse_full(&authorized, full);
                 }
                 self.bind(authorized, Some(request), now);
                 self.apply_connect(opts)
             }
-            refused => self.refuse(refused),
+            refused => {
+                self.failed_login();
+                self.refuse(refused)
+            }
         }
     }
 
     /// Counts this connection in the account it is authorized for, unless that account's
-    /// connection limit is reached.
-    fn join(&self, authorized: &Authorized) -> bool {
+    /// connection limit or the user's `max_connections` is reached.
+    fn join(&self, authorized: &Authorized) -> Result<(), Full> {
         let account = if authorized.account == self.account.name {
             self.account.clone()
         } else {
             self.state.account(&authorized.account)
         };
-        account.join(self.peer.cid, authorized.max_account_connections)
+        account.join(
+            self.peer.cid,
+            &authorized.identity,
+            authorized.max_account_connections,
+            authorized.max_user_connections,
+        )
     }
 
     /// nats-server's answer to a login past the account's `conn` limit: its own `-ERR`, no
-    /// `Authorization Violation`.
-    fn refuse_account_full(&mut self, authorized: &Authorized) -> Result<(), CloseReason> {
-        tracing::error!(
-            "{} - cid:{} - authentication error - User {}: maximum account active connections exceeded (account {})",
-            self.peer.addr,
-            self.peer.cid,
+    /// `Authorization Violation`; past the user's `max_connections`, the same in the user's
+    /// words.
+    fn refuse_full(&mut self, authorized: &Authorized, full: Full) -> Result<(), CloseReason> {
+        let (addr, cid) = (self.peer.addr, self.peer.cid);
+        let (user, account) = (
             Quoted(authorized.identity.as_bytes()),
-            Quoted(authorized.account.as_bytes())
+            Quoted(authorized.account.as_bytes()),
         );
-        self.fail(ClientError::MaxAccountConnectionsExceeded)
+        match full {
+            Full::Account => {
+                tracing::error!(
+                    "{addr} - cid:{cid} - authentication error - User {user}: maximum account active connections exceeded (account {account})"
+                );
+                self.fail(ClientError::MaxAccountConnectionsExceeded)
+            }
+            Full::User => {
+                tracing::error!(
+                    "{addr} - cid:{cid} - authentication error - User {user}: maximum user active connections exceeded ({} allowed, account {account})",
+                    authorized.max_user_connections.unwrap_or_default()
+                );
+                self.fail(ClientError::MaxUserConnectionsExceeded)
+            }
+        }
     }
 
-    /// Logs why and closes with `Authorization Violation`: the client never learns the reason.
+    /// Logs why and closes with `Authorization Violation`; with `auth_error_reasons` the
+    /// client-safe category follows it.
     fn refuse(&mut self, outcome: AuthOutcome) -> Result<(), CloseReason> {
         let (addr, cid) = (self.peer.addr, self.peer.cid);
+        let category = match &outcome {
+            AuthOutcome::Refused(e, _) => Some(e.category()),
+            AuthOutcome::Busy(_) => Some(rnats_auth::FailureCategory::ServerBusy),
+            AuthOutcome::Accepted(..) | AuthOutcome::Failed => None,
+        };
         match outcome {
             AuthOutcome::Accepted(..) => {}
             AuthOutcome::Refused(e, request) => {
@@ -184,7 +212,25 @@ impl Session {
                 }
             ),
         }
-        self.fail(ClientError::AuthorizationViolation)
+        self.fail(self.violation(category))
+    }
+
+    /// A login failed: the address's connect-rate bucket pays for it (`connect_rate_limit`).
+    fn failed_login(&self) {
+        self.state.connect_limiter.failed_login(
+            self.peer.addr,
+            self.settings.config.connect_rate_limit.as_ref(),
+        );
+    }
+
+    /// `Authorization Violation`, with `category` after it when `auth_error_reasons` is on.
+    fn violation(&self, category: Option<rnats_auth::FailureCategory>) -> ClientError {
+        match category {
+            Some(c) if self.settings.config.auth_error_reasons => {
+                ClientError::AuthorizationViolationBecause(c)
+            }
+            _ => ClientError::AuthorizationViolation,
+        }
     }
 
     /// The first op was not CONNECT: refused when authentication is required, otherwise the
@@ -196,18 +242,23 @@ impl Session {
                 self.peer.addr,
                 self.peer.cid
             );
-            return self.fail(ClientError::AuthorizationViolation);
+            self.failed_login();
+            let err = self.violation(Some(rnats_auth::FailureCategory::CredentialsRequired));
+            return self.fail(err);
         }
         let request = self.empty_request();
         match self.settings.auth.authenticate(&request) {
             Ok(authorized) => {
-                if !self.join(&authorized) {
-                    return self.refuse_account_full(&authorized);
+                if let Err(full) = self.join(&authorized) {
+                    return self.refuse_full(&authorized, full);
                 }
                 self.bind(authorized, None, now);
                 Ok(())
             }
-            Err(e) => self.refuse(AuthOutcome::Refused(e, request)),
+            Err(e) => {
+                self.failed_login();
+                self.refuse(AuthOutcome::Refused(e, request))
+            }
         }
     }
 
@@ -231,6 +282,12 @@ impl Session {
         self.out
             .replies
             .configure(authorized.permissions.as_ref().and_then(|p| p.responses()));
+        *self.out.bound.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Arc::new(crate::explain::Bound {
+                user: authorized.identity.clone(),
+                account: authorized.account.clone(),
+                permissions: authorized.permissions.clone(),
+            }));
         self.permissions = authorized.permissions;
         self.publish_cache = PublishCache::new();
         self.apply_user_limits(authorized.max_subscriptions, authorized.max_payload);
@@ -388,7 +445,14 @@ impl Session {
                     .account
                     .beyond(self.peer.cid, authorized.max_account_connections)
                 {
-                    return self.refuse_account_full(&authorized);
+                    return self.refuse_full(&authorized, Full::Account);
+                }
+                if self.account.user_beyond(
+                    self.peer.cid,
+                    &authorized.identity,
+                    authorized.max_user_connections,
+                ) {
+                    return self.refuse_full(&authorized, Full::User);
                 }
                 self.bind(authorized, Some(request), now);
                 self.drop_forbidden_subscriptions();

@@ -111,6 +111,7 @@ fn authorized(account: &str) -> Authorized {
         max_subscriptions: None,
         max_payload: None,
         max_account_connections: None,
+        max_user_connections: None,
         signing_key: None,
         signing_key_version: 0,
     }

@@ -35,6 +35,7 @@ use tokio_websockets::Limits;
 
 use crate::admission::{self, Accepted};
 use crate::driver::run_connection;
+use crate::errors::ClientError;
 use crate::info::InfoLine;
 use crate::session::Peer;
 use crate::state::{ServerState, Settings};
@@ -232,6 +233,14 @@ async fn upgrade<S>(
         .await
         .is_err()
     {
+        return;
+    }
+    if !admission::rate_admitted(&conn) {
+        let line = ClientError::ConnectionThrottled
+            .wire_line()
+            .unwrap_or_default();
+        let _ = admission::write_direct(&mut io, &line, deadline).await;
+        let _ = io.shutdown().await;
         return;
     }
     let Some(_admitted) = admission::admit(&conn, &mut io).await else {

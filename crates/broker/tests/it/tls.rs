@@ -391,3 +391,71 @@ async fn a_reconnecting_client_resumes_its_session_and_keeps_its_mapped_identity
         "-ERR 'Permissions Violation for Publish to \"other.x\"'\r\nPONG\r\n"
     );
 }
+
+/// `connect_rate_limit` (per address) covers TLS clients: a throttled address gets INFO and
+/// nats-server's throttling error in plain text, before any handshake; another address does
+/// its full handshake and login meanwhile.
+#[tokio::test]
+async fn the_per_address_connect_rate_limit_covers_tls() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio_rustls::rustls;
+    let certs = Certs::new();
+    let s = start_conf(&format!(
+        "{}\nconnect_rate_limit {{ per_address: 1, burst: 2 }}",
+        certs.server_block("")
+    ))
+    .await;
+    let flooder: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(RawClient::connect_from(s.addr, flooder).await);
+    }
+    let mut third = RawClient::connect_from(s.addr, flooder).await;
+    assert_eq!(
+        third.read_to_close().await,
+        b"-ERR 'Connection throttling is active. Please try again later.'\r\n"
+    );
+
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rnats_tls::load_certs(Path::new(&certs.path("ca.pem"))).unwrap() {
+        roots.add(cert).unwrap();
+    }
+    let config = std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    );
+    let start = std::time::Instant::now();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let tcp = socket.connect(s.addr).await.unwrap();
+    let mut plain = BufReader::new(tcp);
+    let mut info = String::new();
+    plain.read_line(&mut info).await.unwrap();
+    assert!(info.starts_with("INFO "), "{info}");
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, plain.into_inner()).await.unwrap();
+    tls.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while !got.ends_with(b"PONG\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let took = start.elapsed();
+    eprintln!("TLS login from the other address while the first is throttled: {took:?}");
+    assert_eq!(got, b"PONG\r\n");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    drop(held);
+}

@@ -67,6 +67,7 @@ mod info;
 mod links;
 mod logfmt;
 mod mapping;
+mod msgtrace;
 mod operator;
 mod outbound;
 mod peer;

@@ -12,6 +12,7 @@ mod plugin;
 mod raw;
 mod system;
 mod tls;
+mod trace;
 mod websocket;
 
 use std::net::SocketAddr;

@@ -49,6 +49,7 @@ mod de;
 mod error;
 mod load;
 mod mappings;
+mod msgtrace;
 mod nkey;
 mod operator;
 mod origins;
@@ -69,6 +70,7 @@ pub use de::from_value;
 pub use error::{ConfigError, ErrorKind};
 pub use load::{Loaded, load_file, load_str, load_value};
 pub use mappings::{MapDestination, MappingConfig};
+pub use msgtrace::MsgTraceConfig;
 pub use operator::{
     CacheResolver, DeletePolicy, FullResolver, OperatorJwt, OperatorMode, PreloadedAccount,
     Resolver,

@@ -24,6 +24,7 @@ accounts {
   }
   B {
     users [{user: b, password: b}]
+    msg_trace { dest: "bt", sampling: "100%" }
     imports [
       {stream: {account: A, subject: "s.>"}, prefix: "imp"}
       {stream: {account: A, subject: "at.>"}, prefix: "imp", allow_trace: true}
@@ -97,6 +98,24 @@ const CASES: &[Case] = &[
         from: 1,
         subject: "tsvc.q",
         headers: &[("Nats-Trace-Dest", "bt"), ("Nats-Trace-Only", "true")],
+    },
+    Case {
+        name: "sampled traceparent, account destination",
+        from: 1,
+        subject: "imp.s.x",
+        headers: &[(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )],
+    },
+    Case {
+        name: "unsampled traceparent",
+        from: 1,
+        subject: "nobody",
+        headers: &[(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+        )],
     },
     Case {
         name: "publish denied",
@@ -256,10 +275,10 @@ async fn run_cases(addr: SocketAddr) -> Vec<(String, Vec<Vec<String>>)> {
             .send(&hpub(case.subject, case.headers))
             .await;
         // nats-server publishes the event from another goroutine: wait for it where it is due.
-        let dest = case.headers[0].1;
-        let due: &[usize] = match dest {
-            "trace" => &[0, 2],
-            "bt" => &[1],
+        let due: &[usize] = match case.headers[0] {
+            (_, "trace") => &[0, 2],
+            (_, "bt") => &[1],
+            ("traceparent", v) if v.ends_with("-01") => &[1],
             _ => &[],
         };
         let mut order: Vec<usize> = vec![case.from];
@@ -319,6 +338,17 @@ async fn trace_only_and_nobody() {
     assert_eq!(e["events"][0]["acc"], "A");
     assert_eq!(e["events"][0]["subj"], "nobody");
     assert_eq!(e["events"][0]["name"], "na");
+
+    // B's `msg_trace` destination takes a sampled `traceparent`; an unsampled one is not traced.
+    let sampled = find("sampled traceparent, account destination");
+    let f = sampled[0]
+        .iter()
+        .find(|f| f.starts_with("bt 1 "))
+        .expect("event on bt");
+    let e: Value = serde_json::from_str(f.splitn(4, ' ').nth(3).unwrap()).unwrap();
+    assert_eq!(e["events"][0]["subj"], "imp.s.x");
+    assert!(e["request"]["header"]["traceparent"].is_array(), "{e}");
+    assert!(find("unsampled traceparent").iter().all(Vec::is_empty));
 
     let denied = find("publish denied");
     assert_eq!(

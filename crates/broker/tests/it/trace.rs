@@ -254,7 +254,7 @@ async fn trace_events_equal_nats_server() {
 
 /// Runs every case; for each, what each of the three connections got (publisher first).
 async fn run_cases(addr: SocketAddr) -> Vec<(String, Vec<Vec<String>>)> {
-    let mut clients = vec![
+    let mut clients = [
         login(addr, "a").await,
         login(addr, "b").await,
         login(addr, "c").await,

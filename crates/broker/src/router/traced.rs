@@ -11,6 +11,8 @@ use crate::msgtrace::{self, Tracer};
 impl Router {
     /// Egress events name the shadow subscription, in the exporter's subjects: a literal
     /// subscription's is the published subject, a prefixed one's loses the prefix.
+    #[cold]
+    #[inline(never)]
     pub(super) fn stream_traced(
         &mut self,
         route: &StreamRoute,
@@ -79,6 +81,8 @@ impl Router {
 
     /// [`Router::deliver`] for a traced message: the same checks, each refusal recorded with
     /// nats-server's reason, and nothing delivered for a trace-only message.
+    #[cold]
+    #[inline(never)]
     pub(super) fn deliver_traced(&mut self, sub: &SubRef, msg: Msg<'_>) -> bool {
         let Some(mut t) = self.msg_trace.take() else {
             return false;

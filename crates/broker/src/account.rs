@@ -85,6 +85,8 @@ pub(crate) struct Account {
     /// Subject mappings applied to what clients publish here.
     mappings: RwLock<Option<Arc<[rnats_sublist::Mapping]>>>,
     has_mappings: AtomicBool,
+    /// `msg_trace`: where sampled `traceparent` messages are traced, and the percentage.
+    msg_trace: RwLock<Option<(String, u8)>>,
     /// `_R_.…` reply subjects of service requests that came in through an import.
     responses: Mutex<ExpiringMap<ResponseRoute>>,
     /// The client connections bound here, by connection id (which grows with connection
@@ -138,6 +140,7 @@ impl Account {
             has_links: AtomicBool::new(false),
             mappings: RwLock::new(None),
             has_mappings: AtomicBool::new(false),
+            msg_trace: RwLock::new(None),
             responses: Mutex::new(ExpiringMap::new(RESPONSES_MAX)),
             members: Mutex::new(Members::default()),
         }
@@ -240,6 +243,19 @@ impl Account {
             return None;
         }
         Some(self.links.read().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    /// The account's message trace destination and sampling percentage, if configured.
+    pub(crate) fn msg_trace(&self) -> Option<(String, u8)> {
+        self.msg_trace
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts a `msg_trace` destination in force (`None`: none).
+    pub(crate) fn set_msg_trace(&self, trace: Option<(String, u8)>) {
+        *self.msg_trace.write().unwrap_or_else(|e| e.into_inner()) = trace;
     }
 
     /// Puts `mappings` in force (`None`: none).

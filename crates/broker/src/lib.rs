@@ -72,6 +72,7 @@ mod links;
 mod logfmt;
 mod mapping;
 mod monitor;
+mod msgtrace;
 mod operator;
 mod outbound;
 mod peer;

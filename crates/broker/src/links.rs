@@ -127,6 +127,8 @@ pub(crate) struct StreamPlan {
     pub(crate) pattern: Box<[u8]>,
     pub(crate) importer: String,
     pub(crate) map: Mapping,
+    /// The import's `allow_trace`: traced messages are traced on into the importer.
+    pub(crate) allow_trace: bool,
 }
 
 /// Requests published in the importing account on `pattern` go to `exporter` as
@@ -138,6 +140,8 @@ pub(crate) struct ServicePlan {
     pub(crate) map: Mapping,
     pub(crate) response: ResponseType,
     pub(crate) threshold: Duration,
+    /// The export's `allow_trace`: traced requests are traced on into the exporter.
+    pub(crate) allow_trace: bool,
 }
 
 /// The cross-account routes that start in one account, by account name: what the
@@ -152,6 +156,7 @@ pub(crate) struct Plan {
 pub(crate) struct StreamRoute {
     pub(crate) importer: Arc<Account>,
     pub(crate) map: Mapping,
+    pub(crate) allow_trace: bool,
 }
 
 /// A service route with its exporter resolved.
@@ -160,6 +165,7 @@ pub(crate) struct ServiceRoute {
     pub(crate) map: Mapping,
     pub(crate) response: ResponseType,
     pub(crate) threshold: Duration,
+    pub(crate) allow_trace: bool,
 }
 
 /// A route in a sublist, compared by identity.
@@ -198,6 +204,7 @@ impl Links {
             let route = StreamRoute {
                 importer: account(&p.importer),
                 map: p.map.clone(),
+                allow_trace: p.allow_trace,
             };
             // Patterns were validated when the configuration was loaded.
             let _ = links
@@ -210,6 +217,7 @@ impl Links {
                 map: p.map.clone(),
                 response: p.response,
                 threshold: p.threshold,
+                allow_trace: p.allow_trace,
             };
             let _ = links
                 .services
@@ -325,6 +333,7 @@ fn plan(
                             pattern: import.subject.as_bytes().into(),
                             importer: importer.name.clone(),
                             map,
+                            allow_trace: import.allow_trace,
                         });
                 }
                 _ => {
@@ -344,6 +353,7 @@ fn plan(
                             threshold: export
                                 .response_threshold
                                 .unwrap_or(DEFAULT_RESPONSE_THRESHOLD),
+                            allow_trace: export.allow_trace,
                         });
                 }
             }

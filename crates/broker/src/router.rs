@@ -18,7 +18,10 @@ use rnats_sublist::{Match, MatchCache, Matches};
 use crate::account::{Account, SubRef};
 use crate::links::{Links, RouteRef, ServiceRoute, StreamRoute};
 use crate::logfmt;
+use crate::msgtrace::{self, Tracer};
 use crate::outbound::{Append, Outbound};
+
+mod traced;
 
 type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -84,6 +87,8 @@ pub(crate) struct Router {
     rng: u64,
     /// Fast-producer flow control (see `driver.rs`).
     flow: Flow,
+    /// The message being routed is traced (`Nats-Trace-Dest`): deliveries are recorded here.
+    msg_trace: Option<Box<Tracer>>,
     /// Targets left stalled by the last hand-over: the publisher pauses for them.
     stalled: Vec<Arc<Outbound>>,
 }
@@ -120,6 +125,7 @@ impl Router {
             subjects: Vec::new(),
             rng: (cid ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9) | 1,
             flow: Flow::Off,
+            msg_trace: None,
             stalled: Vec::new(),
         }
     }
@@ -159,6 +165,9 @@ impl Router {
     /// Delivers one message published in `account`, then across accounts where exports and
     /// imports say so. Returns whether anybody got it.
     pub(crate) fn route(&mut self, account: &Arc<Account>, msg: Msg<'_>) -> bool {
+        if let Some(t) = &mut self.msg_trace {
+            t.enter(&account.name);
+        }
         let matches = self.lookup(account, msg.subject);
         let mut delivered = self.deliver_matches(&matches, msg);
         self.expire(account);
@@ -207,17 +216,23 @@ impl Router {
     fn stream(&mut self, route: &StreamRoute, msg: Msg<'_>) -> bool {
         let mut subject = self.subjects.pop().unwrap_or_default();
         route.map.apply_into(msg.subject, &mut subject);
-        let delivered = self.route_in(
-            &route.importer,
-            Msg {
-                subject: &subject,
-                ..msg
-            },
-        );
+        let original = msg.subject;
+        let msg = Msg {
+            subject: &subject,
+            ..msg
+        };
+        let delivered = if self.msg_trace.is_some() {
+            self.stream_traced(route, original, msg)
+        } else {
+            self.route_in(&route.importer, msg)
+        };
         self.subjects.push(subject);
         delivered
     }
 
+    /// A traced message crossing a stream export: one event per importing subscription, as
+    /// nats-server records one per shadow subscription; without the import's `allow_trace`
+    /// the importer's deliveries are not traced (and a trace-only message stops there).
     /// A request to an imported service, delivered in the exporting account (after that
     /// account's subject mappings, as nats-server) with a fresh `_R_.` reply subject whose
     /// responses come back to the requester.
@@ -235,6 +250,33 @@ impl Router {
                 return false;
             }
         }
+        // A traced request: the crossing is recorded; without the export's `allow_trace` the
+        // exporter's deliveries are not traced, and a trace-only request stops here.
+        let mut untraced = None;
+        if let Some(t) = &mut self.msg_trace {
+            t.service_import(&route.exporter.name, msg.subject, &subject);
+            if !route.allow_trace {
+                if t.only() {
+                    self.subjects.push(subject);
+                    return false;
+                }
+                untraced = self.msg_trace.take();
+            }
+        }
+        // Untraced beyond here: the request carries `Nats-Trace-Dest: trace disabled`, as
+        // nats-server marks it, so nobody downstream traces it again.
+        let disabled;
+        let msg = match (untraced.is_some(), msg.header_len) {
+            (true, Some(h)) => {
+                disabled = msgtrace::disable(msg.body, h);
+                Msg {
+                    header_len: Some(disabled.1),
+                    body: &disabled.0,
+                    ..msg
+                }
+            }
+            _ => msg,
+        };
         let reply = msg.reply.and_then(|r| {
             route.exporter.register_response(
                 importer.clone(),
@@ -252,12 +294,18 @@ impl Router {
                 ..msg
             },
         );
+        if untraced.is_some() {
+            self.msg_trace = untraced;
+        }
         self.subjects.push(subject);
         delivered
     }
 
     /// Delivers in another account, through that account's cache.
     fn route_in(&mut self, account: &Arc<Account>, msg: Msg<'_>) -> bool {
+        if let Some(t) = &mut self.msg_trace {
+            t.enter(&account.name);
+        }
         let matches = self.lookup_foreign(account, msg.subject);
         let delivered = self.deliver_matches(&matches, msg);
         self.expire(account);
@@ -328,6 +376,9 @@ impl Router {
     }
 
     fn deliver(&mut self, sub: &SubRef, msg: Msg<'_>) -> bool {
+        if self.msg_trace.is_some() {
+            return self.deliver_traced(sub, msg);
+        }
         if sub.closed.load(Ordering::Relaxed) || sub.client.is_closed() {
             return false;
         }

@@ -355,6 +355,15 @@ impl ServerState {
         for (name, mappings) in &settings.mappings {
             self.account(name).set_mappings(Some(mappings.clone()));
         }
+        for account in &known {
+            account.set_msg_trace(None);
+        }
+        for a in settings.config.accounts.iter() {
+            if let Some(t) = &a.msg_trace {
+                self.account(&a.name)
+                    .set_msg_trace(Some((t.dest.clone(), t.sampling)));
+            }
+        }
     }
 
     /// INFO for one client.

@@ -121,6 +121,7 @@ impl InternalClient {
             state.shutdown.child_token(),
         ));
         out.headers.store(true, Ordering::Relaxed);
+        out.internal.store(true, Ordering::Relaxed);
         let inbox = format!("_INBOX.{}", crate::admission::new_nonce());
         let inner = Arc::new(Inner {
             account: state.account(account),

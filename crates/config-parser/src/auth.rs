@@ -153,6 +153,9 @@ pub struct AccountConfig {
     /// `mappings` (alias `maps`): subject mappings applied to what this account's clients
     /// publish, in file order.
     pub mappings: Vec<crate::MappingConfig>,
+    /// `msg_trace` (alias `trace_dest`): where messages with a sampled `traceparent` header
+    /// are traced.
+    pub msg_trace: Option<crate::MsgTraceConfig>,
 }
 
 /// Whether an export or import is a stream or a service.

@@ -50,6 +50,7 @@ mod error;
 mod limits;
 mod load;
 mod mappings;
+mod msgtrace;
 mod nkey;
 mod oidc;
 mod operator;
@@ -72,6 +73,7 @@ pub use error::{ConfigError, ErrorKind};
 pub use limits::ConnectRateLimit;
 pub use load::{Loaded, load_file, load_str, load_value};
 pub use mappings::{MapDestination, MappingConfig};
+pub use msgtrace::MsgTraceConfig;
 pub use oidc::{
     DEFAULT_JWKS_REFRESH, DEFAULT_OIDC_LEEWAY, JwksSource, MAX_OIDC_LEEWAY, MIN_JWKS_REFRESH,
     OidcAccount, OidcConfig,

@@ -787,8 +787,8 @@ pub(crate) struct RawAccount {
     mappings: Option<crate::mappings::RawMappings>,
     maps: Option<crate::mappings::RawMappings>,
     limits: Option<Spanned<IgnoredAny>>,
-    msg_trace: Option<Spanned<IgnoredAny>>,
-    trace_dest: Option<Spanned<IgnoredAny>>,
+    msg_trace: Option<Spanned<crate::msgtrace::RawMsgTrace>>,
+    trace_dest: Option<Spanned<crate::msgtrace::RawMsgTrace>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1045,13 +1045,13 @@ impl RawAccounts {
                 if let Some(m) = r.mappings.or(r.maps) {
                     acc.mappings = m.build()?;
                 }
-                for (key, v) in [
-                    ("limits", &r.limits),
-                    ("msg_trace", &r.msg_trace),
-                    ("trace_dest", &r.trace_dest),
-                ] {
+                if let Some(v) = &r.limits {
+                    return Err(unsupported(&v.pos, "limits"));
+                }
+                for (key, v) in [("msg_trace", r.msg_trace), ("trace_dest", r.trace_dest)] {
                     if let Some(v) = v {
-                        return Err(unsupported(&v.pos, key));
+                        acc.msg_trace =
+                            crate::msgtrace::build(v, key, acc.msg_trace.take(), warnings)?;
                     }
                 }
                 for u in r.users.unwrap_or_default() {

@@ -147,6 +147,10 @@ pub(crate) struct Outbound {
     pub(crate) peer: std::net::SocketAddr,
     /// Whether the client negotiated headers (HMSG); otherwise headers are stripped.
     pub(crate) headers: AtomicBool,
+    /// The client's CONNECT `name`, for message-trace egress events (set once, at CONNECT).
+    pub(crate) name: std::sync::OnceLock<Box<str>>,
+    /// A client inside the server (`system.rs`): message traces report no egress for it.
+    pub(crate) internal: AtomicBool,
     max_pending: usize,
     /// Past this many pending bytes the client is stalled: ¾ of `max_pending`, at most
     /// `STALL_CAP`.
@@ -209,6 +213,8 @@ impl Outbound {
             cid,
             peer,
             headers: AtomicBool::new(false),
+            name: std::sync::OnceLock::new(),
+            internal: AtomicBool::new(false),
             max_pending,
             stall_at: (max_pending / 4 * 3).min(STALL_CAP),
             drop_at: max_pending / 4 * 3,

@@ -343,6 +343,9 @@ impl Session {
             return self.fail(ClientError::NoRespondersRequiresHeaders);
         }
         let headers = opts.headers && !self.settings.config.no_header_support;
+        if let Some(name) = &opts.name {
+            let _ = self.out.name.set(name.as_str().into());
+        }
         self.opts = Options {
             verbose: opts.verbose,
             pedantic: opts.pedantic,

@@ -25,6 +25,7 @@ use crate::account::Account;
 use crate::errors::ClientError;
 use crate::info::InfoLine;
 use crate::logfmt::{self, Quoted};
+use crate::msgtrace;
 use crate::outbound::{CloseReason, Outbound};
 use crate::router::{Flow, Msg, RESPONSE_PREFIX, Router};
 use crate::state::{ServerState, Settings};
@@ -392,12 +393,81 @@ impl Session {
         if self.opts.pedantic && validate_literal_subject(subject).is_err() {
             self.fail(ClientError::InvalidPublishSubject)?;
         }
+        // Message tracing: a header scan for HPUB only, so plain PUB pays nothing.
+        let mut traced = false;
+        if let Some(h) = header_len
+            && let Some(scan) = msgtrace::scan(&message[..h.min(message.len())])
+        {
+            match self.start_trace(scan, subject, message.len()) {
+                msgtrace::Start::Untraced => {}
+                msgtrace::Start::Skip { denied: None } => return Ok(()),
+                msgtrace::Start::Skip { denied: Some(dest) } => {
+                    return self.publish_violation(dest.as_bytes());
+                }
+                msgtrace::Start::Traced(t) => {
+                    self.router.begin_trace(t);
+                    traced = true;
+                }
+            }
+        }
+        let result = self.publish(subject, reply, header_len, message, now);
+        if traced {
+            let config = &self.settings.config;
+            let fields = msgtrace::ServerFields {
+                name: config
+                    .server_name
+                    .as_deref()
+                    .unwrap_or(&self.state.server_id),
+                host: &config.host,
+                id: &self.state.server_id,
+            };
+            self.router.finish_trace(&fields);
+        }
+        result
+    }
+
+    /// Whether (and how) a published message with headers is traced.
+    fn start_trace(
+        &mut self,
+        scan: msgtrace::Scan,
+        subject: &[u8],
+        size: usize,
+    ) -> msgtrace::Start {
+        let who = msgtrace::Publisher {
+            cid: self.peer.cid,
+            name: self.out.name.get().map(|n| &**n),
+            account: &self.account,
+        };
+        let perms = &self.permissions;
+        let cache = &mut self.publish_cache;
+        msgtrace::start(scan, who, subject, size, |dest| {
+            !RESERVED_PUBLISH_PREFIXES
+                .iter()
+                .any(|p| dest.as_bytes().starts_with(p))
+                && perms
+                    .as_ref()
+                    .is_none_or(|p| cache.may_publish(p, dest.as_bytes()))
+        })
+    }
+
+    /// Maps, checks and routes one published message.
+    fn publish(
+        &mut self,
+        subject: &Bytes,
+        reply: Option<&Bytes>,
+        header_len: Option<usize>,
+        message: &Bytes,
+        now: Instant,
+    ) -> Result<(), CloseReason> {
         // Subject mappings come first: permissions and routing see the mapped subject.
         let mapped;
         let subject = match self.account.map_subject(subject) {
             Mapped::NoMatch => subject,
             Mapped::To(to) => {
                 mapped = Bytes::from(to);
+                if let Some(t) = self.router.tracer() {
+                    t.mapped(&mapped);
+                }
                 &mapped
             }
             Mapped::Dropped => {
@@ -429,7 +499,13 @@ impl Session {
                 Quoted(reply)
             );
             let reply = String::from_utf8_lossy(reply).into_owned();
-            return self.fail(ClientError::PublishReplyViolation(reply));
+            let err = ClientError::PublishReplyViolation(reply);
+            if let Some(t) = self.router.tracer()
+                && let Some(text) = err.wire_text()
+            {
+                t.ingress_error(text);
+            }
+            return self.fail(err);
         }
         if self.opts.verbose {
             self.reply(OK);
@@ -459,7 +535,13 @@ impl Session {
             Quoted(subject)
         );
         let subject = String::from_utf8_lossy(subject).into_owned();
-        self.fail(ClientError::PublishViolation(subject))
+        let err = ClientError::PublishViolation(subject);
+        if let Some(t) = self.router.tracer()
+            && let Some(text) = err.wire_text()
+        {
+            t.ingress_error(text);
+        }
+        self.fail(err)
     }
 
     /// Queues bytes for this client, after whatever this batch already has for it.

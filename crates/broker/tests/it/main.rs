@@ -18,6 +18,7 @@ mod raw;
 mod reasons;
 mod system;
 mod tls;
+mod trace;
 mod websocket;
 
 use std::net::SocketAddr;

@@ -147,7 +147,7 @@ async fn first_byte(tcp: &TcpStream, wait: Duration) -> Option<u8> {
 /// certificate read and checked against `pinned_certs`.
 async fn handshake(
     tls: &TlsSetup,
-    mut tcp: TcpStream,
+    tcp: TcpStream,
     peer: &Peer,
     deadline: Duration,
 ) -> Option<(
@@ -157,12 +157,7 @@ async fn handshake(
     let (addr, cid) = (peer.addr, peer.cid);
     if !tls.admit_handshake() {
         tracing::error!("{addr} - cid:{cid} - TLS connection rate limit reached");
-        let line = ClientError::ConnectionThrottled
-            .wire_line()
-            .unwrap_or_default();
-        let _ = write_direct(&mut tcp, &line, deadline).await;
-        let _ = tcp.shutdown().await;
-        linger(&mut tcp).await;
+        refuse_throttled(tcp, deadline).await;
         return None;
     }
     let deadline = tokio::time::Instant::now() + tls.timeout;

@@ -17,8 +17,8 @@
 //! and an update costs no signature checks for other accounts' clients. The same task wakes when a loaded
 //! account JWT expires.
 
+use crate::monitor::sys::ServerInfo;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -58,7 +58,6 @@ pub(crate) fn start(state: &Arc<ServerState>, jwt: Arc<JwtMode>) {
         state: state.clone(),
         jwt,
         client,
-        seq: AtomicU64::new(0),
     };
     let shutdown = state.shutdown.clone();
     state.tracker.spawn(async move {
@@ -73,8 +72,6 @@ struct Services {
     state: Arc<ServerState>,
     jwt: Arc<JwtMode>,
     client: InternalClient,
-    /// nats-server's `server.seq` of the messages this server sends.
-    seq: AtomicU64,
 }
 
 /// One request: which service, and the message.
@@ -384,35 +381,11 @@ impl Services {
         }
     }
 
-    /// nats-server's `ServerInfo` of the messages it sends (without `feature_flags`, which are
-    /// JetStream's).
+    /// The `server` object of the replies (without JetStream's `feature_flags`, as
+    /// nats-server writes claim-update replies).
     fn server_info(&self) -> ServerInfo {
-        let settings = self.state.settings();
-        let info = settings.info();
-        ServerInfo {
-            name: info.server_name.clone(),
-            host: info.host.clone(),
-            id: self.state.server_id.clone(),
-            ver: info.version.clone(),
-            jetstream: false,
-            flags: 0,
-            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
-            time: jiff::Timestamp::now().to_string(),
-        }
+        crate::monitor::sys::server_info(&self.state, false)
     }
-}
-
-/// The `server` object of nats-server's replies, its fields in Go's order.
-#[derive(Serialize)]
-struct ServerInfo {
-    name: String,
-    host: String,
-    id: String,
-    ver: String,
-    jetstream: bool,
-    flags: u64,
-    seq: u64,
-    time: String,
 }
 
 /// `ServerAPIClaimUpdateResponse`.

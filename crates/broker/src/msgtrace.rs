@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
@@ -45,10 +44,6 @@ pub(crate) const ERR_CLIENT_CLOSED: &str = "Not delivered because client is clos
 pub(crate) const ERR_AUTO_UNSUB: &str = "Not delivered because auto-unsubscribe exceeded";
 pub(crate) const ERR_FAST_PRODUCER: &str =
     "Not delivered because fast producer not stalled and consumer is slow";
-
-/// The sequence of server-originated event messages (nats-server numbers its internal
-/// messages; only monotonicity matters to readers).
-static SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// What the header scan found.
 pub(crate) struct Scan {
@@ -377,7 +372,7 @@ impl Tracer {
                 feature_flags: FEATURE_FLAGS,
                 jetstream: false,
                 flags: 0,
-                seq: SEQ.fetch_add(1, Ordering::Relaxed) + 1,
+                seq: crate::monitor::next_event_seq(),
                 time: jiff::Timestamp::now().to_string(),
             },
             request: self.request,

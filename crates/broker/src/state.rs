@@ -376,7 +376,8 @@ impl ServerState {
     ) -> Info {
         let mut info = settings.info.clone();
         info.client_id = cid;
-        info.client_ip = peer.ip().to_string();
+        // An IPv4 client of a dual-stack listener is shown as IPv4, as nats-server shows it.
+        info.client_ip = peer.ip().to_canonical().to_string();
         info.connect_info = connect_info;
         info.ldm = self.lame_duck.load(Ordering::Relaxed);
         info.xkey = self.callout.xkey_public().to_owned();
@@ -467,5 +468,21 @@ mod tests {
         let ws = s.websocket.as_ref().expect("websocket settings");
         assert_eq!(ws.settings.recheck_only.as_deref(), Some("A"));
         assert_eq!(s.recheck_only.as_deref(), Some("A"));
+    }
+
+    #[test]
+    fn info_shows_an_ipv4_client_of_a_dual_stack_listener_as_ipv4() {
+        let loaded = rnats_config::load_str("", None).expect("config");
+        let settings =
+            Settings::new(loaded.config, "NTEST", 4222, 0, None, None).expect("settings");
+        let state = ServerState::new(Arc::new(settings), "NTEST".into(), None);
+        let mapped: SocketAddr = "[::ffff:10.1.2.3]:5000".parse().unwrap();
+        let info = state.client_info(&state.settings(), 1, mapped, false);
+        assert_eq!(info.client_ip, "10.1.2.3");
+        let v6: SocketAddr = "[2001:db8::1]:5000".parse().unwrap();
+        assert_eq!(
+            state.client_info(&state.settings(), 2, v6, false).client_ip,
+            "2001:db8::1"
+        );
     }
 }

@@ -13,7 +13,7 @@ mod http;
 pub(crate) mod json;
 mod query;
 mod stats;
-mod sys;
+pub(crate) mod sys;
 
 use std::time::{Duration, SystemTime};
 
@@ -56,6 +56,15 @@ pub(crate) fn sort_by_sid(subs: &mut [json::SubDetail]) {
 
 /// A time as Go's `time.Time` marshals to JSON: RFC 3339 in UTC with as many fractional
 /// digits as needed (none for whole seconds).
+/// The sequence of the messages this server originates (`server.seq` in `$SYS` replies,
+/// events and traces): one counter for all, as nats-server numbers them.
+static EVENT_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The next `server.seq`.
+pub(crate) fn next_event_seq() -> u64 {
+    EVENT_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+}
+
 pub(crate) fn go_time(t: SystemTime) -> String {
     let nanos = stats::unix_nanos(t);
     match jiff::Timestamp::from_nanosecond(i128::from(nanos)) {

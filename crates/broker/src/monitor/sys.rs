@@ -12,7 +12,6 @@
 //! the filter does not select stays silent.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -32,14 +31,17 @@ const STATSZ_INTERVAL: Duration = Duration::from_secs(10);
 /// The endpoints answered per server.
 const ENDPOINTS: [&str; 6] = ["STATSZ", "VARZ", "CONNZ", "SUBSZ", "ACCOUNTZ", "HEALTHZ"];
 
-/// nats-server's `ServerInfo`: who answers.
+/// nats-server's `ServerInfo`: who answers (the `server` object of `$SYS` replies and events),
+/// its fields in Go's order.
 #[derive(Debug, Serialize)]
-struct ServerInfo {
+pub(crate) struct ServerInfo {
     name: String,
     host: String,
     id: String,
     ver: String,
-    feature_flags: std::collections::BTreeMap<&'static str, bool>,
+    /// JetStream's feature flags; left out of claim-update replies, as nats-server does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    feature_flags: Option<std::collections::BTreeMap<&'static str, bool>>,
     jetstream: bool,
     flags: u64,
     seq: u64,
@@ -167,7 +169,6 @@ fn is_zero_usize(n: &usize) -> bool {
 struct Services {
     state: Arc<ServerState>,
     client: InternalClient,
-    seq: AtomicU64,
 }
 
 /// Starts the `$SYS` monitoring services in the system account.
@@ -215,7 +216,6 @@ pub(crate) fn start(state: &Arc<ServerState>) {
     let services = Arc::new(Services {
         state: state.clone(),
         client,
-        seq: AtomicU64::new(0),
     });
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
@@ -240,21 +240,27 @@ pub(crate) fn start(state: &Arc<ServerState>) {
     });
 }
 
+/// This server as the `server` object of what it sends, numbered with the shared sequence;
+/// `feature_flags` only where nats-server writes them.
+pub(crate) fn server_info(state: &ServerState, feature_flags: bool) -> ServerInfo {
+    let settings = state.settings();
+    let info = settings.info();
+    ServerInfo {
+        name: info.server_name.clone(),
+        host: info.host.clone(),
+        id: state.server_id.clone(),
+        ver: info.version.clone(),
+        feature_flags: feature_flags.then(endpoints::feature_flags),
+        jetstream: false,
+        flags: 0,
+        seq: super::next_event_seq(),
+        time: go_time(SystemTime::now()),
+    }
+}
+
 impl Services {
     fn server_info(&self) -> ServerInfo {
-        let settings = self.state.settings();
-        let info = settings.info();
-        ServerInfo {
-            name: info.server_name.clone(),
-            host: info.host.clone(),
-            id: self.state.server_id.clone(),
-            ver: info.version.clone(),
-            feature_flags: endpoints::feature_flags(),
-            jetstream: false,
-            flags: 0,
-            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
-            time: go_time(SystemTime::now()),
-        }
+        server_info(&self.state, true)
     }
 
     fn statsz(&self) -> serde_json::Value {

@@ -166,7 +166,7 @@ fn base_path(configured: &str) -> String {
 
 /// The endpoint `path` names under `base`, as nats-server counts it in `http_req_stats`.
 fn endpoint(base: &str, path: &str) -> Option<&'static str> {
-    const PATHS: [&str; 7] = [
+    const PATHS: [&str; 8] = [
         "/varz",
         "/connz",
         "/subsz",
@@ -174,6 +174,7 @@ fn endpoint(base: &str, path: &str) -> Option<&'static str> {
         "/accountz",
         "/accstatz",
         "/healthz",
+        "/explainz",
     ];
     if path == base {
         return Some("/");
@@ -213,6 +214,7 @@ fn route(state: &Arc<ServerState>, req: &Request<Incoming>) -> Response<Full<Byt
             subsz_options(&query).and_then(|o| endpoints::subsz(state, &o).map(|s| pretty(&s)))
         }
         "/accountz" => endpoints::accountz(state, query.get("acc")).map(|a| pretty(&a)),
+        "/explainz" => return explainz(state, &query),
         "/accstatz" => query
             .bool("unused")
             .map(|unused| pretty(&endpoints::accstatz(state, unused, &[]))),
@@ -226,6 +228,35 @@ fn route(state: &Arc<ServerState>, req: &Request<Incoming>) -> Response<Full<Byt
             .body(Full::new(Bytes::from(body)))
             .unwrap_or_default(),
         Err(message) => text(StatusCode::BAD_REQUEST, &message),
+    }
+}
+
+/// `/explainz?cid=N|user=NAME&subject=S[&queue=Q]` (an rnats extension): which rule allows or
+/// denies publishing and subscribing, as the `$SYS` EXPLAIN request answers it.
+fn explainz(state: &ServerState, query: &Query) -> Response<Full<Bytes>> {
+    let cid = match query.get("cid") {
+        "" => None,
+        s => match s.parse::<u64>() {
+            Ok(cid) => Some(cid),
+            Err(_) => return text(StatusCode::BAD_REQUEST, "cid must be a connection id"),
+        },
+    };
+    let optional = |key: &str| Some(query.get(key).to_owned()).filter(|v| !v.is_empty());
+    let request = crate::explain::ExplainRequest {
+        cid,
+        user: optional("user"),
+        subject: query.get("subject").to_owned(),
+        queue: optional("queue"),
+    };
+    match crate::explain::explain(state, &request) {
+        Ok(answer) => Response::builder()
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(pretty(&answer))))
+            .unwrap_or_default(),
+        Err(e) => text(
+            StatusCode::from_u16(e.code).unwrap_or(StatusCode::BAD_REQUEST),
+            &e.description,
+        ),
     }
 }
 

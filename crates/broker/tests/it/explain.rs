@@ -123,3 +123,29 @@ async fn only_the_system_account_can_ask() {
     .expect_err("nobody answers outside the system account");
     assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders);
 }
+
+#[tokio::test]
+async fn explain_is_served_over_http_monitoring_too() {
+    let s = start_conf(&format!("http_port: -1\n{CONF}")).await;
+    let http = s.handle.monitor_addr().expect("monitoring on");
+    let (status, body) =
+        crate::monitor::get(http, "/explainz?user=alice&subject=orders.secret").await;
+    assert_eq!(status, 200, "{body}");
+    let data: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(data["publish"]["rule"], "denied");
+    assert_eq!(data["account"], "APP");
+    let alice = async_nats::ConnectOptions::with_user_and_password("alice".into(), "a".into())
+        .connect(s.url())
+        .await
+        .unwrap();
+    let cid = alice.server_info().client_id;
+    let (status, body) =
+        crate::monitor::get(http, &format!("/explainz?cid={cid}&subject=billing.x")).await;
+    assert_eq!(status, 200, "{body}");
+    let data: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(data["publish"]["rule"], "not_in_allow_list");
+    let (status, _) = crate::monitor::get(http, "/explainz?user=nobody&subject=x").await;
+    assert_eq!(status, 404);
+    let (status, _) = crate::monitor::get(http, "/explainz?cid=x&subject=x").await;
+    assert_eq!(status, 400);
+}

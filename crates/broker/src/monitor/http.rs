@@ -166,7 +166,7 @@ fn base_path(configured: &str) -> String {
 
 /// The endpoint `path` names under `base`, as nats-server counts it in `http_req_stats`.
 fn endpoint(base: &str, path: &str) -> Option<&'static str> {
-    const PATHS: [&str; 7] = [
+    const PATHS: [&str; 8] = [
         "/varz",
         "/connz",
         "/subsz",
@@ -174,6 +174,7 @@ fn endpoint(base: &str, path: &str) -> Option<&'static str> {
         "/accountz",
         "/accstatz",
         "/healthz",
+        "/metrics",
     ];
     if path == base {
         return Some("/");
@@ -191,6 +192,14 @@ fn route(state: &Arc<ServerState>, req: &Request<Incoming>) -> Response<Full<Byt
     let Some(path) = endpoint(&base, req.uri().path()) else {
         return text(StatusCode::NOT_FOUND, "404 page not found\n");
     };
+    if path == "/metrics" {
+        // An rnats extension: not counted in `/varz`'s `http_req_stats`, which lists
+        // nats-server's endpoints only.
+        return Response::builder()
+            .header(CONTENT_TYPE, super::metrics::CONTENT_TYPE)
+            .body(Full::new(Bytes::from(super::metrics::render(state))))
+            .unwrap_or_default();
+    }
     let query = Query::parse(req.uri().query());
     let counted = if path == "/subscriptionsz" {
         "/subsz"
@@ -309,5 +318,6 @@ mod tests {
         assert_eq!(endpoint("/nats", "/nats/connz"), Some("/connz"));
         assert_eq!(endpoint("/nats", "/connz"), None);
         assert_eq!(endpoint("/", "/bogus"), None);
+        assert_eq!(endpoint("/nats", "/nats/metrics"), Some("/metrics"));
     }
 }

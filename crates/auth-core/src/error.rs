@@ -333,6 +333,23 @@ impl FailureCategory {
         Self::ServerBusy,
     ];
 
+    /// A stable `snake_case` name for this category, for metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CredentialsRequired => "credentials_required",
+            Self::CredentialsRejected => "credentials_rejected",
+            Self::CredentialsExpired => "credentials_expired",
+            Self::CredentialsRevoked => "credentials_revoked",
+            Self::CredentialsNotUsable => "credentials_not_usable",
+            Self::AddressNotAllowed => "address_not_allowed",
+            Self::OutsideAllowedTimes => "outside_allowed_times",
+            Self::ConnectionTypeNotAllowed => "connection_type_not_allowed",
+            Self::AccountNotFound => "account_not_found",
+            Self::AccountExpired => "account_expired",
+            Self::ServerBusy => "server_busy",
+        }
+    }
+
     /// The words a client may be told (lower case, no quotes, no identity).
     pub fn client_text(self) -> &'static str {
         match self {

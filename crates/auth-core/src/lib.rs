@@ -356,9 +356,11 @@ pub enum AuthMethod {
     Callout,
 }
 
-impl fmt::Display for AuthMethod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl AuthMethod {
+    /// The method's name in logs and metric labels (`password`, `nkey`, `jwt`, …): a fixed,
+    /// small set.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Self::None => "none",
             Self::NoAuthUser => "no_auth_user",
             Self::Token => "token",
@@ -368,7 +370,13 @@ impl fmt::Display for AuthMethod {
             Self::TlsMap => "tls_map",
             Self::Oidc => "oidc",
             Self::Callout => "auth_callout",
-        })
+        }
+    }
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -166,7 +166,7 @@ fn base_path(configured: &str) -> String {
 
 /// The endpoint `path` names under `base`, as nats-server counts it in `http_req_stats`.
 fn endpoint(base: &str, path: &str) -> Option<&'static str> {
-    const PATHS: [&str; 8] = [
+    const PATHS: [&str; 9] = [
         "/varz",
         "/connz",
         "/subsz",
@@ -175,6 +175,7 @@ fn endpoint(base: &str, path: &str) -> Option<&'static str> {
         "/accstatz",
         "/healthz",
         "/explainz",
+        "/metrics",
     ];
     if path == base {
         return Some("/");
@@ -192,7 +193,19 @@ fn route(state: &Arc<ServerState>, req: &Request<Incoming>) -> Response<Full<Byt
     let Some(path) = endpoint(&base, req.uri().path()) else {
         return text(StatusCode::NOT_FOUND, "404 page not found\n");
     };
+    if path == "/metrics" {
+        // An rnats extension: not counted in `/varz`'s `http_req_stats`, which lists
+        // nats-server's endpoints only.
+        return Response::builder()
+            .header(CONTENT_TYPE, super::metrics::CONTENT_TYPE)
+            .body(Full::new(Bytes::from(super::metrics::render(state))))
+            .unwrap_or_default();
+    }
     let query = Query::parse(req.uri().query());
+    if path == "/explainz" {
+        // An rnats extension too: not counted either.
+        return explainz(state, &query);
+    }
     let counted = if path == "/subscriptionsz" {
         "/subsz"
     } else {
@@ -214,7 +227,6 @@ fn route(state: &Arc<ServerState>, req: &Request<Incoming>) -> Response<Full<Byt
             subsz_options(&query).and_then(|o| endpoints::subsz(state, &o).map(|s| pretty(&s)))
         }
         "/accountz" => endpoints::accountz(state, query.get("acc")).map(|a| pretty(&a)),
-        "/explainz" => return explainz(state, &query),
         "/accstatz" => query
             .bool("unused")
             .map(|unused| pretty(&endpoints::accstatz(state, unused, &[]))),
@@ -340,5 +352,6 @@ mod tests {
         assert_eq!(endpoint("/nats", "/nats/connz"), Some("/connz"));
         assert_eq!(endpoint("/nats", "/connz"), None);
         assert_eq!(endpoint("/", "/bogus"), None);
+        assert_eq!(endpoint("/nats", "/nats/metrics"), Some("/metrics"));
     }
 }

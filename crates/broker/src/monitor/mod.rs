@@ -1,16 +1,17 @@
 //! HTTP monitoring, as nats-server's: `/varz`, `/connz`, `/subsz`, `/accountz`, `/accstatz`,
-//! `/healthz` and the index page, served by hyper on the broker's runtime when `http_port`
+//! `/healthz` and the index page (and rnats' own Prometheus `/metrics`), served by hyper on the broker's runtime when `http_port`
 //! (or `https_port`) is configured.
 //!
 //! The documents are built in `connz.rs` and `endpoints.rs` from what the server already
 //! keeps (the client registry, the accounts' subject indexes) and from the counters in
-//! `stats.rs`; `json.rs` has their exact JSON shape; `http.rs` the listener and routing.
+//! `stats.rs`; `metrics.rs` encodes them for Prometheus; `json.rs` has their exact JSON shape; `http.rs` the listener and routing.
 
 mod connz;
 mod endpoints;
 pub(crate) mod events;
 mod http;
 pub(crate) mod json;
+pub(crate) mod metrics;
 mod query;
 mod stats;
 pub(crate) mod sys;

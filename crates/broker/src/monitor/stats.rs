@@ -177,6 +177,8 @@ pub(crate) struct Monitor {
     events: Mutex<Option<tokio::sync::mpsc::Sender<super::events::ClientEvent>>>,
     /// Requests per endpoint path, for `/varz`'s `http_req_stats`.
     pub(crate) http_requests: Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    /// Login outcomes and latencies, for `/metrics`.
+    pub(crate) login: super::metrics::LoginMetrics,
 }
 
 impl Default for Monitor {
@@ -193,6 +195,7 @@ impl Default for Monitor {
             ports: Mutex::new((0, 0)),
             events: Mutex::new(None),
             http_requests: Mutex::new(std::collections::BTreeMap::new()),
+            login: super::metrics::LoginMetrics::default(),
         }
     }
 }

@@ -37,7 +37,11 @@ impl AuthOutcome {
 impl Session {
     /// CONNECT: parsed here; applied at once when nothing is configured for authentication,
     /// otherwise handed back as a request for the authenticator.
-    pub(super) fn on_connect(&mut self, json: &[u8]) -> Result<Option<AuthRequest>, CloseReason> {
+    pub(super) fn on_connect(
+        &mut self,
+        json: &[u8],
+        now: Instant,
+    ) -> Result<Option<AuthRequest>, CloseReason> {
         let opts = match ConnectOptions::from_json(json) {
             Ok(opts) => opts,
             Err(e) => {
@@ -71,6 +75,11 @@ impl Session {
         });
         if !self.settings.auth.configured() {
             self.authenticated = true;
+            let method = rnats_auth::AuthMethod::None.as_str();
+            self.state
+                .monitor
+                .login
+                .succeeded(method, Some(std::time::Duration::ZERO));
             self.apply_connect(opts)?;
             return Ok(None);
         }
@@ -84,6 +93,7 @@ impl Session {
         // A WebSocket client's cookies fill in what CONNECT left empty (nats-server).
         self.peer.transport.fill_credentials(&mut request);
         self.pending_connect = Some(opts);
+        self.connect_received = Some(now);
         Ok(Some(request))
     }
 
@@ -118,6 +128,11 @@ impl Session {
         now: Instant,
     ) -> Result<(), CloseReason> {
         let opts = self.pending_connect.take().unwrap_or_default();
+        let latency = self
+            .connect_received
+            .take()
+            .map(|at| now.saturating_duration_since(at));
+        self.count_login(&outcome, &opts, latency);
         match outcome {
             AuthOutcome::Accepted(authorized, request) => {
                 if let Err(full) = self.join(&authorized) {
@@ -130,6 +145,46 @@ impl Session {
                 self.failed_login();
                 self.refuse(refused)
             }
+        }
+    }
+
+    /// Counts a login outcome for `/metrics`: the method that authenticated, or the kind of
+    /// credentials presented and the failure category (fixed label sets only).
+    fn count_login(
+        &self,
+        outcome: &AuthOutcome,
+        opts: &ConnectOptions,
+        latency: Option<std::time::Duration>,
+    ) {
+        let login = &self.state.monitor.login;
+        let presented = |request: Option<&AuthRequest>| match request {
+            Some(request) => crate::monitor::metrics::presented_method(request),
+            None => {
+                let mut request = self.empty_request();
+                request.user.clone_from(&opts.user);
+                request.token.clone_from(&opts.auth_token);
+                request.nkey.clone_from(&opts.nkey);
+                request.jwt.clone_from(&opts.jwt);
+                crate::monitor::metrics::presented_method(&request)
+            }
+        };
+        match outcome {
+            AuthOutcome::Accepted(authorized, _) => {
+                login.succeeded(authorized.method.as_str(), latency);
+            }
+            AuthOutcome::Refused(e, request) => {
+                login.failed(presented(Some(request)), e.category().as_str(), latency);
+            }
+            AuthOutcome::Busy(_) => login.failed(
+                presented(None),
+                rnats_auth::FailureCategory::ServerBusy.as_str(),
+                latency,
+            ),
+            AuthOutcome::Failed => login.failed(
+                presented(None),
+                crate::monitor::metrics::REASON_INTERNAL,
+                latency,
+            ),
         }
     }
 
@@ -243,12 +298,19 @@ impl Session {
                 self.peer.cid
             );
             self.failed_login();
-            let err = self.violation(Some(rnats_auth::FailureCategory::CredentialsRequired));
+            let required = rnats_auth::FailureCategory::CredentialsRequired;
+            self.state
+                .monitor
+                .login
+                .failed("none", required.as_str(), None);
+            let err = self.violation(Some(required));
             return self.fail(err);
         }
         let request = self.empty_request();
         match self.settings.auth.authenticate(&request) {
             Ok(authorized) => {
+                let login = &self.state.monitor.login;
+                login.succeeded(authorized.method.as_str(), None);
                 if let Err(full) = self.join(&authorized) {
                     return self.refuse_full(&authorized, full);
                 }
@@ -257,6 +319,8 @@ impl Session {
             }
             Err(e) => {
                 self.failed_login();
+                let login = &self.state.monitor.login;
+                login.failed("none", e.category().as_str(), None);
                 self.refuse(AuthOutcome::Refused(e, request))
             }
         }

@@ -104,6 +104,8 @@ pub(crate) struct Session {
     authenticated: bool,
     /// CONNECT options waiting for the authenticator's answer.
     pending_connect: Option<ConnectOptions>,
+    /// When that CONNECT arrived, for the login latency metric.
+    connect_received: Option<Instant>,
     /// The credentials of the last CONNECT, kept to re-authenticate on reload (as nats-server).
     credentials: Option<AuthRequest>,
     /// User name or public key, for logs; never a secret.
@@ -168,6 +170,7 @@ impl Session {
             account: state.global_account.clone(),
             authenticated: !settings.auth.configured(),
             pending_connect: None,
+            connect_received: None,
             credentials: None,
             identity: String::new(),
             signer: None,
@@ -287,7 +290,7 @@ impl Session {
         now: Instant,
     ) -> Result<Option<AuthRequest>, CloseReason> {
         if let ClientOp::Connect(json) = &op {
-            return self.on_connect(json);
+            return self.on_connect(json, now);
         }
         if !self.authenticated {
             self.authenticate_without_connect(now)?;

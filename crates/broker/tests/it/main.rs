@@ -9,6 +9,7 @@ mod explain;
 mod flow;
 mod hostile;
 mod limits;
+mod metrics;
 mod monitor;
 mod oidc;
 mod operator;

@@ -23,7 +23,9 @@ use rnats_jwt::{
 const USAGE: &str = "usage:
   rnats-server jwt init [--dir DIR] [--name NAME]
   rnats-server jwt account [--dir DIR] NAME [--signing-key] [--conn N]
-  rnats-server jwt user [--dir DIR] ACCOUNT NAME [--pub SUBJECT]... [--sub SUBJECT]... [--bearer] [--expiry SECONDS]";
+  rnats-server jwt user [--dir DIR] ACCOUNT NAME [--pub SUBJECT]... [--sub SUBJECT]... [--bearer] [--expiry SECONDS]
+  rnats-server jwt callout-issuer [--dir DIR]
+  rnats-server jwt authorize [--dir DIR] ACCOUNT [--allow USER:PASSWORD]...  < request.jwt";
 
 /// The directory when `--dir` is not given.
 const DEFAULT_DIR: &str = "nats-operator";
@@ -53,6 +55,16 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             opts.check_positionals(2)?;
             user(&opts, &account, &name)
         }
+        "callout-issuer" => {
+            opts.check_positionals(0)?;
+            crate::callout_tools::issuer(&opts.dir)
+        }
+        "authorize" => {
+            let account = opts.positional(0, "ACCOUNT")?;
+            opts.check_positionals(1)?;
+            crate::callout_tools::check_allow(&opts.allow)?;
+            crate::callout_tools::authorize(&opts.dir, &account, &opts.allow)
+        }
         other => bail!("unknown jwt command {other:?}\n{USAGE}"),
     }
 }
@@ -67,6 +79,7 @@ struct Options {
     subscribe: Vec<String>,
     bearer: bool,
     expiry: Option<u64>,
+    allow: Vec<String>,
     positionals: Vec<String>,
 }
 
@@ -92,6 +105,7 @@ impl Options {
                 "--sub" => o.subscribe.push(value("--sub")?),
                 "--bearer" => o.bearer = true,
                 "--expiry" => o.expiry = Some(value("--expiry")?.parse().context("--expiry")?),
+                "--allow" => o.allow.push(value("--allow")?),
                 flag if flag.starts_with("--") => bail!("unknown option {flag:?}\n{USAGE}"),
                 _ => o.positionals.push(arg.clone()),
             }
@@ -259,11 +273,11 @@ fn write_account(
     )
 }
 
-fn seed_of(key: &nkeys::KeyPair) -> Result<String> {
+pub(crate) fn seed_of(key: &nkeys::KeyPair) -> Result<String> {
     key.seed().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-fn read_seed(path: &Path) -> Result<nkeys::KeyPair> {
+pub(crate) fn read_seed(path: &Path) -> Result<nkeys::KeyPair> {
     let text = read(path)?;
     // The seed itself is never shown in an error.
     nkeys::KeyPair::from_seed(text.trim())
@@ -279,7 +293,7 @@ fn write(path: &Path, text: &str) -> Result<()> {
 }
 
 /// A file only its owner may read (seeds, creds).
-fn write_secret(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_secret(path: &Path, text: &str) -> Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

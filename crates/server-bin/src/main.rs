@@ -1,5 +1,6 @@
 //! `rnats-server`: a NATS-compatible message broker with nats-server's command line.
 
+mod callout_tools;
 mod cli;
 mod jwt_tools;
 mod logging;

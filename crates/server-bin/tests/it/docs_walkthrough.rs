@@ -198,6 +198,11 @@ fn security_guide_commands_run_as_written() {
         "PONG",
         "INFO",
         "-ERR 'Authorization Violation'",
+        // Auth callout: a bash service lets alice in with her password, not with another
+        "INFO",
+        "PONG",
+        "INFO",
+        "-ERR 'Authorization Violation'",
         // 2. server-only TLS
         "INFO",
         "PONG",
@@ -224,6 +229,8 @@ fn security_guide_commands_run_as_written() {
         r#"authenticated: method=oidc identity="alice" account="APP""#,
         r#"authenticated: method=oidc identity="root" account="APP""#,
         r#"oidc token of issuer "https://idp.example.com/realms/nats": Token has expired"#,
+        r#"authenticated: method=auth_callout identity="alice" account="APP""#,
+        "Auth callout service returned an error: unknown user or wrong password",
         "TLS handshake error: peer sent no certificates",
         r#"authenticated: method=tls_map identity="CN=bob,OU=eng,O=Acme,DC=example,DC=com" account="$G""#,
         r#"Publish Violation - User "CN=bob,OU=eng,O=Acme,DC=example,DC=com", Subject "ops.hello""#,

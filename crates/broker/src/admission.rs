@@ -41,7 +41,6 @@ pub(crate) async fn serve(state: Arc<ServerState>, mut tcp: TcpStream, addr: Soc
         state,
         settings,
         peer,
-        tls_session: None,
     };
     let throttled = !rate_admitted(&conn);
     let Some(tls) = conn.settings.tls.clone() else {
@@ -92,7 +91,6 @@ pub(crate) async fn serve(state: Arc<ServerState>, mut tcp: TcpStream, addr: Soc
     let mut conn = conn;
     conn.peer.tls = identity.as_ref().map(crate::peer::auth_identity);
     conn.peer.tls_session = Some(crate::peer::callout_tls(stream.get_ref().1));
-    conn.tls_session = Some(crate::monitor::tls_description(stream.get_ref().1));
     let (rd, wr) = tokio::io::split(stream);
     run_connection(conn, rd, wr).await;
 }
@@ -296,8 +294,6 @@ pub(crate) struct Accepted {
     pub(crate) state: Arc<ServerState>,
     pub(crate) settings: Arc<Settings>,
     pub(crate) peer: Peer,
-    /// The TLS version and cipher suite, for monitoring (`None` in plain text).
-    pub(crate) tls_session: Option<(String, String)>,
 }
 
 /// One write straight to the socket, before the writer task exists (INFO, early errors).

@@ -38,7 +38,6 @@ where
         state,
         settings,
         peer,
-        tls_session,
     } = conn;
     let config = settings.config.clone();
     let (addr, cid) = (peer.addr, peer.cid);
@@ -60,9 +59,9 @@ where
         if websocket {
             m.kind = "websocket";
         }
-        if let Some((version, cipher)) = tls_session {
-            m.tls_version = version;
-            m.tls_cipher = cipher;
+        if let Some(tls) = &peer.tls_session {
+            m.tls_version.clone_from(&tls.version);
+            m.tls_cipher.clone_from(&tls.cipher);
         }
     });
     tracing::debug!("{addr} - cid:{cid} - Client connection created");

@@ -18,23 +18,7 @@ pub(crate) fn auth_identity(p: &rnats_tls::PeerIdentity) -> rnats_auth::TlsIdent
 /// verified chains (leaf to CA) when it verified the client; rustls does not expose those, so
 /// rnats sends the certificates the client presented, in `certs`.
 pub(crate) fn callout_tls(conn: &tokio_rustls::rustls::ServerConnection) -> rnats_jwt::ClientTls {
-    use tokio_rustls::rustls::ProtocolVersion;
-    let version = match conn.protocol_version() {
-        Some(ProtocolVersion::TLSv1_3) => "1.3",
-        Some(ProtocolVersion::TLSv1_2) => "1.2",
-        _ => "",
-    };
-    let cipher = conn
-        .negotiated_cipher_suite()
-        .map(|s| {
-            let name = format!("{:?}", s.suite());
-            // Go calls the TLS 1.3 suites TLS_AES_128_GCM_SHA256, rustls TLS13_….
-            match name.strip_prefix("TLS13_") {
-                Some(rest) => format!("TLS_{rest}"),
-                None => name,
-            }
-        })
-        .unwrap_or_default();
+    let (version, cipher) = crate::monitor::tls_description(conn);
     let certs = conn
         .peer_certificates()
         .unwrap_or_default()
@@ -42,7 +26,7 @@ pub(crate) fn callout_tls(conn: &tokio_rustls::rustls::ServerConnection) -> rnat
         .map(|c| pem_certificate(c.as_ref()))
         .collect();
     rnats_jwt::ClientTls {
-        version: version.to_owned(),
+        version,
         cipher,
         certs,
         verified_chains: Vec::new(),

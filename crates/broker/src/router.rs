@@ -230,9 +230,6 @@ impl Router {
         delivered
     }
 
-    /// A traced message crossing a stream export: one event per importing subscription, as
-    /// nats-server records one per shadow subscription; without the import's `allow_trace`
-    /// the importer's deliveries are not traced (and a trace-only message stops there).
     /// A request to an imported service, delivered in the exporting account (after that
     /// account's subject mappings, as nats-server) with a fresh `_R_.` reply subject whose
     /// responses come back to the requester.

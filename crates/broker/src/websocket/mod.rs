@@ -227,7 +227,6 @@ async fn upgrade<S>(
         state,
         settings,
         peer,
-        tls_session: None,
     };
     if admission::write_direct(&mut io, &info.to_line(), deadline)
         .await

@@ -66,7 +66,7 @@ impl Scan {
 /// Scans an HPUB's header block for `Nats-Trace-Dest` or a sampled `traceparent`, as
 /// nats-server does: `None` when neither is there (or tracing was disabled upstream).
 pub(crate) fn scan(hdr: &[u8]) -> Option<Scan> {
-    if !hdr.starts_with(HEADER_LINE) {
+    if !hdr.starts_with(HEADER_LINE) || !mentions_trace(hdr) {
         return None;
     }
     let mut fields: Vec<(&[u8], &[u8])> = Vec::new();
@@ -118,6 +118,16 @@ pub(crate) fn scan(hdr: &[u8]) -> Option<Scan> {
     Some(Scan {
         headers,
         external: !dest_found,
+    })
+}
+
+/// Whether the header block names `Nats-Trace-Dest` (exactly) or `traceparent` (in any case)
+/// anywhere: a pass over the bytes without allocating, so the common header block that has
+/// neither costs no field table.
+fn mentions_trace(hdr: &[u8]) -> bool {
+    hdr.windows(TRACE_PARENT.len()).any(|w| {
+        (w[0] == b'N' && w.starts_with(&TRACE_DEST[..TRACE_PARENT.len()]))
+            || ((w[0] | 0x20) == b't' && w.eq_ignore_ascii_case(TRACE_PARENT))
     })
 }
 
@@ -592,6 +602,9 @@ mod tests {
     #[test]
     fn scan_ignores_plain_and_disabled_headers() {
         assert!(scan(b"NATS/1.0\r\nfoo: a\r\n\r\n").is_none());
+        assert!(!mentions_trace(b"NATS/1.0\r\nfoo: a\r\nNats-Msg-Id: 1\r\n\r\n"));
+        assert!(mentions_trace(b"NATS/1.0\r\nNats-Trace-Dest: t\r\n\r\n"));
+        assert!(mentions_trace(b"NATS/1.0\r\nTraceParent: 00-1-2-01\r\n\r\n"));
         assert!(scan(b"NATS/1.0\r\nNats-Trace-Dest: trace disabled\r\n\r\n").is_none());
         // The header name is matched exactly, as nats-server does.
         assert!(scan(b"NATS/1.0\r\nnats-trace-dest: t\r\n\r\n").is_none());

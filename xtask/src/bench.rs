@@ -555,6 +555,26 @@ fn rows(
         with_tls(&mut r, tls);
         rows.push(r);
     }
+    // The same pubsub in operator mode: both connections log in with the user's `.creds`, and
+    // every message goes through an account whose limits and permissions come from its JWT.
+    let mut jwt_pubsub = row(
+        "pubsub",
+        "128 B".to_owned(),
+        &strings(&[
+            "--payload",
+            "128",
+            "--msgs",
+            &scale(3_000_000).to_string(),
+            "--auth",
+            &format!("creds:{}", jwt.creds.display()),
+        ]),
+        THROUGHPUT,
+    );
+    jwt_pubsub.scenario = "pubsub-jwt";
+    jwt_pubsub.label = "pubsub-jwt/128B".to_owned();
+    jwt_pubsub.payload = Some(128);
+    jwt_pubsub.config = Some(jwt.conf.clone());
+    rows.push(jwt_pubsub);
     rows.push(row(
         "reqrep",
         "128 B".to_owned(),
@@ -1248,6 +1268,12 @@ fn describe(scenario: &str) -> &'static str {
              everything else encrypted. loadgen encrypts and decrypts with rustls (ring) for \
              both servers alike."
         }
+        "pubsub-jwt" => {
+            "pubsub in operator mode: the server trusts an operator made by `rnats-server jwt` \
+             (full resolver), and both connections log in with a user's `.creds` (user JWT and \
+             the nonce signed by the user's key); every message is published and delivered in \
+             that JWT account."
+        }
         "fanout" => {
             "One publisher → 4 subscribers on the same subject; the rate counts every delivery."
         }
@@ -1642,15 +1668,14 @@ mod tests {
         } else {
             0
         };
-        assert_eq!(rows.len(), 4 * PAYLOADS.len() + saturate + 11 + 8 + pinned);
-        let jwt_row = rows
-            .iter()
-            .find(|r| r.label == "connect/jwt")
-            .expect("a JWT login row");
-        assert_eq!(
-            jwt_row.config.as_deref(),
-            Some(Path::new("operator/server.conf"))
-        );
+        assert_eq!(rows.len(), 4 * PAYLOADS.len() + saturate + 12 + 8 + pinned);
+        for label in ["connect/jwt", "pubsub-jwt/128B"] {
+            let jwt_row = rows.iter().find(|r| r.label == label).expect("a JWT row");
+            assert_eq!(
+                jwt_row.config.as_deref(),
+                Some(Path::new("operator/server.conf"))
+            );
+        }
         let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
         if pinned > 0 {
             assert!(labels.contains(&"pinned queue/128B"));

@@ -602,9 +602,13 @@ mod tests {
     #[test]
     fn scan_ignores_plain_and_disabled_headers() {
         assert!(scan(b"NATS/1.0\r\nfoo: a\r\n\r\n").is_none());
-        assert!(!mentions_trace(b"NATS/1.0\r\nfoo: a\r\nNats-Msg-Id: 1\r\n\r\n"));
+        assert!(!mentions_trace(
+            b"NATS/1.0\r\nfoo: a\r\nNats-Msg-Id: 1\r\n\r\n"
+        ));
         assert!(mentions_trace(b"NATS/1.0\r\nNats-Trace-Dest: t\r\n\r\n"));
-        assert!(mentions_trace(b"NATS/1.0\r\nTraceParent: 00-1-2-01\r\n\r\n"));
+        assert!(mentions_trace(
+            b"NATS/1.0\r\nTraceParent: 00-1-2-01\r\n\r\n"
+        ));
         assert!(scan(b"NATS/1.0\r\nNats-Trace-Dest: trace disabled\r\n\r\n").is_none());
         // The header name is matched exactly, as nats-server does.
         assert!(scan(b"NATS/1.0\r\nnats-trace-dest: t\r\n\r\n").is_none());

@@ -216,10 +216,21 @@ impl Authenticator for OperatorAuth {
         self.auth_timeout
     }
 
-    /// Never: account JWTs come from the resolver's memory and were verified when loaded; a
-    /// login verifies two signatures.
-    fn may_block(&self, _req: &AuthRequest) -> bool {
-        false
+    /// Only when the user's account is not loaded and a remote resolver (URL, cache) would
+    /// fetch it: otherwise account JWTs come from the resolver's memory and were verified
+    /// when loaded, and a login verifies two signatures.
+    fn may_block(&self, req: &AuthRequest) -> bool {
+        if !self.accounts.resolver().is_remote() {
+            return false;
+        }
+        let Some(jwt) = given(&req.jwt).or(self.default_sentinel.as_deref()) else {
+            return false;
+        };
+        let Ok(peek) = rnats_jwt::peek(jwt) else {
+            return false;
+        };
+        let account = peek.issuer_account.unwrap_or(peek.issuer);
+        self.accounts.get_may_block(&account)
     }
 }
 

@@ -3,11 +3,15 @@
 //!
 //! | subject | resolver | answer |
 //! |---|---|---|
-//! | `$SYS.REQ.ACCOUNT.<id>.CLAIMS.UPDATE`, `$SYS.ACCOUNT.<id>.CLAIMS.UPDATE` | all | `jwt updated` (memory: only for a loaded account, else `jwt update skipped`) |
-//! | `$SYS.REQ.CLAIMS.UPDATE` | full | `jwt updated` |
+//! | `$SYS.REQ.ACCOUNT.<id>.CLAIMS.UPDATE`, `$SYS.ACCOUNT.<id>.CLAIMS.UPDATE` | all | `jwt updated` (memory, URL: only for a loaded account, else `jwt update skipped`; cache: `jwt updated cache`, loaded accounts only) |
+//! | `$SYS.REQ.CLAIMS.UPDATE` | full, cache | `jwt updated` (cache: as above) |
 //! | `$SYS.REQ.ACCOUNT.<id>.CLAIMS.LOOKUP` | full | the JWT, or an empty message |
-//! | `$SYS.REQ.CLAIMS.LIST` | full | `{"server":…,"data":[ids]}` |
-//! | `$SYS.REQ.CLAIMS.DELETE` | full | `deleted N accounts` (needs `allow_delete`) |
+//! | `$SYS.REQ.CLAIMS.LIST` | full, cache | `{"server":…,"data":[ids]}` |
+//! | `$SYS.REQ.CLAIMS.DELETE` | full, cache | `deleted N accounts` (full: needs `allow_delete`) |
+//!
+//! The remote resolvers (URL, cache) are served here too: the cache resolver's lookups are
+//! sent by this task's internal client, and an account either fetched is put in force here
+//! before the login that fetched it goes on.
 //!
 //! Only system-account clients can publish there, which is the real guard: the full resolver
 //! stores any JWT that decodes (as nats-server's does) and trust is checked when it is put in

@@ -456,3 +456,102 @@ async fn an_operator_account_server_url_is_its_resolver() {
     assert_eq!(c.ping_pong().await, b"", "loaded: no second fetch");
     assert_eq!(http.asked(&a), 1);
 }
+
+/// An HTTPS account server on loopback with the certificate `files/server.pem`, answering
+/// the base URL and `jwts`; 404 otherwise.
+async fn https_account_server(
+    files: &std::path::Path,
+    jwts: HashMap<String, String>,
+) -> (SocketAddr, JoinHandle<()>) {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(files.join("server.pem"))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+    let key = PrivateKeyDer::from_pem_file(files.join("server-key.pem")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let (acceptor, jwts) = (acceptor.clone(), jwts.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(sock).await else {
+                    return;
+                };
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
+                    match tls.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf).into_owned();
+                let path = head.split_whitespace().nth(1).unwrap_or_default();
+                let key = path.strip_prefix("/jwt/v1/accounts/").unwrap_or("-");
+                let found = if key.is_empty() {
+                    Some(String::new())
+                } else {
+                    jwts.get(key).cloned()
+                };
+                let reply = match found {
+                    Some(jwt) => format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{jwt}",
+                        jwt.len()
+                    ),
+                    None => "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        .to_owned(),
+                };
+                let _ = tls.write_all(reply.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_url_resolver_trusts_the_resolver_tls_ca() {
+    let dir = scratch_dir("resolver-https");
+    rnats_tls::testcerts::write_all(&dir).expect("test certificates");
+    let mut trust = Trust::new();
+    let (a, a_claims) = account("A");
+    let a_jwt = trust.add(&a, &a_claims);
+    let (addr, server) =
+        https_account_server(&dir, HashMap::from([(a.public_key(), a_jwt)])).await;
+    let url = format!("https://localhost:{}/jwt/v1/accounts/", addr.port());
+    let with_ca = format!(
+        "{}resolver_tls {{ ca_file: \"{}\" }}\n",
+        url_config(&trust, &url),
+        dir.join("ca.pem").display()
+    );
+    let ours = start_conf(&with_ca).await;
+    let (ua, ja) = user("alice", &a, &a, |_| {});
+    let (got, closed) = raw_login(ours.addr, &ja, Some(&ua)).await;
+    assert_eq!((got.as_str(), closed), ("", false));
+    // Without the CA, the account server's certificate is not trusted: no start.
+    let mut config = rnats_config::load_str(&url_config(&trust, &url), None)
+        .unwrap()
+        .config;
+    config.port = 0;
+    let err = rnats_broker::Server::bind(config)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.starts_with(&format!("could not fetch <\"{url}\">: ")), "{err}");
+    server.abort();
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -314,9 +314,13 @@ impl JwtAccounts {
     /// Whether getting `key` may wait on the network: it is not loaded and the resolver
     /// would fetch it remotely. Answers at once.
     pub fn get_may_block(&self, key: &str) -> bool {
-        self.resolver.is_remote()
-            && self.loaded_account(key).is_none()
-            && self.resolver.fetch_may_block(key)
+        if !self.resolver.is_remote() {
+            return false;
+        }
+        let stale = self
+            .loaded_account(key)
+            .is_none_or(|a| a.is_expired(SystemTime::now()));
+        stale && self.resolver.fetch_may_block(key)
     }
 
     /// The trusted operators.
@@ -331,9 +335,25 @@ impl JwtAccounts {
 
     /// The verified account `key`: from memory, or fetched from the resolver and verified
     /// (then kept). The error is a reason for the log.
+    ///
+    /// With a remote resolver, an account whose JWT has expired is fetched again (nats-server
+    /// `updateAccount`): a renewed JWT replaces it.
     pub fn get(&self, key: &str, now: SystemTime) -> Result<Arc<JwtAccount>, String> {
         if let Some(a) = self.loaded_account(key) {
-            return Ok(a);
+            if !(a.is_expired(now) && self.resolver.is_remote()) {
+                return Ok(a);
+            }
+            let renewed = match self.resolver.fetch(key) {
+                Some(jwt) if jwt != a.jwt => self.load(&jwt, Some(key), now).ok(),
+                _ => None,
+            };
+            let Some(renewed) = renewed else {
+                return Ok(a);
+            };
+            if let Some(hook) = self.on_fetched.get() {
+                hook(key);
+            }
+            return Ok(renewed);
         }
         if public_key(key, &KeyPairType::Account).is_none() {
             return Err("will only fetch valid account keys".to_owned());

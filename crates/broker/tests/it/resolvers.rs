@@ -511,8 +511,10 @@ async fn https_account_server(
                         "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{jwt}",
                         jwt.len()
                     ),
-                    None => "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                        .to_owned(),
+                    None => {
+                        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                            .to_owned()
+                    }
                 };
                 let _ = tls.write_all(reply.as_bytes()).await;
                 let _ = tls.shutdown().await;
@@ -529,8 +531,7 @@ async fn https_url_resolver_trusts_the_resolver_tls_ca() {
     let mut trust = Trust::new();
     let (a, a_claims) = account("A");
     let a_jwt = trust.add(&a, &a_claims);
-    let (addr, server) =
-        https_account_server(&dir, HashMap::from([(a.public_key(), a_jwt)])).await;
+    let (addr, server) = https_account_server(&dir, HashMap::from([(a.public_key(), a_jwt)])).await;
     let url = format!("https://localhost:{}/jwt/v1/accounts/", addr.port());
     let with_ca = format!(
         "{}resolver_tls {{ ca_file: \"{}\" }}\n",
@@ -551,7 +552,67 @@ async fn https_url_resolver_trusts_the_resolver_tls_ca() {
         .err()
         .expect("refused")
         .to_string();
-    assert!(err.starts_with(&format!("could not fetch <\"{url}\">: ")), "{err}");
+    assert!(
+        err.starts_with(&format!("could not fetch <\"{url}\">: ")),
+        "{err}"
+    );
     server.abort();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+// nats-server asks the account server while the test waits for it to start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_account_is_fetched_again() {
+    let mut trust = Trust::new();
+    let http = AccountServer::start().await;
+    let (a, mut a_claims) = account("A");
+    // JWT times are whole seconds: this one expires within two.
+    let soon = std::time::SystemTime::now() + std::time::Duration::from_secs(2);
+    a_claims.expires = Some(soon);
+    let short = trust.add(&a, &a_claims);
+    http.serve(&a, &short);
+    let conf = url_config(&trust, &http.url());
+    let (nats, dir) = reference(&conf, "resolver-url-renew");
+    let ours = start_conf(&conf).await;
+    let (ua, ja) = user("alice", &a, &a, |_| {});
+    let mut transcripts = Vec::new();
+    let mut clients = Vec::new();
+    for addr in [nats.addr(), ours.addr] {
+        clients.push(logged_in(addr, &ua, &ja).await);
+    }
+    // Waiting for the clock: the account JWT expires.
+    tokio::time::sleep_until(
+        tokio::time::Instant::now()
+            + soon
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default()
+            + std::time::Duration::from_millis(1100),
+    )
+    .await;
+    let expired = raw_login(ours.addr, &ja, Some(&ua)).await;
+    // Renewed at the account server: a new login fetches it again.
+    a_claims.expires = None;
+    let renewed = encode_account(&a_claims, &trust.operator).unwrap();
+    http.serve(&a, &renewed);
+    // Past the second a fetch result is reused.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for (addr, mut old) in [nats.addr(), ours.addr].into_iter().zip(clients) {
+        let closed = String::from_utf8(old.read_to_close().await).unwrap();
+        transcripts.push((closed, raw_login(addr, &ja, Some(&ua)).await));
+    }
+    assert_eq!(
+        transcripts[1], transcripts[0],
+        "rnats (left), nats-server (right)"
+    );
+    assert_eq!(
+        transcripts[1].0,
+        "-ERR 'Account Authentication Expired'\r\n"
+    );
+    assert_eq!(transcripts[1].1, (String::new(), false));
+    assert_eq!(
+        expired,
+        (VIOLATION.to_owned(), true),
+        "expired, same JWT served"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -163,16 +163,19 @@ impl Services {
                     Some((subject, m)) => self.handle(subject, &m),
                     None => return,
                 },
-                Some((key, ack)) = async {
+                next = async {
                     match fetched.as_mut() {
                         Some(f) => f.recv().await,
                         None => std::future::pending().await,
                     }
-                } => {
-                    self.put_in_force(Some(&key));
-                    let _ = ack.try_send(());
-                    self.fetch_imports(&key);
-                }
+                } => match next {
+                    Some((key, ack)) => {
+                        self.put_in_force(Some(&key));
+                        let _ = ack.try_send(());
+                        self.fetch_imports(&key);
+                    }
+                    None => fetched = None,
+                },
                 () = tokio::time::sleep(wake) => {
                     // An account JWT expired: its clients check themselves and are closed.
                     let now = SystemTime::now();

@@ -133,7 +133,12 @@ impl RemoteResolver {
                 .unwrap_or_else(|e| e.into_inner());
             return guard.clone().flatten();
         }
-        // The leader: whatever happens, the waiting logins get an answer and the flight ends.
+        // The leader: whatever happens (a panic included), the flight ends.
+        let _landing = Landing {
+            resolver: self,
+            account,
+            flight: &flight,
+        };
         let result = match self.source.get(account) {
             Ok(jwt) => {
                 let jwt = jwt.trim().to_owned();
@@ -159,9 +164,23 @@ impl RemoteResolver {
         };
         self.remember(account, result.clone());
         *lock(&flight.result) = Some(result.clone());
-        flight.done.notify_all();
-        lock(&self.flights).remove(account);
         result
+    }
+}
+
+/// Ends a fetch: wakes the logins waiting for it (with no JWT if the fetch did not finish)
+/// and frees its place.
+struct Landing<'a> {
+    resolver: &'a RemoteResolver,
+    account: &'a str,
+    flight: &'a Flight,
+}
+
+impl Drop for Landing<'_> {
+    fn drop(&mut self) {
+        lock(&self.flight.result).get_or_insert(None);
+        self.flight.done.notify_all();
+        lock(&self.resolver.flights).remove(self.account);
     }
 }
 

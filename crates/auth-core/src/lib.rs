@@ -168,7 +168,9 @@ pub use methods::{
     TokenAuth, UserTable,
 };
 pub use oidc::OidcAuth;
-pub use operator::{JwtAccount, JwtAccounts, OperatorAuth, TrustedOperators, validate_account};
+pub use operator::{
+    FetchHook, JwtAccount, JwtAccounts, OperatorAuth, TrustedOperators, validate_account,
+};
 pub use permissions::{
     PUBLISH_CACHE_CAPACITY, Permissions, PublishCache, RESERVED_QUEUE, ResponsePermission,
     is_reserved_queue,

@@ -3,11 +3,15 @@
 //!
 //! | subject | resolver | answer |
 //! |---|---|---|
-//! | `$SYS.REQ.ACCOUNT.<id>.CLAIMS.UPDATE`, `$SYS.ACCOUNT.<id>.CLAIMS.UPDATE` | all | `jwt updated` (memory: only for a loaded account, else `jwt update skipped`) |
-//! | `$SYS.REQ.CLAIMS.UPDATE` | full | `jwt updated` |
+//! | `$SYS.REQ.ACCOUNT.<id>.CLAIMS.UPDATE`, `$SYS.ACCOUNT.<id>.CLAIMS.UPDATE` | all | `jwt updated` (memory, URL: only for a loaded account, else `jwt update skipped`; cache: `jwt updated cache`, loaded accounts only) |
+//! | `$SYS.REQ.CLAIMS.UPDATE` | full, cache | `jwt updated` (cache: as above) |
 //! | `$SYS.REQ.ACCOUNT.<id>.CLAIMS.LOOKUP` | full | the JWT, or an empty message |
-//! | `$SYS.REQ.CLAIMS.LIST` | full | `{"server":…,"data":[ids]}` |
-//! | `$SYS.REQ.CLAIMS.DELETE` | full | `deleted N accounts` (needs `allow_delete`) |
+//! | `$SYS.REQ.CLAIMS.LIST` | full, cache | `{"server":…,"data":[ids]}` |
+//! | `$SYS.REQ.CLAIMS.DELETE` | full, cache | `deleted N accounts` (full: needs `allow_delete`) |
+//!
+//! The remote resolvers (URL, cache) are served here too: the cache resolver's lookups are
+//! sent by this task's internal client, and an account either fetched is put in force here
+//! before the login that fetched it goes on.
 //!
 //! Only system-account clients can publish there, which is the real guard: the full resolver
 //! stores any JWT that decodes (as nats-server's does) and trust is checked when it is put in
@@ -25,8 +29,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::operator::JwtMode;
+use crate::resolver_cache::LookupJob;
 use crate::state::ServerState;
-use crate::system::{InternalClient, InternalSubscription, Message};
+use crate::system::{InternalClient, InternalError, InternalSubscription, Message};
 
 const UPDATE_NEW: &str = "$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE";
 const UPDATE_OLD: &str = "$SYS.ACCOUNT.*.CLAIMS.UPDATE";
@@ -47,12 +52,41 @@ pub(crate) fn start(state: &Arc<ServerState>, jwt: Arc<JwtMode>) {
     let mut subjects = vec![UPDATE_NEW, UPDATE_OLD];
     if jwt.full {
         subjects.extend([UPDATE_ANY, LOOKUP, LIST, DELETE]);
+    } else if jwt.cache {
+        // accounts.go CacheDirAccResolver.Start: no lookups, it asks them.
+        subjects.extend([UPDATE_ANY, LIST, DELETE]);
     }
     for subject in subjects {
         match client.subscribe(subject, None) {
             Ok(sub) => subs.push((subject, sub)),
             Err(e) => tracing::error!("Error setting up account claim handling on {subject}: {e}"),
         }
+    }
+    let lookups = jwt.lookup.as_ref().and_then(|l| l.connect());
+    let fetched = jwt.accounts.resolver().is_remote().then(|| {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Fetched>(FETCHED_QUEUE);
+        jwt.accounts.on_fetched(Box::new(move |key: &str| {
+            // Called on the worker thread that fetched `key`: the login goes on once the
+            // account's imports, exports and mappings are in force (or after a while).
+            let (ack, done) = std::sync::mpsc::sync_channel(1);
+            if tx.try_send((key.to_owned(), ack)).is_ok() {
+                let _ = done.recv_timeout(FETCHED_WAIT);
+            } else {
+                tracing::warn!("Account {key} fetched but not put in force: too many updates");
+            }
+        }));
+        rx
+    });
+    if fetched.is_some()
+        && let Some(system) = jwt.system_account().map(str::to_owned)
+    {
+        // nats-server looks the system account up when it starts.
+        let accounts = jwt.accounts.clone();
+        state.tracker.spawn_blocking(move || {
+            if let Err(reason) = accounts.get(&system, SystemTime::now()) {
+                tracing::warn!("System account {system} not loaded: {reason}");
+            }
+        });
     }
     let services = Services {
         state: state.clone(),
@@ -62,11 +96,19 @@ pub(crate) fn start(state: &Arc<ServerState>, jwt: Arc<JwtMode>) {
     let shutdown = state.shutdown.clone();
     state.tracker.spawn(async move {
         tokio::select! {
-            () = services.serve(subs) => {}
+            () = services.serve(subs, lookups, fetched) => {}
             () = shutdown.cancelled() => {}
         }
     });
 }
+
+/// An account a remote resolver fetched, and who waits until it is in force.
+type Fetched = (String, std::sync::mpsc::SyncSender<()>);
+
+/// Most fetched accounts waiting to be put in force.
+const FETCHED_QUEUE: usize = 64;
+/// How long a login waits for its fetched account to be put in force.
+const FETCHED_WAIT: Duration = Duration::from_secs(2);
 
 struct Services {
     state: Arc<ServerState>,
@@ -78,7 +120,12 @@ struct Services {
 type Request = (&'static str, Message);
 
 impl Services {
-    async fn serve(self, subs: Vec<(&'static str, InternalSubscription)>) {
+    async fn serve(
+        self,
+        subs: Vec<(&'static str, InternalSubscription)>,
+        lookups: Option<tokio::sync::mpsc::Receiver<LookupJob>>,
+        fetched: Option<tokio::sync::mpsc::Receiver<Fetched>>,
+    ) {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Request>(64);
         for (subject, mut sub) in subs {
             let tx = tx.clone();
@@ -91,6 +138,23 @@ impl Services {
             });
         }
         drop(tx);
+        if let Some(mut lookups) = lookups {
+            let client = self.client.clone();
+            let timeout = self
+                .jwt
+                .lookup
+                .as_ref()
+                .map_or(Duration::ZERO, |l| l.timeout());
+            tokio::spawn(async move {
+                while let Some((key, answer)) = lookups.recv().await {
+                    let client = client.clone();
+                    tokio::spawn(async move {
+                        let _ = answer.send(lookup(&client, &key, timeout).await);
+                    });
+                }
+            });
+        }
+        let mut fetched = fetched;
         let mut checked = SystemTime::now();
         loop {
             let wake = self.next_expiry();
@@ -98,6 +162,19 @@ impl Services {
                 request = rx.recv() => match request {
                     Some((subject, m)) => self.handle(subject, &m),
                     None => return,
+                },
+                next = async {
+                    match fetched.as_mut() {
+                        Some(f) => f.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => match next {
+                    Some((key, ack)) => {
+                        self.put_in_force(Some(&key));
+                        let _ = ack.try_send(());
+                        self.fetch_imports(&key);
+                    }
+                    None => fetched = None,
                 },
                 () = tokio::time::sleep(wake) => {
                     // An account JWT expired: its clients check themselves and are closed.
@@ -108,6 +185,27 @@ impl Services {
                     checked = now;
                 }
             }
+        }
+    }
+
+    /// Fetches, off the task, the accounts a fetched account imports from that are not
+    /// loaded yet (nats-server looks them up while it builds the account); each is put in
+    /// force when it arrives, which links the import.
+    fn fetch_imports(&self, key: &str) {
+        let Some(account) = self.jwt.accounts.loaded_account(key) else {
+            return;
+        };
+        for import in &account.claims.imports {
+            let exporter = import.account.clone();
+            if exporter == key || self.jwt.accounts.loaded_account(&exporter).is_some() {
+                continue;
+            }
+            let accounts = self.jwt.accounts.clone();
+            self.state.tracker.spawn_blocking(move || {
+                if let Err(reason) = accounts.get(&exporter, SystemTime::now()) {
+                    tracing::warn!("Account {exporter} for an import not loaded: {reason}");
+                }
+            });
         }
     }
 
@@ -155,13 +253,19 @@ impl Services {
                 };
                 let answer = if self.jwt.full {
                     self.store(body, Some(key))
+                } else if self.jwt.cache {
+                    self.update_cache(body, Some(key))
                 } else {
                     self.update_loaded(body, key)
                 };
                 self.respond(reply.as_deref(), answer);
             }
             UPDATE_ANY => {
-                let answer = self.store(body, None);
+                let answer = if self.jwt.cache {
+                    self.update_cache(body, None)
+                } else {
+                    self.store(body, None)
+                };
                 self.respond(reply.as_deref(), answer);
             }
             LOOKUP => {
@@ -211,6 +315,51 @@ impl Services {
             return Answer::error(key, "jwt update resulted in error", reason);
         }
         Answer::ok(key, "jwt updated")
+    }
+
+    /// A cache resolver's update (accounts.go `CacheDirAccResolver.Start`): stored and put
+    /// in force only for an account that is loaded.
+    fn update_cache(&self, body: &str, key: Option<&str>) -> Answer {
+        const FAILED: &str = "jwt update cache resulted in error";
+        let claims = match rnats_jwt::decode_account(body) {
+            Ok(c) => c,
+            Err(e) => return Answer::error(key.unwrap_or("n/a"), FAILED, e),
+        };
+        let account = key.unwrap_or(&claims.subject).to_owned();
+        if key.is_some_and(|k| k != claims.subject) {
+            return Answer::error(&account, FAILED, "subject does not match jwt content");
+        }
+        if let Some(op) = self.jwt.accounts.trust().first_is_strict()
+            && claims.issuer == op
+        {
+            return Answer::error(
+                &account,
+                FAILED,
+                "operator requires issuer to be a signing key",
+            );
+        }
+        if self.jwt.accounts.loaded_account(&account).is_none() {
+            return Answer::ok(&account, "jwt update cache skipped");
+        }
+        if let Err(reason) = rnats_auth::validate_account(&claims) {
+            return Answer::error(
+                &claims.subject,
+                "jwt update cache validation failed",
+                reason,
+            );
+        }
+        match self.jwt.accounts.resolver().store(&account, body) {
+            Err(e) => Answer::error(&account, FAILED, e),
+            Ok(changed) => {
+                if changed && let Err(reason) = self.put_jwt_in_force(body, &account) {
+                    tracing::error!(
+                        "DirResolver - Update resulted in error {reason} ({:?})",
+                        account
+                    );
+                }
+                Answer::ok(&account, "jwt updated cache")
+            }
+        }
     }
 
     /// A full resolver's update: checked as nats-server checks it, stored, then put in force.
@@ -385,6 +534,21 @@ impl Services {
     /// nats-server writes claim-update replies).
     fn server_info(&self) -> ServerInfo {
         crate::monitor::sys::server_info(&self.state, false)
+    }
+}
+
+/// A cache resolver's lookup (server.go `fetch`): the first answer to
+/// `$SYS.REQ.ACCOUNT.<id>.CLAIMS.LOOKUP`, an empty one meaning the account is unknown.
+async fn lookup(client: &InternalClient, key: &str, timeout: Duration) -> Result<String, String> {
+    let subject = format!("$SYS.REQ.ACCOUNT.{key}.CLAIMS.LOOKUP");
+    match client.request(&subject, b"", timeout).await {
+        Ok(m) if m.payload.is_empty() => Err("account jwt not found".to_owned()),
+        Ok(m) => String::from_utf8(m.payload.to_vec()).map_err(|_| "invalid JWT".to_owned()),
+        // nats-server waits for an answer until the timeout either way.
+        Err(InternalError::NoResponders | InternalError::Timeout) => {
+            Err("fetching jwt timed out".to_owned())
+        }
+        Err(e) => Err(format!("fetching jwt failed: {e}")),
     }
 }
 

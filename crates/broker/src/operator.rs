@@ -15,6 +15,9 @@ use rnats_config::{
 use rnats_jwt::{AccountResolver, DirDelete, DirResolver, ExportType, JwtError, MemoryResolver};
 
 use crate::info::COMPAT_VERSION;
+use crate::resolver_cache::{CacheStore, LookupSource, SharedLookup};
+use crate::resolver_remote::{RemoteResolver, Source};
+use crate::resolver_url::UrlSource;
 use crate::server::ServerError;
 
 /// What operator mode keeps for the server's life.
@@ -25,8 +28,15 @@ pub(crate) struct JwtMode {
     /// A full resolver (a directory): it serves updates of any account, lookups, lists and
     /// deletes.
     pub(crate) full: bool,
-    /// The full resolver takes delete requests (`allow_delete`).
+    /// A cache resolver (a directory of JWTs looked up from other servers): it serves
+    /// updates of the accounts it holds, lists and deletes.
+    pub(crate) cache: bool,
+    /// The full resolver takes delete requests (`allow_delete`); the cache resolver always.
     pub(crate) deletes: bool,
+    /// The cache resolver's lookups, sent by the claim services once the server runs.
+    pub(crate) lookup: Option<Arc<LookupSource>>,
+    /// The URL resolver's account server, asked once before the server starts.
+    url: Option<Arc<UrlSource>>,
     /// Account JWTs of the resolver that were left out at start-up, and why (for `-t`).
     pub(crate) warnings: Vec<String>,
 }
@@ -47,37 +57,63 @@ impl JwtMode {
             };
             ServerError::Config(config.origins.locate(key, &e))
         })?;
-        let unsupported =
-            |what: &str| ServerError::Unsupported(config.origins.locate("resolver", what));
         let full = matches!(mode.resolver, Some(rnats_config::Resolver::Full(_)));
-        let deletes = matches!(
-            &mode.resolver,
-            Some(rnats_config::Resolver::Full(f)) if f.delete != rnats_config::DeletePolicy::Refuse
-        );
+        let cache = matches!(mode.resolver, Some(rnats_config::Resolver::Cache(_)));
+        let deletes = match &mode.resolver {
+            Some(rnats_config::Resolver::Full(f)) => f.delete != rnats_config::DeletePolicy::Refuse,
+            // nats-server's cache store removes files: it takes delete requests.
+            Some(rnats_config::Resolver::Cache(_)) => true,
+            _ => false,
+        };
+        let mut lookup = None;
+        let mut url_source = None;
         let resolver: Arc<dyn AccountResolver> = match &mode.resolver {
             None if mode.operators.is_empty() => {
                 return Err(ServerError::Unsupported(config.origins.locate(
                     "trusted",
-                    "trusted keys need an account resolver: rnats supports resolver: MEMORY and resolver { type: full, dir: … }",
+                    "trusted keys need an account resolver: rnats supports resolver: MEMORY, URL(…) and resolver { type: full|cache, dir: … }",
                 )));
             }
             None => {
-                // One operator without `resolver` means its account server URL (opts.go).
-                return Err(ServerError::Unsupported(config.origins.locate(
-                    "operator",
-                    "an operator without a resolver uses its account server URL, which rnats does not support yet (it has no HTTP client); use resolver: MEMORY or resolver { type: full, dir: … }",
-                )));
+                // One operator without `resolver`: its account server URL, with `/accounts`
+                // appended as nsc pushes there (opts.go).
+                let url = trust
+                    .operators()
+                    .first()
+                    .and_then(|op| op.account_server_url.clone())
+                    .filter(|u| !u.trim().is_empty())
+                    .ok_or_else(|| {
+                        ServerError::Config(config.origins.locate(
+                            "operator",
+                            "the operator JWT names no account server URL: configure a resolver (resolver: MEMORY, URL(…) or resolver { type: full|cache, dir: … })",
+                        ))
+                    })?;
+                url_resolver(
+                    config,
+                    &format!("{}/accounts", url.trim()),
+                    mode,
+                    &mut url_source,
+                )?
             }
-            Some(rnats_config::Resolver::Url(_)) => {
-                // Not named in the message: a resolver URL may carry credentials.
-                return Err(unsupported(
-                    "the URL account resolver is not supported yet by rnats (it has no HTTP client); use resolver: MEMORY or resolver { type: full, dir: … }",
-                ));
+            Some(rnats_config::Resolver::Url(url)) => {
+                url_resolver(config, url, mode, &mut url_source)?
             }
-            Some(rnats_config::Resolver::Cache(_)) => {
-                return Err(unsupported(
-                    "the cache account resolver is not supported yet by rnats (it needs other servers to fetch from); use resolver { type: full, dir: … }",
-                ));
+            Some(rnats_config::Resolver::Cache(c)) => {
+                let limit = usize::try_from(c.limit).unwrap_or(usize::MAX);
+                let limit = if limit == 0 { 1000 } else { limit };
+                let store = CacheStore::open(&c.dir, limit, c.ttl).map_err(|e| {
+                    ServerError::Config(config.origins.locate(
+                        "resolver",
+                        format!("account resolver directory {}: {e}", c.dir.display()),
+                    ))
+                })?;
+                let source = Arc::new(LookupSource::new(c.timeout));
+                lookup = Some(source.clone());
+                Arc::new(RemoteResolver::new(
+                    "cache",
+                    Some(Arc::new(store)),
+                    Box::new(SharedLookup(source)),
+                ))
             }
             Some(rnats_config::Resolver::Memory) => Arc::new(MemoryResolver::new(None)),
             Some(rnats_config::Resolver::Full(full)) => {
@@ -96,9 +132,10 @@ impl JwtMode {
                 Arc::new(dir)
             }
             Some(_) => {
-                return Err(unsupported(
+                return Err(ServerError::Unsupported(config.origins.locate(
+                    "resolver",
                     "this account resolver is not supported by rnats",
-                ));
+                )));
             }
         };
         for entry in &mode.resolver_preload {
@@ -131,9 +168,22 @@ impl JwtMode {
             accounts,
             opened_from: mode.clone(),
             full,
+            cache,
             deletes,
+            lookup,
+            url: url_source,
             warnings,
         })
+    }
+
+    /// What nats-server checks when it starts with a URL resolver: a GET of the URL itself
+    /// must succeed ("to see if anyone is home"), else the server does not start. Blocks up
+    /// to the fetch timeout; not part of `-t`.
+    pub(crate) fn probe(&self) -> Result<(), ServerError> {
+        match &self.url {
+            Some(url) => url.get("").map(|_| ()).map_err(ServerError::Config),
+            None => Ok(()),
+        }
     }
 
     /// The system account's key, from the configuration or the operator JWT.
@@ -303,6 +353,27 @@ fn check_activation(
         return Err("activation token revoked".to_owned());
     }
     Ok(())
+}
+
+/// `resolver: URL(…)` (or an operator's account server URL): fetched over HTTP, with
+/// `resolver_tls` for HTTPS.
+fn url_resolver(
+    config: &ServerConfig,
+    url: &str,
+    mode: &rnats_config::OperatorMode,
+    keep: &mut Option<Arc<UrlSource>>,
+) -> Result<Arc<dyn AccountResolver>, ServerError> {
+    let source = UrlSource::new(url, mode.resolver_tls.as_ref()).map_err(|e| {
+        let key = if mode.resolver_tls.is_some() && e.starts_with("resolver_tls") {
+            "resolver_tls"
+        } else {
+            "resolver"
+        };
+        ServerError::Config(config.origins.locate(key, e))
+    })?;
+    let source = Arc::new(source);
+    *keep = Some(source.clone());
+    Ok(Arc::new(RemoteResolver::new("URL", None, Box::new(source))))
 }
 
 /// The nats-server version rnats speaks, as numbers.

@@ -185,6 +185,12 @@ impl Server {
             authenticator.as_ref(),
             None,
         )?;
+        if let Some(jwt) = settings.jwt.clone() {
+            // A URL resolver's account server must answer before the server starts.
+            tokio::task::spawn_blocking(move || jwt.probe())
+                .await
+                .map_err(|e| ServerError::Config(e.to_string()))??;
+        }
         let state = ServerState::new(Arc::new(settings), server_id, authenticator);
         state.callout.set_key(server_key);
         if let Some(m) = &monitor {

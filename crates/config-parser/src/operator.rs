@@ -71,7 +71,6 @@ pub enum Resolver {
     /// `MEMORY` (or `MEM`): only the accounts of `resolver_preload`.
     Memory,
     /// `URL("http://host/jwt/v1/accounts/")`: an HTTP GET of the URL plus the account key.
-    /// rnats has no HTTP client, so the server refuses it at start-up.
     Url(String),
     /// `{ type: full, dir: … }`: every account JWT, stored in a directory and kept in step with
     /// the other servers over the system account.
@@ -613,6 +612,7 @@ impl RawOperatorKeys {
         }
         let resolver_tls_pos = self.resolver_tls.as_ref().map(|t| t.pos.clone());
         if let Some(mut t) = self.resolver_tls {
+            origins.record("resolver_tls", t.pos.clone());
             if let Some(i) = t.value.take_insecure().filter(|i| i.value) {
                 return Err(ConfigError::new(
                     ErrorKind::Unsupported,

@@ -55,6 +55,19 @@ pub trait AccountResolver: Send + Sync + fmt::Debug {
 
     /// The accounts held, in key order.
     fn list(&self) -> Vec<String>;
+
+    /// Whether the resolver fetches accounts it does not hold from elsewhere (an HTTP server,
+    /// other servers): then [`fetch`](Self::fetch) may wait on the network. Default `false`.
+    fn is_remote(&self) -> bool {
+        false
+    }
+
+    /// Whether [`fetch`](Self::fetch) of `account` may wait on the network now (it is not
+    /// held, and not recently found missing). Must answer at once. Default `false`.
+    fn fetch_may_block(&self, account: &str) -> bool {
+        let _ = account;
+        false
+    }
 }
 
 /// Checks what every store checks before keeping a JWT.

@@ -216,10 +216,21 @@ impl Authenticator for OperatorAuth {
         self.auth_timeout
     }
 
-    /// Never: account JWTs come from the resolver's memory and were verified when loaded; a
-    /// login verifies two signatures.
-    fn may_block(&self, _req: &AuthRequest) -> bool {
-        false
+    /// Only when the user's account is not loaded and a remote resolver (URL, cache) would
+    /// fetch it: otherwise account JWTs come from the resolver's memory and were verified
+    /// when loaded, and a login verifies two signatures.
+    fn may_block(&self, req: &AuthRequest) -> bool {
+        if !self.accounts.resolver().is_remote() {
+            return false;
+        }
+        let Some(jwt) = given(&req.jwt).or(self.default_sentinel.as_deref()) else {
+            return false;
+        };
+        let Ok(peek) = rnats_jwt::peek(jwt) else {
+            return false;
+        };
+        let account = peek.issuer_account.unwrap_or(peek.issuer);
+        self.accounts.get_may_block(&account)
     }
 }
 
@@ -242,6 +253,72 @@ impl fmt::Debug for OperatorAuth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A memory resolver that says it fetches remotely what it does not hold.
+    #[derive(Debug, Default)]
+    struct Remote(rnats_jwt::MemoryResolver);
+
+    impl rnats_jwt::AccountResolver for Remote {
+        fn fetch(&self, account: &str) -> Option<String> {
+            self.0.fetch(account)
+        }
+        fn store(&self, account: &str, jwt: &str) -> Result<bool, rnats_jwt::ResolverError> {
+            self.0.store(account, jwt)
+        }
+        fn list(&self) -> Vec<String> {
+            self.0.list()
+        }
+        fn is_remote(&self) -> bool {
+            true
+        }
+        fn fetch_may_block(&self, account: &str) -> bool {
+            self.0.fetch(account).is_none()
+        }
+    }
+
+    #[test]
+    fn only_a_remote_fetch_goes_off_the_io_threads() {
+        use rnats_jwt::AccountResolver as _;
+        let op = nkeys::KeyPair::new_operator();
+        let op_jwt =
+            rnats_jwt::encode_operator(&rnats_jwt::OperatorClaims::new(op.public_key()), &op)
+                .unwrap();
+        let cfg =
+            rnats_config::load_str(&format!("operator: \"{op_jwt}\"\nresolver: MEMORY\n"), None)
+                .unwrap()
+                .config;
+        let trust = crate::TrustedOperators::from_config(&cfg, (2, 15, 1)).unwrap();
+        let resolver = Arc::new(Remote::default());
+        let accounts = Arc::new(JwtAccounts::new(trust, resolver.clone()));
+        let auth = OperatorAuth::new(&cfg, accounts.clone()).unwrap();
+        let (a, b) = (nkeys::KeyPair::new_account(), nkeys::KeyPair::new_account());
+        let a_jwt =
+            rnats_jwt::encode_account(&rnats_jwt::AccountClaims::new(a.public_key()), &op).unwrap();
+        resolver.store(&a.public_key(), &a_jwt).unwrap();
+        let request = |account: &nkeys::KeyPair| {
+            let user = nkeys::KeyPair::new_user();
+            let claims = UserClaims::new(user.public_key(), account.public_key());
+            let mut r = AuthRequest::new(
+                ([127, 0, 0, 1], 4222).into(),
+                crate::ConnectionType::Standard,
+            );
+            r.jwt = Some(rnats_jwt::encode_user(&claims, account));
+            r
+        };
+        assert!(!auth.may_block(&request(&a)), "held by the resolver");
+        assert!(auth.may_block(&request(&b)), "must be fetched");
+        let fetched = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = fetched.clone();
+        accounts.on_fetched(Box::new(move |_| {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }));
+        accounts.get(&a.public_key(), SystemTime::now()).unwrap();
+        assert_eq!(fetched.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(!auth.may_block(&AuthRequest::new(
+            ([127, 0, 0, 1], 4222).into(),
+            crate::ConnectionType::Standard
+        )));
+    }
 
     #[test]
     fn limits_follow_min_limit() {

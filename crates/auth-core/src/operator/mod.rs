@@ -16,7 +16,7 @@ pub(crate) use times::allowed_for;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::SystemTime;
 
 use nkeys::KeyPairType;
@@ -284,7 +284,13 @@ pub struct JwtAccounts {
     trust: TrustedOperators,
     resolver: Arc<dyn AccountResolver>,
     loaded: RwLock<HashMap<String, Arc<JwtAccount>>>,
+    /// Told of each account a remote resolver fetched and that was then loaded.
+    on_fetched: OnceLock<FetchHook>,
 }
+
+/// What [`JwtAccounts::on_fetched`] calls: with the account key, on the thread that fetched
+/// it (never an I/O thread); it returns once the server has put the account in force.
+pub type FetchHook = Box<dyn Fn(&str) + Send + Sync>;
 
 impl JwtAccounts {
     /// Accounts verified against `trust`, fetched from `resolver`.
@@ -293,7 +299,28 @@ impl JwtAccounts {
             trust,
             resolver,
             loaded: RwLock::default(),
+            on_fetched: OnceLock::new(),
         }
+    }
+
+    /// Sets what is called after an account fetched by a remote resolver
+    /// ([`AccountResolver::is_remote`]) was verified and loaded, before the login that needed
+    /// it goes on (the server builds the account's imports, exports and mappings there).
+    /// Only the first hook set is kept.
+    pub fn on_fetched(&self, hook: FetchHook) {
+        let _ = self.on_fetched.set(hook);
+    }
+
+    /// Whether getting `key` may wait on the network: it is not loaded and the resolver
+    /// would fetch it remotely. Answers at once.
+    pub fn get_may_block(&self, key: &str) -> bool {
+        if !self.resolver.is_remote() {
+            return false;
+        }
+        let stale = self
+            .loaded_account(key)
+            .is_none_or(|a| a.is_expired(SystemTime::now()));
+        stale && self.resolver.fetch_may_block(key)
     }
 
     /// The trusted operators.
@@ -308,9 +335,25 @@ impl JwtAccounts {
 
     /// The verified account `key`: from memory, or fetched from the resolver and verified
     /// (then kept). The error is a reason for the log.
+    ///
+    /// With a remote resolver, an account whose JWT has expired is fetched again (nats-server
+    /// `updateAccount`): a renewed JWT replaces it.
     pub fn get(&self, key: &str, now: SystemTime) -> Result<Arc<JwtAccount>, String> {
         if let Some(a) = self.loaded_account(key) {
-            return Ok(a);
+            if !(a.is_expired(now) && self.resolver.is_remote()) {
+                return Ok(a);
+            }
+            let renewed = match self.resolver.fetch(key) {
+                Some(jwt) if jwt != a.jwt => self.load(&jwt, Some(key), now).ok(),
+                _ => None,
+            };
+            let Some(renewed) = renewed else {
+                return Ok(a);
+            };
+            if let Some(hook) = self.on_fetched.get() {
+                hook(key);
+            }
+            return Ok(renewed);
         }
         if public_key(key, &KeyPairType::Account).is_none() {
             return Err("will only fetch valid account keys".to_owned());
@@ -318,7 +361,13 @@ impl JwtAccounts {
         let Some(jwt) = self.resolver.fetch(key) else {
             return Err(format!("account {key} not found by the resolver"));
         };
-        self.load(&jwt, Some(key), now)
+        let account = self.load(&jwt, Some(key), now)?;
+        if self.resolver.is_remote()
+            && let Some(hook) = self.on_fetched.get()
+        {
+            hook(key);
+        }
+        Ok(account)
     }
 
     /// The account `key` if it is loaded.

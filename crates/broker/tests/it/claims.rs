@@ -14,7 +14,7 @@ use crate::auth::start_conf;
 use crate::operator::{Trust, account, jwt_connect, raw_login, user};
 
 /// A raw client logged in as `jwt` (signing the nonce with `key`).
-async fn logged_in(addr: std::net::SocketAddr, key: &KeyPair, jwt: &str) -> RawClient {
+pub(crate) async fn logged_in(addr: std::net::SocketAddr, key: &KeyPair, jwt: &str) -> RawClient {
     let mut c = RawClient::connect(addr).await;
     let connect = jwt_connect(&c, jwt, Some(key));
     c.send(&connect).await;
@@ -23,13 +23,13 @@ async fn logged_in(addr: std::net::SocketAddr, key: &KeyPair, jwt: &str) -> RawC
 }
 
 /// A system-account client that makes requests and returns the replies.
-struct Sys {
+pub(crate) struct Sys {
     client: RawClient,
     next: u32,
 }
 
 impl Sys {
-    async fn new(addr: std::net::SocketAddr, trust: &Trust) -> Self {
+    pub(crate) async fn new(addr: std::net::SocketAddr, trust: &Trust) -> Self {
         let (key, jwt) = user("sys", &trust.system, &trust.system, |_| {});
         let mut client = logged_in(addr, &key, &jwt).await;
         client.send(b"SUB _INBOX.sys.* 1\r\n").await;
@@ -38,7 +38,7 @@ impl Sys {
     }
 
     /// The reply's payload.
-    async fn request(&mut self, subject: &str, body: &str) -> String {
+    pub(crate) async fn request(&mut self, subject: &str, body: &str) -> String {
         self.next += 1;
         let inbox = format!("_INBOX.sys.{}", self.next);
         let pub_line = format!("PUB {subject} {inbox} {}\r\n{body}\r\n", body.len());
@@ -58,7 +58,7 @@ impl Sys {
 }
 
 /// A claim reply without its `server` part (ids, times and sequence numbers differ).
-fn without_server(reply: &str) -> Value {
+pub(crate) fn without_server(reply: &str) -> Value {
     let mut v: Value = serde_json::from_str(reply).unwrap_or_else(|_| panic!("JSON: {reply}"));
     let server = v.as_object_mut().unwrap().remove("server").expect("server");
     assert!(server["id"].as_str().unwrap().starts_with('N'), "{server}");
@@ -69,7 +69,7 @@ fn without_server(reply: &str) -> Value {
     v
 }
 
-fn update_subject(account: &KeyPair) -> String {
+pub(crate) fn update_subject(account: &KeyPair) -> String {
     format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", account.public_key())
 }
 

@@ -351,6 +351,15 @@ impl CalloutPolicy {
         })
     }
 
+    /// Whether [`verify_response`](Self::verify_response) may wait on the network: in
+    /// operator mode with a URL or cache resolver, placing a user in an account that is not
+    /// loaded yet fetches that account's JWT.
+    pub fn may_fetch(&self) -> bool {
+        self.operator
+            .as_ref()
+            .is_some_and(|op| op.accounts.resolver().is_remote())
+    }
+
     /// Checks the service's reply `payload` to `pending` (nats-server's order and messages)
     /// and turns the user JWT in it into where `req` goes: the account its `aud` names, its
     /// permissions (or that account's defaults), its `exp` and connect-time window.

@@ -156,15 +156,31 @@ pub(crate) async fn complete(
         }
         Err(e) => return refuse(format!("Error sending authorization request: {e}")),
     };
-    let mut authorized = policy
-        .verify_response(
+    let mut authorized = if policy.may_fetch() {
+        // The answer may place the user in an account a URL or cache resolver has to fetch
+        // first: that waits on the network, so it runs on a blocking thread, not this one.
+        let (state, policy, request) = (state.clone(), policy.clone(), request.clone());
+        tokio::task::spawn_blocking(move || {
+            policy.verify_response(
+                &pending,
+                &state.callout.xkey,
+                &message.payload,
+                &request,
+                SystemTime::now(),
+            )
+        })
+        .await
+        .map_err(|e| AuthError::Callout(format!("auth callout check failed: {e}")))?
+    } else {
+        policy.verify_response(
             &pending,
             &service.xkey,
             &message.payload,
             request,
             SystemTime::now(),
         )
-        .map_err(callout_error)?;
+    }
+    .map_err(callout_error)?;
     policy.restrict(&mut authorized);
     Ok(authorized)
 }

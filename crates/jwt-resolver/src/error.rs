@@ -16,8 +16,9 @@ pub enum JwtError {
         /// The limit.
         max: usize,
     },
-    /// The token is not three `.`-separated parts.
-    #[error("JWT does not have three parts")]
+    /// The token is not three `.`-separated parts (in nats-server's words, which claim-update
+    /// replies carry).
+    #[error("expected 3 chunks")]
     Malformed,
     /// A part is not base64url without padding.
     #[error("JWT {part} is not valid base64url")]

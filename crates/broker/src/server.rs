@@ -187,6 +187,10 @@ impl Server {
         )?;
         let state = ServerState::new(Arc::new(settings), server_id, authenticator);
         state.callout.set_key(server_key);
+        state
+            .audit
+            .configure(state.config().audit.as_ref())
+            .map_err(|e| ServerError::Config(format!("audit trail: {e}")))?;
         if let Some(m) = &monitor {
             state.monitor.set_port(m.addr.port(), m.scheme() == "https");
         }
@@ -244,6 +248,7 @@ impl Server {
         }
         crate::monitor::start_system_services(&state);
         crate::explain::start(&state);
+        crate::audit::start(&state);
         if let Some((ws_listener, ws_addr)) = websocket {
             let config = state.config();
             let ws = config.websocket.as_ref();
@@ -451,6 +456,7 @@ impl ServerHandle {
             });
         }
         let changes = describe_changes(&old, &config);
+        let audit = config.audit.clone();
         let settings = Arc::new(Settings::new(
             config,
             &self.state.server_id,
@@ -459,6 +465,11 @@ impl ServerHandle {
             self.state.custom_auth.as_ref(),
             jwt,
         )?);
+        // A new audit file that cannot be opened fails the reload before anything changes.
+        self.state
+            .audit
+            .configure(audit.as_ref())
+            .map_err(|e| ServerError::Config(format!("audit trail: {e}")))?;
         self.state.replace_settings(settings);
         self.state.reload_epoch.send_modify(|epoch| *epoch += 1);
         Ok(changes)
@@ -554,6 +565,9 @@ fn describe_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<String> {
     }
     if old.tls != new.tls {
         changes.push("tls".to_owned());
+    }
+    if old.audit != new.audit {
+        changes.push("audit".to_owned());
     }
     if old.websocket.as_ref().map(|w| &w.tls) != new.websocket.as_ref().map(|w| &w.tls) {
         changes.push("websocket tls".to_owned());

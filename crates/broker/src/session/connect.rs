@@ -8,6 +8,7 @@ use rnats_protocol::{ConnectOptions, Limits, OK};
 
 use super::{Options, Session, wants_trace};
 use crate::account::Full;
+use crate::audit::{Outcome, Record};
 use crate::errors::ClientError;
 use crate::hashing::Refused;
 use crate::logfmt::Quoted;
@@ -80,6 +81,11 @@ impl Session {
                 .monitor
                 .login
                 .succeeded(method, Some(std::time::Duration::ZERO));
+            self.audit(|peer| {
+                let mut r = Record::new(peer, Outcome::Accepted, method).client(Some(&opts));
+                r.account = Some(self.account.name.clone());
+                r
+            });
             self.apply_connect(opts)?;
             return Ok(None);
         }
@@ -136,16 +142,112 @@ impl Session {
         match outcome {
             AuthOutcome::Accepted(authorized, request) => {
                 if let Err(full) = self.join(&authorized) {
+                    self.audit_accepted(&authorized, Some(&request), Some(&opts), latency, Some(full));
                     return self.refuse_full(&authorized, full);
                 }
+                self.audit_accepted(&authorized, Some(&request), Some(&opts), latency, None);
                 self.bind(authorized, Some(request), now);
                 self.apply_connect(opts)
             }
             refused => {
                 self.failed_login();
+                self.audit_refused(&refused, Some(&opts), latency, "connect");
                 self.refuse(refused)
             }
         }
+    }
+
+    /// Records a decision in the audit trail; `build` runs only when the trail is on.
+    pub(super) fn audit(&self, build: impl FnOnce(&super::Peer) -> Record) {
+        if self.state.audit.enabled() {
+            self.state.audit.record(build(&self.peer));
+        }
+    }
+
+    /// Audits an authenticator's acceptance, or, with `full`, the connection limit that
+    /// refused it after all.
+    fn audit_accepted(
+        &self,
+        authorized: &Authorized,
+        request: Option<&AuthRequest>,
+        opts: Option<&ConnectOptions>,
+        latency: Option<std::time::Duration>,
+        full: Option<Full>,
+    ) {
+        self.audit(|peer| {
+            let method = authorized.method.as_str();
+            let mut r = match full {
+                None => Record::new(peer, Outcome::Accepted, method),
+                Some(Full::Account) => {
+                    Record::refused(peer, method, "maximum account active connections exceeded")
+                }
+                Some(Full::User) => Record::refused(
+                    peer,
+                    method,
+                    format!(
+                        "maximum user active connections exceeded ({} allowed)",
+                        authorized.max_user_connections.unwrap_or_default()
+                    ),
+                ),
+            };
+            if let Some(request) = request {
+                r = r.presented(request);
+            }
+            r.authorized(authorized, request).client(opts).took(latency)
+        });
+    }
+
+    /// Audits a refusal by the authenticator (or a failure to ask it), with the reason the
+    /// log gives.
+    fn audit_refused(
+        &self,
+        outcome: &AuthOutcome,
+        opts: Option<&ConnectOptions>,
+        latency: Option<std::time::Duration>,
+        phase: &'static str,
+    ) {
+        self.audit(|peer| {
+            let from_opts = || {
+                let mut request = self.empty_request();
+                if let Some(o) = opts {
+                    request.user.clone_from(&o.user);
+                    request.nkey.clone_from(&o.nkey);
+                    request.jwt.clone_from(&o.jwt);
+                    request.token = o.auth_token.as_ref().map(|_| String::new());
+                }
+                request
+            };
+            let mut r = match outcome {
+                AuthOutcome::Refused(e, request) => {
+                    let method = crate::monitor::metrics::presented_method(request);
+                    Record::refused(peer, method, e.to_string())
+                        .presented(request)
+                        .oidc_refusal(e)
+                }
+                AuthOutcome::Failed | AuthOutcome::Accepted(..) => {
+                    let request = from_opts();
+                    let method = crate::monitor::metrics::presented_method(&request);
+                    Record::refused(peer, method, "authenticator failed").presented(&request)
+                }
+                AuthOutcome::Busy(why) => {
+                    let request = from_opts();
+                    let method = crate::monitor::metrics::presented_method(&request);
+                    let why = match why {
+                        Refused::AddressFull => {
+                            "too many logins from this address are waiting for password hashing"
+                        }
+                        _ => "too many logins are waiting for password hashing",
+                    };
+                    Record::refused(peer, method, format!("refused without checking, {why}"))
+                        .presented(&request)
+                }
+            };
+            r.phase = phase;
+            if phase == "reload" {
+                r.account = Some(self.account.name.clone());
+            }
+            r.client(opts).took(latency)
+        });
     }
 
     /// Counts a login outcome for `/metrics`: the method that authenticated, or the kind of
@@ -298,6 +400,7 @@ impl Session {
                 self.peer.cid
             );
             self.failed_login();
+            self.audit(|peer| Record::refused(peer, "none", "no CONNECT"));
             let required = rnats_auth::FailureCategory::CredentialsRequired;
             self.state
                 .monitor
@@ -307,13 +410,19 @@ impl Session {
             return self.fail(err);
         }
         let request = self.empty_request();
-        match self.settings.auth.authenticate(&request) {
+        // Inline and cheap (no credentials to check); timed only for the audit trail.
+        let started = self.state.audit.enabled().then(Instant::now);
+        let result = self.settings.auth.authenticate(&request);
+        let took = started.map(|s| s.elapsed());
+        match result {
             Ok(authorized) => {
                 let login = &self.state.monitor.login;
                 login.succeeded(authorized.method.as_str(), None);
                 if let Err(full) = self.join(&authorized) {
+                    self.audit_accepted(&authorized, None, None, took, Some(full));
                     return self.refuse_full(&authorized, full);
                 }
+                self.audit_accepted(&authorized, None, None, took, None);
                 self.bind(authorized, None, now);
                 Ok(())
             }
@@ -321,7 +430,9 @@ impl Session {
                 self.failed_login();
                 let login = &self.state.monitor.login;
                 login.failed("none", e.category().as_str(), None);
-                self.refuse(AuthOutcome::Refused(e, request))
+                let refused = AuthOutcome::Refused(e, request);
+                self.audit_refused(&refused, None, took, "connect");
+                self.refuse(refused)
             }
         }
     }
@@ -485,6 +596,9 @@ impl Session {
         outcome: AuthOutcome,
         now: Instant,
     ) -> Result<(), CloseReason> {
+        if !matches!(outcome, AuthOutcome::Accepted(..)) {
+            self.audit_refused(&outcome, None, None, "reload");
+        }
         match outcome {
             AuthOutcome::Accepted(authorized, request) => {
                 if let (Some((key, version)), Some(now_key)) =

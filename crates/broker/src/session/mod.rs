@@ -378,6 +378,11 @@ impl Session {
             }
             TimerAction::AuthTimeout => {
                 tracing::error!("{addr} - cid:{cid} - Authentication Timeout");
+                let timeout = self.settings.auth.auth_timeout();
+                self.audit(|peer| {
+                    crate::audit::Record::refused(peer, "none", "Authentication Timeout")
+                        .took(Some(timeout))
+                });
                 self.fail(ClientError::AuthenticationTimeout)
             }
         }

@@ -395,3 +395,59 @@ async fn reload_turns_the_trail_on_and_off() {
     assert!(!login(&s, |_| user_pass("u", "x")).await);
     assert_eq!(lines(&path).len(), 2);
 }
+
+#[tokio::test]
+async fn certificate_mapping_names_the_subject_and_tls_version() {
+    use crate::tls::{Certs, options, try_connect};
+    let certs = Certs::new();
+    let (path, block) = audit_file("");
+    let s = start_conf(&format!(
+        "{block}\n{}\nauthorization {{ users = [ {{ user: \"CN=bob,OU=eng,O=Acme,DC=example,DC=com\" }} ] }}",
+        certs.server_block(", verify_and_map: true")
+    ))
+    .await;
+    try_connect(&s, options(&certs, Some("client-dn")))
+        .await
+        .expect("bob by DN");
+    // A CA-signed certificate that names no configured user.
+    assert!(try_connect(&s, options(&certs, Some("client"))).await.is_err());
+    let r = records(&path, 2).await;
+    assert_eq!(text(&r[0], "outcome"), "accepted");
+    assert_eq!(text(&r[0], "method"), "tls_map");
+    assert_eq!(text(&r[0], "user"), "CN=bob,OU=eng,O=Acme,DC=example,DC=com");
+    assert_eq!(
+        text(&r[0], "cert_subject"),
+        "CN=bob,OU=eng,O=Acme,DC=example,DC=com"
+    );
+    assert_eq!(text(&r[0], "tls_version"), "1.3");
+    assert_eq!(text(&r[1], "outcome"), "refused");
+    assert_eq!(text(&r[1], "reason"), "no user matches the client certificate");
+    assert!(!text(&r[1], "cert_subject").is_empty(), "{}", r[1]);
+    assert_eq!(text(&r[1], "tls_version"), "1.3");
+}
+
+#[tokio::test]
+async fn websocket_clients_are_marked() {
+    let (path, block) = audit_file("");
+    let conf = format!(
+        "{block}\nwebsocket {{ listen: \"127.0.0.1:-1\", no_tls: true }}\nauthorization {{ user: w, password: \"ws-Secret-5\" }}"
+    );
+    let mut config = rnats_config::load_str(&conf, None).unwrap().config;
+    config.host = "127.0.0.1".into();
+    config.port = 0;
+    let server = rnats_broker::Server::bind(config).await.unwrap();
+    let ws = server.websocket_addr().unwrap();
+    let handle = server.handle();
+    tokio::spawn(server.run());
+    let client = async_nats::ConnectOptions::with_user_and_password("w".into(), "ws-Secret-5".into())
+        .connect(format!("ws://{ws}"))
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    let r = records(&path, 1).await;
+    assert_eq!(text(&r[0], "transport"), "websocket");
+    assert_eq!(text(&r[0], "user"), "w");
+    assert_eq!(text(&r[0], "outcome"), "accepted");
+    assert!(!std::fs::read_to_string(&path).unwrap().contains("ws-Secret-5"));
+    handle.shutdown();
+}

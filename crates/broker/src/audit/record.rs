@@ -179,7 +179,11 @@ impl Record {
     pub(crate) fn authorized(mut self, who: &Authorized, request: Option<&AuthRequest>) -> Self {
         self.account = bounded(&who.account);
         match who.method {
-            AuthMethod::Nkey | AuthMethod::Jwt => self.nkey = bounded(&who.identity),
+            // The callout's user is the key the service issued its JWT to; the name the
+            // client presented stays in `user`.
+            AuthMethod::Nkey | AuthMethod::Jwt | AuthMethod::Callout => {
+                self.nkey = bounded(&who.identity);
+            }
             AuthMethod::Oidc => {
                 self.oidc_sub = bounded(&who.identity);
                 // The token was verified: its issuer is the trusted one that accepted it.
@@ -205,9 +209,13 @@ impl Record {
         self
     }
 
-    /// What an OIDC refusal says about the token (its issuer, and the subject of a verified
-    /// one).
+    /// What a refusal says beyond the credentials presented: an OIDC or auth callout refusal
+    /// names its method, and an OIDC one the token's issuer (and the subject of a verified
+    /// token).
     pub(crate) fn oidc_refusal(mut self, e: &rnats_auth::AuthError) -> Self {
+        if let rnats_auth::AuthError::Callout(_) = e {
+            self.method = AuthMethod::Callout.as_str();
+        }
         if let rnats_auth::AuthError::Oidc {
             issuer,
             identity,
@@ -215,6 +223,7 @@ impl Record {
             ..
         } = e
         {
+            self.method = AuthMethod::Oidc.as_str();
             self.oidc_iss = bounded(issuer);
             self.oidc_sub = bounded_opt(identity.as_deref());
             self.account = bounded_opt(account.as_deref());

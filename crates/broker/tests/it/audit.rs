@@ -451,3 +451,87 @@ async fn websocket_clients_are_marked() {
     assert!(!std::fs::read_to_string(&path).unwrap().contains("ws-Secret-5"));
     handle.shutdown();
 }
+
+#[tokio::test]
+async fn oidc_subject_and_issuer() {
+    use rnats_test_support::oidc::{JwksServer, SigningKey, jwks, now_secs};
+    const ISS: &str = "https://idp.test/realms/audit";
+    let key = SigningKey::new("RS256", "k1");
+    let idp = JwksServer::start(jwks(&[&key])).await;
+    let (path, block) = audit_file("");
+    let s = start_conf(&format!(
+        r#"{block}
+accounts {{ APP {{}} }}
+authorization {{ oidc: [ {{ issuer: "{ISS}", audience: "nats", jwks_url: "{}", account: APP }} ] }}"#,
+        idp.url()
+    ))
+    .await;
+    let claims = |exp: u64| {
+        serde_json::json!({"iss": ISS, "aud": "nats", "sub": "user-123", "exp": exp, "iat": now_secs()})
+    };
+    let good = key.sign(&claims(now_secs() + 300));
+    let expired = key.sign(&claims(now_secs() - 3600));
+    let token = |t: &str| format!("CONNECT {{\"verbose\":false,\"auth_token\":\"{t}\"}}\r\n");
+    assert!(login(&s, |_| token(&good).into_bytes()).await);
+    assert!(!login(&s, |_| token(&expired).into_bytes()).await);
+    let r = records(&path, 2).await;
+    r.iter().for_each(assert_common);
+    assert_eq!(
+        (text(&r[0], "outcome"), text(&r[0], "method")),
+        ("accepted".into(), "oidc".into())
+    );
+    assert_eq!(text(&r[0], "oidc_sub"), "user-123");
+    assert_eq!(text(&r[0], "oidc_iss"), ISS);
+    assert_eq!(text(&r[0], "account"), "APP");
+    assert_eq!(
+        (text(&r[1], "outcome"), text(&r[1], "method")),
+        ("refused".into(), "oidc".into())
+    );
+    assert_eq!(text(&r[1], "oidc_iss"), ISS);
+    assert!(text(&r[1], "reason").starts_with("oidc token of issuer"), "{}", r[1]);
+    let file = std::fs::read_to_string(&path).unwrap();
+    assert!(!file.contains(&good) && !file.contains(&expired), "a token leaked");
+}
+
+#[tokio::test]
+async fn auth_callout_decisions() {
+    use crate::callout::{Keys, config, serve};
+    let keys = std::sync::Arc::new(Keys {
+        issuer: KeyPair::new_account(),
+        other: KeyPair::new_account(),
+        xkey: None,
+    });
+    let (path, block) = audit_file("");
+    let s = start_conf(&format!("{block}\n{}", config(&keys, ""))).await;
+    let _service = serve(s.addr, keys.clone()).await;
+    assert_eq!(
+        crate::callout::login(s.addr, "alice", "secret", "").await,
+        "<in>"
+    );
+    assert_ne!(
+        crate::callout::login(s.addr, "alice", "not-it-77", "").await,
+        "<in>"
+    );
+    let r = records(&path, 3).await;
+    // The service's own login first, then the two through the callout.
+    assert_eq!(text(&r[0], "user"), "auth");
+    assert_eq!(text(&r[0], "method"), "password");
+    let (ok, refused) = (&r[1], &r[2]);
+    assert_eq!(
+        (text(ok, "outcome"), text(ok, "method"), text(ok, "account")),
+        ("accepted".into(), "auth_callout".into(), "APP".into())
+    );
+    assert_eq!(text(ok, "user"), "alice");
+    assert!(text(ok, "nkey").starts_with('U'), "{ok}");
+    assert_eq!(
+        (text(refused, "outcome"), text(refused, "method")),
+        ("refused".into(), "auth_callout".into())
+    );
+    assert_eq!(text(refused, "user"), "alice");
+    assert!(
+        text(refused, "reason").starts_with("auth callout:"),
+        "{refused}"
+    );
+    let file = std::fs::read_to_string(&path).unwrap();
+    assert!(!file.contains("secret") && !file.contains("not-it-77"));
+}

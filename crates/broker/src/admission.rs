@@ -269,11 +269,8 @@ pub(crate) async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
         conn.peer.cid
     );
     if state.audit.enabled() {
-        let record = crate::audit::Record::refused(
-            &conn.peer,
-            "none",
-            "maximum connections exceeded",
-        );
+        let record =
+            crate::audit::Record::refused(&conn.peer, "none", "maximum connections exceeded");
         state.audit.record(record);
     }
     let line = ClientError::MaxConnectionsExceeded

@@ -525,7 +525,24 @@ impl ServerHandle {
 /// Checks a configuration as `Server::bind` would (authentication, accounts and their imports,
 /// TLS files, limits) without opening a listener; returns the warnings it would log. For `-t`.
 pub fn check_config(config: &ServerConfig) -> Result<Vec<String>, ServerError> {
-    Settings::new(config.clone(), "", 0, 0, None, None).map(|s| s.warnings)
+    let warnings = Settings::new(config.clone(), "", 0, 0, None, None).map(|s| s.warnings)?;
+    // The audit file is opened (created) only when the server starts; its directory must exist.
+    if let Some(file) = config.audit.as_ref().and_then(|a| a.file.as_deref()) {
+        let dir = match file.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(ServerError::Config(config.origins.locate(
+                "audit.file",
+                format!(
+                    "audit trail: the directory of {} does not exist",
+                    file.display()
+                ),
+            )));
+        }
+    }
+    Ok(warnings)
 }
 
 /// `name = value` for each reloadable option that changed.

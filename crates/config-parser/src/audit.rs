@@ -146,7 +146,9 @@ mod tests {
     #[test]
     fn defaults_and_every_key() {
         assert_eq!(load("port: 1").unwrap(), None);
-        let a = load("audit { file: \"/var/log/audit.log\" }").unwrap().unwrap();
+        let a = load("audit { file: \"/var/log/audit.log\" }")
+            .unwrap()
+            .unwrap();
         assert_eq!(a, AuditConfig::to_file("/var/log/audit.log"));
         assert_eq!(
             (a.max_size, a.max_files, a.subject, a.queue),
@@ -204,8 +206,14 @@ mod tests {
                 "audit {\n  file: a, queue: 0\n}",
                 "2:19: audit.queue must be an integer from 1 to 1048576",
             ),
-            ("audit {\n  file: \"\"\n}", "2:9: audit.file must not be empty"),
-            ("audit {\n  file: a, rotate: 1\n}", "2:12: unknown field \"rotate\""),
+            (
+                "audit {\n  file: \"\"\n}",
+                "2:9: audit.file must not be empty",
+            ),
+            (
+                "audit {\n  file: a, rotate: 1\n}",
+                "2:12: unknown field \"rotate\"",
+            ),
         ] {
             assert_eq!(load(src).unwrap_err(), text, "{src}");
         }

@@ -568,6 +568,7 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
         c.connect_rate_limit = Some(l.value.build(&l.pos)?);
     }
     if let Some(a) = raw.audit {
+        c.origins.record("audit.file", a.pos.clone());
         c.audit = a.value.build(&a.pos)?;
     }
     if let Some(ws) = raw.websocket {

@@ -112,14 +112,12 @@ impl Audit {
             Some(c) => {
                 let file = match &c.file {
                     Some(path) => Some(
-                        writer::RotatingFile::open(path, c.max_size, c.max_files).map_err(
-                            |e| {
-                                std::io::Error::new(
-                                    e.kind(),
-                                    format!("audit file {}: {e}", path.display()),
-                                )
-                            },
-                        )?,
+                        writer::RotatingFile::open(path, c.max_size, c.max_files).map_err(|e| {
+                            std::io::Error::new(
+                                e.kind(),
+                                format!("audit file {}: {e}", path.display()),
+                            )
+                        })?,
                     ),
                     None => None,
                 };
@@ -176,8 +174,34 @@ pub(crate) fn start(state: &Arc<crate::state::ServerState>) {
 mod tests {
     use super::*;
 
+    fn peer() -> crate::session::Peer {
+        crate::session::Peer {
+            addr: "127.0.0.1:4000".parse().unwrap(),
+            cid: 7,
+            transport: crate::websocket::Transport::Tcp,
+            nonce: None,
+            tls: None,
+            tls_session: None,
+        }
+    }
+
     #[test]
-    fn off_records_nothing_and_a_full_queue_counts_drops() {
+    fn a_full_queue_drops_and_counts_without_blocking() {
+        let audit = Audit::default();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        *audit.sink.write().unwrap() = Some(tx);
+        audit.on.store(true, Ordering::Relaxed);
+        for _ in 0..3 {
+            audit.record(Record::refused(&peer(), "none", "test"));
+        }
+        assert_eq!(audit.dropped(), 2);
+        let kept = rx.try_recv().unwrap();
+        assert_eq!((kept.cid, kept.port), (7, 4000));
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn configure_turns_it_on_and_off_and_refuses_unopenable_files() {
         let audit = Audit::default();
         assert!(!audit.enabled());
         let dir = rnats_test_support::scratch_dir("audit-mod");

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use rnats_auth::{AuthRequest, Authorized, AuthMethod};
+use rnats_auth::{AuthMethod, AuthRequest, Authorized};
 use rnats_protocol::ConnectOptions;
 use serde::{Deserialize, Serialize};
 
@@ -121,10 +121,7 @@ impl Record {
             port: peer.addr.port(),
             cid: peer.cid,
             transport: if websocket { "websocket" } else { "tcp" },
-            tls_version: peer
-                .tls_session
-                .as_ref()
-                .and_then(|t| bounded(&t.version)),
+            tls_version: peer.tls_session.as_ref().and_then(|t| bounded(&t.version)),
             client_name: None,
             client_lang: None,
             client_version: None,

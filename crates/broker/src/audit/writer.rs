@@ -6,7 +6,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::Receiver;
 
 use bytes::Bytes;
 
@@ -110,9 +110,10 @@ pub(crate) fn run(
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
         while let Some(record) = next.take() {
-            let mut line = match serde_json::to_vec(&record) {
-                Ok(line) => line,
-                Err(_) => continue,
+            next = rx.try_recv().ok();
+            // Plain strings and numbers: serializing cannot fail.
+            let Ok(mut line) = serde_json::to_vec(&record) else {
+                continue;
             };
             line.push(b'\n');
             if let Some(f) = file.as_mut() {
@@ -129,10 +130,6 @@ pub(crate) fn run(
             if publish {
                 shared.publish(Bytes::from(line));
             }
-            next = match rx.try_recv() {
-                Ok(r) => Some(r),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-            };
         }
         if let Some(f) = file.as_mut()
             && let Err(e) = f.flush()
@@ -194,6 +191,9 @@ mod tests {
         f.write(b"0123456789\n").unwrap();
         f.flush().unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "0123456789\n");
-        assert_eq!(std::fs::read_to_string(numbered(&path, 1)).unwrap().len(), 95);
+        assert_eq!(
+            std::fs::read_to_string(numbered(&path, 1)).unwrap().len(),
+            95
+        );
     }
 }

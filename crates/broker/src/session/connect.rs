@@ -142,7 +142,13 @@ impl Session {
         match outcome {
             AuthOutcome::Accepted(authorized, request) => {
                 if let Err(full) = self.join(&authorized) {
-                    self.audit_accepted(&authorized, Some(&request), Some(&opts), latency, Some(full));
+                    self.audit_accepted(
+                        &authorized,
+                        Some(&request),
+                        Some(&opts),
+                        latency,
+                        Some(full),
+                    );
                     return self.refuse_full(&authorized, full);
                 }
                 self.audit_accepted(&authorized, Some(&request), Some(&opts), latency, None);

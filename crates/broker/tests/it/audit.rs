@@ -68,7 +68,15 @@ fn assert_common(r: &Value) {
         time.ends_with('Z') && time.len() == "2026-01-01T00:00:00.000000Z".len(),
         "{time}"
     );
-    for absent in ["pass", "password", "token", "auth_token", "sig", "jwt", "seed"] {
+    for absent in [
+        "pass",
+        "password",
+        "token",
+        "auth_token",
+        "sig",
+        "jwt",
+        "seed",
+    ] {
         assert!(r.get(absent).is_none(), "{absent} in {r}");
     }
 }
@@ -105,8 +113,16 @@ async fn passwords_accepted_and_refused_without_the_password() {
     assert_eq!(text(&r[3], "outcome"), "accepted");
     assert_eq!(text(&r[3], "user"), "bob");
     let file = std::fs::read_to_string(&path).unwrap();
-    for secret in ["plain-Secret-42", "wrong-Secret-13", "bcrypt-Secret-77", &hash] {
-        assert!(!file.contains(secret), "{secret} leaked into the audit file");
+    for secret in [
+        "plain-Secret-42",
+        "wrong-Secret-13",
+        "bcrypt-Secret-77",
+        &hash,
+    ] {
+        assert!(
+            !file.contains(secret),
+            "{secret} leaked into the audit file"
+        );
     }
 }
 
@@ -228,7 +244,9 @@ async fn jwts_expired_and_revoked() {
     );
     trust.add(&acc, &claims);
     let (alice, alice_jwt) = user("alice-jwt", &acc, &acc, |_| {});
-    let (old, old_jwt) = user("old", &acc, &acc, |c| c.expires = Some(std::time::UNIX_EPOCH + Duration::from_secs(1_000_000)));
+    let (old, old_jwt) = user("old", &acc, &acc, |c| {
+        c.expires = Some(std::time::UNIX_EPOCH + Duration::from_secs(1_000_000))
+    });
     let (path, block) = audit_file("");
     let s = start_conf(&trust.config(&block)).await;
     assert!(login(&s, |c| jwt_connect(c, &alice_jwt, Some(&alice))).await);
@@ -279,7 +297,11 @@ async fn refusals_before_any_method_and_connection_limits() {
     r.iter().for_each(assert_common);
     assert_eq!(text(&r[0], "outcome"), "accepted");
     assert_eq!(
-        (text(&r[1], "outcome"), text(&r[1], "user"), text(&r[1], "reason")),
+        (
+            text(&r[1], "outcome"),
+            text(&r[1], "user"),
+            text(&r[1], "reason")
+        ),
         (
             "refused".into(),
             "a".into(),
@@ -303,15 +325,16 @@ async fn the_file_rotates_by_size_and_keeps_max_files() {
         assert!(login(&s, |_| user_pass("u", "p")).await);
     }
     let numbered = |n: u32| PathBuf::from(format!("{}.{n}", path.display()));
-    let count = || {
-        lines(&path).len() + lines(&numbered(1)).len() + lines(&numbered(2)).len()
-    };
+    let count = || lines(&path).len() + lines(&numbered(1)).len() + lines(&numbered(2)).len();
     eventually("rotated files", || numbered(2).exists() && count() > 0).await;
     for p in [path.clone(), numbered(1), numbered(2)] {
         let len = std::fs::metadata(&p).unwrap().len();
         assert!(len <= 700, "{} is {len} bytes", p.display());
     }
-    assert!(!numbered(3).exists(), "only max_files rotated files are kept");
+    assert!(
+        !numbered(3).exists(),
+        "only max_files rotated files are kept"
+    );
     // Every kept line is a whole record; the oldest ones were dropped with audit.log.3.
     let kept = lines(&numbered(2))
         .into_iter()
@@ -354,7 +377,10 @@ async fn records_are_published_on_sys() {
     let server_id = RawClient::connect(s.addr).await.info_json()["server_id"]
         .trim_matches('"')
         .to_owned();
-    assert_eq!(msg.subject.as_str(), format!("$SYS.SERVER.{server_id}.AUDIT.AUTH"));
+    assert_eq!(
+        msg.subject.as_str(),
+        format!("$SYS.SERVER.{server_id}.AUDIT.AUTH")
+    );
     let r: Value = serde_json::from_slice(&msg.payload).unwrap();
     assert_common(&r);
     assert_eq!(text(&r, "outcome"), "refused");
@@ -410,18 +436,28 @@ async fn certificate_mapping_names_the_subject_and_tls_version() {
         .await
         .expect("bob by DN");
     // A CA-signed certificate that names no configured user.
-    assert!(try_connect(&s, options(&certs, Some("client"))).await.is_err());
+    assert!(
+        try_connect(&s, options(&certs, Some("client")))
+            .await
+            .is_err()
+    );
     let r = records(&path, 2).await;
     assert_eq!(text(&r[0], "outcome"), "accepted");
     assert_eq!(text(&r[0], "method"), "tls_map");
-    assert_eq!(text(&r[0], "user"), "CN=bob,OU=eng,O=Acme,DC=example,DC=com");
+    assert_eq!(
+        text(&r[0], "user"),
+        "CN=bob,OU=eng,O=Acme,DC=example,DC=com"
+    );
     assert_eq!(
         text(&r[0], "cert_subject"),
         "CN=bob,OU=eng,O=Acme,DC=example,DC=com"
     );
     assert_eq!(text(&r[0], "tls_version"), "1.3");
     assert_eq!(text(&r[1], "outcome"), "refused");
-    assert_eq!(text(&r[1], "reason"), "no user matches the client certificate");
+    assert_eq!(
+        text(&r[1], "reason"),
+        "no user matches the client certificate"
+    );
     assert!(!text(&r[1], "cert_subject").is_empty(), "{}", r[1]);
     assert_eq!(text(&r[1], "tls_version"), "1.3");
 }
@@ -439,16 +475,21 @@ async fn websocket_clients_are_marked() {
     let ws = server.websocket_addr().unwrap();
     let handle = server.handle();
     tokio::spawn(server.run());
-    let client = async_nats::ConnectOptions::with_user_and_password("w".into(), "ws-Secret-5".into())
-        .connect(format!("ws://{ws}"))
-        .await
-        .unwrap();
+    let client =
+        async_nats::ConnectOptions::with_user_and_password("w".into(), "ws-Secret-5".into())
+            .connect(format!("ws://{ws}"))
+            .await
+            .unwrap();
     client.flush().await.unwrap();
     let r = records(&path, 1).await;
     assert_eq!(text(&r[0], "transport"), "websocket");
     assert_eq!(text(&r[0], "user"), "w");
     assert_eq!(text(&r[0], "outcome"), "accepted");
-    assert!(!std::fs::read_to_string(&path).unwrap().contains("ws-Secret-5"));
+    assert!(
+        !std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("ws-Secret-5")
+    );
     handle.shutdown();
 }
 
@@ -466,9 +507,7 @@ authorization {{ oidc: [ {{ issuer: "{ISS}", audience: "nats", jwks_url: "{}", a
         idp.url()
     ))
     .await;
-    let claims = |exp: u64| {
-        serde_json::json!({"iss": ISS, "aud": "nats", "sub": "user-123", "exp": exp, "iat": now_secs()})
-    };
+    let claims = |exp: u64| serde_json::json!({"iss": ISS, "aud": "nats", "sub": "user-123", "exp": exp, "iat": now_secs()});
     let good = key.sign(&claims(now_secs() + 300));
     let expired = key.sign(&claims(now_secs() - 3600));
     let token = |t: &str| format!("CONNECT {{\"verbose\":false,\"auth_token\":\"{t}\"}}\r\n");
@@ -488,9 +527,16 @@ authorization {{ oidc: [ {{ issuer: "{ISS}", audience: "nats", jwks_url: "{}", a
         ("refused".into(), "oidc".into())
     );
     assert_eq!(text(&r[1], "oidc_iss"), ISS);
-    assert!(text(&r[1], "reason").starts_with("oidc token of issuer"), "{}", r[1]);
+    assert!(
+        text(&r[1], "reason").starts_with("oidc token of issuer"),
+        "{}",
+        r[1]
+    );
     let file = std::fs::read_to_string(&path).unwrap();
-    assert!(!file.contains(&good) && !file.contains(&expired), "a token leaked");
+    assert!(
+        !file.contains(&good) && !file.contains(&expired),
+        "a token leaked"
+    );
 }
 
 #[tokio::test]

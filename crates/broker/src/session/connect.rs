@@ -203,6 +203,16 @@ impl Session {
         });
     }
 
+    /// Audits a re-check that accepted the credentials but closes the client anyway.
+    fn audit_reload_refused(&self, authorized: &Authorized, reason: impl FnOnce() -> String) {
+        self.audit(|peer| {
+            let mut r = Record::refused(peer, authorized.method.as_str(), reason())
+                .authorized(authorized, None);
+            r.phase = "reload";
+            r
+        });
+    }
+
     /// Audits a refusal by the authenticator (or a failure to ask it), with the reason the
     /// log gives.
     fn audit_refused(
@@ -612,6 +622,9 @@ impl Session {
                     && key == now_key
                     && *version != authorized.signing_key_version
                 {
+                    self.audit_reload_refused(&authorized, || {
+                        format!("the scope of signing key {key} changed")
+                    });
                     tracing::error!(
                         "{} - cid:{} - authentication error on account update - User {}: the scope of signing key {key} changed",
                         self.peer.addr,
@@ -621,6 +634,7 @@ impl Session {
                     return self.fail(ClientError::AuthenticationClosed);
                 }
                 if authorized.account != self.account.name {
+                    self.audit_reload_refused(&authorized, || "account changed on reload".into());
                     tracing::info!(
                         "{} - cid:{} - account changed on reload, closing",
                         self.peer.addr,
@@ -632,6 +646,9 @@ impl Session {
                     .account
                     .beyond(self.peer.cid, authorized.max_account_connections)
                 {
+                    self.audit_reload_refused(&authorized, || {
+                        "maximum account active connections exceeded".into()
+                    });
                     return self.refuse_full(&authorized, Full::Account);
                 }
                 if self.account.user_beyond(
@@ -639,6 +656,9 @@ impl Session {
                     &authorized.identity,
                     authorized.max_user_connections,
                 ) {
+                    self.audit_reload_refused(&authorized, || {
+                        "maximum user active connections exceeded".into()
+                    });
                     return self.refuse_full(&authorized, Full::User);
                 }
                 self.bind(authorized, Some(request), now);

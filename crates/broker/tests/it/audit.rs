@@ -581,3 +581,45 @@ async fn auth_callout_decisions() {
     let file = std::fs::read_to_string(&path).unwrap();
     assert!(!file.contains("secret") && !file.contains("not-it-77"));
 }
+
+#[tokio::test]
+async fn a_reload_that_refuses_a_live_client_is_recorded() {
+    let (path, block) = audit_file("");
+    let conf = |pass: &str| {
+        let text = format!(
+            "{block}\naccounts {{ A {{ users = [ {{ user: u, password: {pass} }}, {{ user: v, password: pv }} ] }} }}"
+        );
+        let mut config = rnats_config::load_str(&text, None).unwrap().config;
+        config.host = "127.0.0.1".into();
+        config.port = 0;
+        config
+    };
+    let s = TestServer::with_config(conf("pw-One-1")).await;
+    let mut live = RawClient::connect(s.addr).await;
+    live.send(&user_pass("u", "pw-One-1")).await;
+    assert_eq!(live.ping_pong().await, b"");
+    let mut kept = RawClient::connect(s.addr).await;
+    kept.send(&user_pass("v", "pv")).await;
+    assert_eq!(kept.ping_pong().await, b"");
+    s.handle.reload(conf("pw-Two-2")).unwrap();
+    let closed = String::from_utf8_lossy(&live.read_to_close().await).into_owned();
+    assert!(closed.contains("Authorization Violation"), "{closed}");
+    assert_eq!(kept.ping_pong().await, b"", "v's credentials still hold");
+    let r = records(&path, 3).await;
+    assert_eq!(
+        r.len(),
+        3,
+        "re-checks that keep a client in are not recorded"
+    );
+    assert_eq!(
+        (
+            text(&r[2], "phase"),
+            text(&r[2], "outcome"),
+            text(&r[2], "user")
+        ),
+        ("reload".into(), "refused".into(), "u".into())
+    );
+    assert_eq!(text(&r[2], "reason"), "wrong password for user \"u\"");
+    assert_eq!(text(&r[2], "account"), "A");
+    assert!(!std::fs::read_to_string(&path).unwrap().contains("pw-One-1"));
+}

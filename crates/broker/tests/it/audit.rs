@@ -623,3 +623,42 @@ async fn a_reload_that_refuses_a_live_client_is_recorded() {
     assert_eq!(text(&r[2], "account"), "A");
     assert!(!std::fs::read_to_string(&path).unwrap().contains("pw-One-1"));
 }
+
+#[tokio::test]
+async fn server_connection_limit_and_no_connect() {
+    let (path, block) = audit_file("");
+    let s = start_conf(&format!(
+        "{block}\nmax_connections: 1\nauthorization {{ user: u, password: p }}"
+    ))
+    .await;
+    let mut holder = RawClient::connect(s.addr).await;
+    holder.send(&user_pass("u", "p")).await;
+    assert_eq!(holder.ping_pong().await, b"");
+    let mut over = RawClient::connect(s.addr).await;
+    let said = String::from_utf8_lossy(&over.read_to_close().await).into_owned();
+    assert!(said.contains("maximum connections exceeded"), "{said}");
+    let r = records(&path, 2).await;
+    r.iter().for_each(assert_common);
+    assert_eq!(text(&r[0], "outcome"), "accepted");
+    assert_eq!(
+        (text(&r[1], "outcome"), text(&r[1], "reason")),
+        ("refused".into(), "maximum connections exceeded".into())
+    );
+
+    // Not CONNECT first, where authentication is required: refused.
+    let (path, block) = audit_file("");
+    let s = start_conf(&format!(
+        "{block}\nauthorization {{ user: u, password: p }}"
+    ))
+    .await;
+    let mut first = RawClient::connect(s.addr).await;
+    first.send(b"SUB x 1\r\n").await;
+    let said = String::from_utf8_lossy(&first.read_to_close().await).into_owned();
+    assert!(said.contains("Authorization Violation"), "{said}");
+    let r = records(&path, 1).await;
+    assert_common(&r[0]);
+    assert_eq!(
+        (text(&r[0], "method"), text(&r[0], "reason")),
+        ("none".into(), "no CONNECT".into())
+    );
+}

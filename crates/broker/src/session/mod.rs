@@ -7,6 +7,7 @@
 //! SUB/UNSUB and the subscription table in `subs.rs`, PUB here. Being sans-IO, every rule is
 //! unit-tested in `tests.rs` with no socket and no runtime.
 
+mod audit;
 mod connect;
 mod subs;
 #[cfg(test)]

@@ -29,7 +29,9 @@ pub(crate) enum Outcome {
 /// One authentication decision, as written (field order is the JSON order).
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Record {
-    pub(crate) time: String,
+    /// Formatted on the writer thread, not by the connection.
+    #[serde(serialize_with = "rfc3339")]
+    pub(crate) time: SystemTime,
     pub(crate) outcome: Outcome,
     pub(crate) method: &'static str,
     /// `connect` for a login, `reload` for the re-check of a live client after a reload or an
@@ -86,9 +88,14 @@ fn bounded_opt(s: Option<&str>) -> Option<String> {
     s.and_then(bounded)
 }
 
-/// The current time, RFC 3339 in UTC with microseconds.
-fn now() -> String {
-    let nanos = SystemTime::now()
+/// `t` as RFC 3339 in UTC with microseconds.
+fn rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_time(*t))
+}
+
+/// `t` as RFC 3339 in UTC with microseconds.
+fn format_time(t: SystemTime) -> String {
+    let nanos = t
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
         .as_nanos();
@@ -103,7 +110,7 @@ impl Record {
     pub(crate) fn new(peer: &Peer, outcome: Outcome, method: &'static str) -> Self {
         let websocket = matches!(peer.transport, crate::websocket::Transport::Websocket(_));
         Self {
-            time: now(),
+            time: SystemTime::now(),
             outcome,
             method,
             phase: "connect",
@@ -291,7 +298,7 @@ mod tests {
 
     #[test]
     fn time_has_microseconds_in_utc() {
-        let t = now();
+        let t = format_time(SystemTime::now());
         assert!(t.ends_with('Z'), "{t}");
         let frac = t.rsplit('.').next().unwrap();
         assert_eq!(frac.len(), 7, "{t}");

@@ -116,4 +116,22 @@ impl Session {
             r.client(opts).took(latency)
         });
     }
+
+    /// Audits the close of a client whose credentials expired while it was connected
+    /// (`connection_deadline`, a JWT's `exp`).
+    pub(super) fn audit_expiry(&self) {
+        self.audit(|peer| {
+            let method = self
+                .credentials
+                .as_ref()
+                .map_or("none", crate::monitor::metrics::presented_method);
+            let mut r = Record::refused(peer, method, "User Authentication Expired");
+            if let Some(request) = &self.credentials {
+                r = r.presented(request);
+            }
+            r.phase = "expiry";
+            r.account = Some(self.account.name.clone());
+            r
+        });
+    }
 }

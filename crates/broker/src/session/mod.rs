@@ -375,6 +375,7 @@ impl Session {
             }
             TimerAction::Expired => {
                 tracing::info!("{addr} - cid:{cid} - User Authentication Expired");
+                self.audit_expiry();
                 self.fail(ClientError::UserAuthenticationExpired)
             }
             TimerAction::AuthTimeout => {

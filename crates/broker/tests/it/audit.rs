@@ -662,3 +662,42 @@ async fn server_connection_limit_and_no_connect() {
         ("none".into(), "no CONNECT".into())
     );
 }
+
+#[tokio::test]
+async fn credentials_that_expire_while_connected_are_recorded() {
+    let mut trust = Trust::new();
+    let (acc, claims) = account("ACME");
+    trust.add(&acc, &claims);
+    let (brief, brief_jwt) = user("brief", &acc, &acc, |c| {
+        c.expires = Some(std::time::SystemTime::now() + Duration::from_secs(2));
+    });
+    let (path, block) = audit_file("");
+    let s = start_conf(&trust.config(&block)).await;
+    let mut c = RawClient::connect(s.addr).await;
+    let connect = jwt_connect(&c, &brief_jwt, Some(&brief));
+    c.send(&connect).await;
+    assert_eq!(c.ping_pong().await, b"");
+    let rest = String::from_utf8_lossy(&c.read_to_close().await).into_owned();
+    assert!(
+        rest.ends_with("-ERR 'User Authentication Expired'\r\n"),
+        "{rest}"
+    );
+    let r = records(&path, 2).await;
+    assert_eq!(text(&r[0], "outcome"), "accepted");
+    assert_eq!(
+        (
+            text(&r[1], "phase"),
+            text(&r[1], "outcome"),
+            text(&r[1], "reason")
+        ),
+        (
+            "expiry".into(),
+            "refused".into(),
+            "User Authentication Expired".into()
+        )
+    );
+    assert_eq!(text(&r[1], "jwt_name"), "brief");
+    assert_eq!(text(&r[1], "nkey"), brief.public_key());
+    assert_eq!(text(&r[1], "account"), acc.public_key());
+    assert_eq!(r[1]["cid"], r[0]["cid"]);
+}

@@ -57,6 +57,9 @@ pub(crate) struct Audit {
     on: AtomicBool,
     sink: RwLock<Option<SyncSender<Record>>>,
     config: Mutex<Option<AuditConfig>>,
+    /// The latest writer thread: the next one waits for it to finish before it opens the
+    /// file, so two writers never append to (or rotate) the same file at once.
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     shared: Arc<Shared>,
 }
 
@@ -66,6 +69,7 @@ impl Default for Audit {
             on: AtomicBool::new(false),
             sink: RwLock::new(None),
             config: Mutex::new(None),
+            writer: Mutex::new(None),
             shared: Arc::new(Shared {
                 dropped: AtomicU64::new(0),
                 publisher: Mutex::new(None),
@@ -100,33 +104,46 @@ impl Audit {
     }
 
     /// Puts `config` in force (at start and on reload): a new writer thread when it changed,
-    /// the old one finishing what it has queued. A file that cannot be opened is an error and
-    /// nothing changes.
+    /// the old one finishing what it has queued first. A file that cannot be opened is an
+    /// error and nothing changes.
     pub(crate) fn configure(&self, config: Option<&AuditConfig>) -> std::io::Result<()> {
         let mut current = self.config.lock().unwrap_or_else(|e| e.into_inner());
         if current.as_ref() == config {
             return Ok(());
         }
+        let open = |c: &AuditConfig| -> std::io::Result<Option<writer::RotatingFile>> {
+            c.file
+                .as_ref()
+                .map(|path| {
+                    writer::RotatingFile::open(path, c.max_size, c.max_files).map_err(|e| {
+                        std::io::Error::new(e.kind(), format!("audit file {}: {e}", path.display()))
+                    })
+                })
+                .transpose()
+        };
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let sink = match config {
             None => None,
             Some(c) => {
-                let file = match &c.file {
-                    Some(path) => Some(
-                        writer::RotatingFile::open(path, c.max_size, c.max_files).map_err(|e| {
-                            std::io::Error::new(
-                                e.kind(),
-                                format!("audit file {}: {e}", path.display()),
-                            )
-                        })?,
-                    ),
-                    None => None,
-                };
+                // Checked here, so that a reload fails with nothing changed; opened again by
+                // the new thread once the old one is done with it.
+                drop(open(c)?);
                 let (tx, rx) = std::sync::mpsc::sync_channel(c.queue as usize);
                 let shared = self.shared.clone();
-                let publish = c.subject;
-                std::thread::Builder::new()
+                let (c, previous) = (c.clone(), writer.take());
+                let handle = std::thread::Builder::new()
                     .name("rnats-audit".into())
-                    .spawn(move || writer::run(&rx, file, publish, &shared))?;
+                    .spawn(move || {
+                        if let Some(previous) = previous {
+                            let _ = previous.join();
+                        }
+                        let file = open(&c).unwrap_or_else(|e| {
+                            tracing::error!("audit trail: {e}");
+                            None
+                        });
+                        writer::run(&rx, file, c.subject, &shared);
+                    })?;
+                *writer = Some(handle);
                 Some(tx)
             }
         };

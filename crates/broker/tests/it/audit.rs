@@ -415,11 +415,20 @@ async fn reload_turns_the_trail_on_and_off() {
     assert!(login(&s, |_| user_pass("u", "p")).await);
     records(&path, 2).await;
 
+    // New settings for the same file: the new writer appends after the old one finished.
+    let mut bigger = config.clone();
+    bigger.audit.as_mut().unwrap().max_size = 1 << 20;
+    s.handle
+        .reload(bigger.clone())
+        .expect("reload with new audit settings");
+    assert!(login(&s, |_| user_pass("u", "p")).await);
+    assert_eq!(records(&path, 3).await.len(), 3);
+
     config.audit = None;
     s.handle.reload(config).expect("reload without audit");
     assert!(login(&s, |_| user_pass("u", "p")).await);
     assert!(!login(&s, |_| user_pass("u", "x")).await);
-    assert_eq!(lines(&path).len(), 2);
+    assert_eq!(lines(&path).len(), 3);
 }
 
 #[tokio::test]

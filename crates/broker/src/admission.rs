@@ -111,6 +111,13 @@ pub(crate) fn rate_admitted(conn: &Accepted) -> bool {
             true
         }
         Admission::Throttled { first } => {
+            if conn.state.audit.enabled() {
+                conn.state.audit.record(crate::audit::Record::refused(
+                    &conn.peer,
+                    "none",
+                    "connect rate limit reached",
+                ));
+            }
             if first {
                 tracing::error!(
                     "{addr} - cid:{cid} - connect rate limit reached for address {}: refusing its new connections until its bucket refills",
@@ -261,6 +268,11 @@ pub(crate) async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
         conn.peer.addr,
         conn.peer.cid
     );
+    if state.audit.enabled() {
+        let record =
+            crate::audit::Record::refused(&conn.peer, "none", "maximum connections exceeded");
+        state.audit.record(record);
+    }
     let line = ClientError::MaxConnectionsExceeded
         .wire_line()
         .unwrap_or_default();

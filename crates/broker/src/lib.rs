@@ -55,6 +55,7 @@
 
 mod account;
 mod admission;
+mod audit;
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench;

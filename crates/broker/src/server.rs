@@ -193,6 +193,10 @@ impl Server {
         }
         let state = ServerState::new(Arc::new(settings), server_id, authenticator);
         state.callout.set_key(server_key);
+        state
+            .audit
+            .configure(state.config().audit.as_ref())
+            .map_err(|e| ServerError::Config(format!("audit trail: {e}")))?;
         if let Some(m) = &monitor {
             state.monitor.set_port(m.addr.port(), m.scheme() == "https");
         }
@@ -250,6 +254,7 @@ impl Server {
         }
         crate::monitor::start_system_services(&state);
         crate::explain::start(&state);
+        crate::audit::start(&state);
         if let Some((ws_listener, ws_addr)) = websocket {
             let config = state.config();
             let ws = config.websocket.as_ref();
@@ -457,6 +462,7 @@ impl ServerHandle {
             });
         }
         let changes = describe_changes(&old, &config);
+        let audit = config.audit.clone();
         let settings = Arc::new(Settings::new(
             config,
             &self.state.server_id,
@@ -465,6 +471,11 @@ impl ServerHandle {
             self.state.custom_auth.as_ref(),
             jwt,
         )?);
+        // A new audit file that cannot be opened fails the reload before anything changes.
+        self.state
+            .audit
+            .configure(audit.as_ref())
+            .map_err(|e| ServerError::Config(format!("audit trail: {e}")))?;
         self.state.replace_settings(settings);
         self.state.reload_epoch.send_modify(|epoch| *epoch += 1);
         Ok(changes)
@@ -520,7 +531,24 @@ impl ServerHandle {
 /// Checks a configuration as `Server::bind` would (authentication, accounts and their imports,
 /// TLS files, limits) without opening a listener; returns the warnings it would log. For `-t`.
 pub fn check_config(config: &ServerConfig) -> Result<Vec<String>, ServerError> {
-    Settings::new(config.clone(), "", 0, 0, None, None).map(|s| s.warnings)
+    let warnings = Settings::new(config.clone(), "", 0, 0, None, None).map(|s| s.warnings)?;
+    // The audit file is opened (created) only when the server starts; its directory must exist.
+    if let Some(file) = config.audit.as_ref().and_then(|a| a.file.as_deref()) {
+        let dir = match file.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(ServerError::Config(config.origins.locate(
+                "audit.file",
+                format!(
+                    "audit trail: the directory of {} does not exist",
+                    file.display()
+                ),
+            )));
+        }
+    }
+    Ok(warnings)
 }
 
 /// `name = value` for each reloadable option that changed.
@@ -560,6 +588,9 @@ fn describe_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<String> {
     }
     if old.tls != new.tls {
         changes.push("tls".to_owned());
+    }
+    if old.audit != new.audit {
+        changes.push("audit".to_owned());
     }
     if old.websocket.as_ref().map(|w| &w.tls) != new.websocket.as_ref().map(|w| &w.tls) {
         changes.push("websocket tls".to_owned());

@@ -226,6 +226,8 @@ pub(crate) struct ServerState {
     pub(crate) callout: crate::callout::CalloutService,
     /// Counters and the closed-connection ring for monitoring.
     pub(crate) monitor: crate::monitor::Monitor,
+    /// The authentication audit trail (`audit { … }`).
+    pub(crate) audit: crate::audit::Audit,
 }
 
 impl ServerState {
@@ -252,6 +254,7 @@ impl ServerState {
             custom_auth,
             callout: crate::callout::CalloutService::new(),
             monitor: crate::monitor::Monitor::default(),
+            audit: crate::audit::Audit::default(),
         });
         state.apply_links(&state.settings());
         state

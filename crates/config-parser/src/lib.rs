@@ -44,6 +44,7 @@
 //!   warnings.
 #![warn(missing_docs)]
 
+mod audit;
 mod auth;
 mod de;
 mod error;
@@ -63,6 +64,7 @@ mod units;
 mod value;
 mod websocket;
 
+pub use audit::AuditConfig;
 pub use auth::{
     AccountConfig, AuthCalloutConfig, AuthorizationConfig, ExportConfig, ExportKind, ImportConfig,
     LatencyConfig, LatencySampling, PermissionsConfig, ResponsePermission, ResponseType,

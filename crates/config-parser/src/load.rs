@@ -161,6 +161,7 @@ struct RawConfig {
     max_closed_clients: Option<Spanned<i64>>,
     auth_error_reasons: Option<bool>,
     connect_rate_limit: Option<Spanned<crate::limits::RawConnectRateLimit>>,
+    audit: Option<Spanned<crate::audit::RawAudit>>,
 }
 
 fn invalid(pos: &Pos, msg: impl Into<String>) -> ConfigError {
@@ -565,6 +566,10 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
     c.auth_error_reasons = raw.auth_error_reasons.unwrap_or(false);
     if let Some(l) = raw.connect_rate_limit {
         c.connect_rate_limit = Some(l.value.build(&l.pos)?);
+    }
+    if let Some(a) = raw.audit {
+        c.origins.record("audit.file", a.pos.clone());
+        c.audit = a.value.build(&a.pos)?;
     }
     if let Some(ws) = raw.websocket {
         c.websocket = ws.build(warnings, &mut c.origins)?;

@@ -810,7 +810,7 @@ const SUFFIXES: &[(&str, i64)] = &[
 
 /// Decides what an unquoted word is. Anything that is not a number, size, boolean or datetime is
 /// a string (so `1.2.3.4`, `127.0.0.1:4222` and `10s` are strings).
-fn classify(raw: &str) -> Result<ValueKind, String> {
+pub(crate) fn classify(raw: &str) -> Result<ValueKind, String> {
     match raw.to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" => return Ok(ValueKind::Bool(true)),
         "false" | "no" | "off" => return Ok(ValueKind::Bool(false)),

@@ -103,6 +103,8 @@ pub struct ServerConfig {
     pub auth_error_reasons: bool,
     /// `connect_rate_limit { … }` (an rnats extension): new connections per client address.
     pub connect_rate_limit: Option<crate::ConnectRateLimit>,
+    /// `audit { … }` (an rnats extension): the authentication audit trail; `None`: off.
+    pub audit: Option<crate::AuditConfig>,
     /// Where values checked after loading were written (for error positions).
     pub origins: Origins,
 }
@@ -147,6 +149,7 @@ impl Default for ServerConfig {
             max_closed_clients: 10_000,
             auth_error_reasons: false,
             connect_rate_limit: None,
+            audit: None,
             origins: Origins::default(),
         }
     }

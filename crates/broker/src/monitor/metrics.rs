@@ -196,6 +196,14 @@ pub(crate) fn render(state: &ServerState) -> String {
         login.latency.clone(),
     );
 
+    let dropped = Counter::<u64>::default();
+    dropped.inc_by(state.audit.dropped());
+    registry.register(
+        "audit_records_dropped",
+        "Authentication audit records dropped because the audit writer fell behind",
+        dropped,
+    );
+
     let mut text = String::new();
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &registry);

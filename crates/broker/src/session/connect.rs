@@ -8,6 +8,7 @@ use rnats_protocol::{ConnectOptions, Limits, OK};
 
 use super::{Options, Session, wants_trace};
 use crate::account::Full;
+use crate::audit::{Outcome, Record};
 use crate::errors::ClientError;
 use crate::hashing::Refused;
 use crate::logfmt::Quoted;
@@ -80,6 +81,11 @@ impl Session {
                 .monitor
                 .login
                 .succeeded(method, Some(std::time::Duration::ZERO));
+            self.audit(|peer| {
+                let mut r = Record::new(peer, Outcome::Accepted, method).client(Some(&opts));
+                r.account = Some(self.account.name.clone());
+                r
+            });
             self.apply_connect(opts)?;
             return Ok(None);
         }
@@ -114,7 +120,7 @@ impl Session {
         }
     }
 
-    fn empty_request(&self) -> AuthRequest {
+    pub(super) fn empty_request(&self) -> AuthRequest {
         let mut request = AuthRequest::new(self.peer.addr, self.peer.transport.connection_type());
         request.nonce.clone_from(&self.peer.nonce);
         request.tls.clone_from(&self.peer.tls);
@@ -136,13 +142,22 @@ impl Session {
         match outcome {
             AuthOutcome::Accepted(authorized, request) => {
                 if let Err(full) = self.join(&authorized) {
+                    self.audit_accepted(
+                        &authorized,
+                        Some(&request),
+                        Some(&opts),
+                        latency,
+                        Some(full),
+                    );
                     return self.refuse_full(&authorized, full);
                 }
+                self.audit_accepted(&authorized, Some(&request), Some(&opts), latency, None);
                 self.bind(authorized, Some(request), now);
                 self.apply_connect(opts)
             }
             refused => {
                 self.failed_login();
+                self.audit_refused(&refused, Some(&opts), latency, "connect");
                 self.refuse(refused)
             }
         }
@@ -298,6 +313,7 @@ impl Session {
                 self.peer.cid
             );
             self.failed_login();
+            self.audit(|peer| Record::refused(peer, "none", "no CONNECT"));
             let required = rnats_auth::FailureCategory::CredentialsRequired;
             self.state
                 .monitor
@@ -307,13 +323,19 @@ impl Session {
             return self.fail(err);
         }
         let request = self.empty_request();
-        match self.settings.auth.authenticate(&request) {
+        // Inline and cheap (no credentials to check); timed only for the audit trail.
+        let started = self.state.audit.enabled().then(Instant::now);
+        let result = self.settings.auth.authenticate(&request);
+        let took = started.map(|s| s.elapsed());
+        match result {
             Ok(authorized) => {
                 let login = &self.state.monitor.login;
                 login.succeeded(authorized.method.as_str(), None);
                 if let Err(full) = self.join(&authorized) {
+                    self.audit_accepted(&authorized, None, None, took, Some(full));
                     return self.refuse_full(&authorized, full);
                 }
+                self.audit_accepted(&authorized, None, None, took, None);
                 self.bind(authorized, None, now);
                 Ok(())
             }
@@ -321,7 +343,9 @@ impl Session {
                 self.failed_login();
                 let login = &self.state.monitor.login;
                 login.failed("none", e.category().as_str(), None);
-                self.refuse(AuthOutcome::Refused(e, request))
+                let refused = AuthOutcome::Refused(e, request);
+                self.audit_refused(&refused, None, took, "connect");
+                self.refuse(refused)
             }
         }
     }
@@ -485,6 +509,9 @@ impl Session {
         outcome: AuthOutcome,
         now: Instant,
     ) -> Result<(), CloseReason> {
+        if !matches!(outcome, AuthOutcome::Accepted(..)) {
+            self.audit_refused(&outcome, None, None, "reload");
+        }
         match outcome {
             AuthOutcome::Accepted(authorized, request) => {
                 if let (Some((key, version)), Some(now_key)) =
@@ -492,6 +519,9 @@ impl Session {
                     && key == now_key
                     && *version != authorized.signing_key_version
                 {
+                    self.audit_reload_refused(&authorized, || {
+                        format!("the scope of signing key {key} changed")
+                    });
                     tracing::error!(
                         "{} - cid:{} - authentication error on account update - User {}: the scope of signing key {key} changed",
                         self.peer.addr,
@@ -501,6 +531,7 @@ impl Session {
                     return self.fail(ClientError::AuthenticationClosed);
                 }
                 if authorized.account != self.account.name {
+                    self.audit_reload_refused(&authorized, || "account changed on reload".into());
                     tracing::info!(
                         "{} - cid:{} - account changed on reload, closing",
                         self.peer.addr,
@@ -512,6 +543,9 @@ impl Session {
                     .account
                     .beyond(self.peer.cid, authorized.max_account_connections)
                 {
+                    self.audit_reload_refused(&authorized, || {
+                        "maximum account active connections exceeded".into()
+                    });
                     return self.refuse_full(&authorized, Full::Account);
                 }
                 if self.account.user_beyond(
@@ -519,6 +553,9 @@ impl Session {
                     &authorized.identity,
                     authorized.max_user_connections,
                 ) {
+                    self.audit_reload_refused(&authorized, || {
+                        "maximum user active connections exceeded".into()
+                    });
                     return self.refuse_full(&authorized, Full::User);
                 }
                 self.bind(authorized, Some(request), now);

@@ -7,6 +7,7 @@
 //! SUB/UNSUB and the subscription table in `subs.rs`, PUB here. Being sans-IO, every rule is
 //! unit-tested in `tests.rs` with no socket and no runtime.
 
+mod audit;
 mod connect;
 mod subs;
 #[cfg(test)]
@@ -374,10 +375,16 @@ impl Session {
             }
             TimerAction::Expired => {
                 tracing::info!("{addr} - cid:{cid} - User Authentication Expired");
+                self.audit_expiry();
                 self.fail(ClientError::UserAuthenticationExpired)
             }
             TimerAction::AuthTimeout => {
                 tracing::error!("{addr} - cid:{cid} - Authentication Timeout");
+                let timeout = self.settings.auth.auth_timeout();
+                self.audit(|peer| {
+                    crate::audit::Record::refused(peer, "none", "Authentication Timeout")
+                        .took(Some(timeout))
+                });
                 self.fail(ClientError::AuthenticationTimeout)
             }
         }

@@ -21,7 +21,7 @@ use crate::auth::start_conf;
 const VIOLATION: &str = "-ERR 'Authorization Violation'\r\n";
 
 /// The service: what it saw, and the keys it answers with.
-struct Service {
+pub(crate) struct Service {
     calls: Arc<AtomicUsize>,
     /// Per request: the request's `nats` key layout, for comparing servers.
     layouts: Arc<Mutex<Vec<String>>>,
@@ -37,13 +37,13 @@ impl Drop for Service {
 }
 
 /// Keys shared by the configuration and the service.
-struct Keys {
-    issuer: KeyPair,
-    other: KeyPair,
-    xkey: Option<XKey>,
+pub(crate) struct Keys {
+    pub(crate) issuer: KeyPair,
+    pub(crate) other: KeyPair,
+    pub(crate) xkey: Option<XKey>,
 }
 
-fn config(keys: &Keys, extra: &str) -> String {
+pub(crate) fn config(keys: &Keys, extra: &str) -> String {
     let xkey = keys
         .xkey
         .as_ref()
@@ -133,7 +133,7 @@ fn answer(keys: &Keys, req: &AuthorizationRequestClaims) -> Option<Vec<u8>> {
 }
 
 /// Starts the service on `addr` as user `auth`.
-async fn serve(addr: SocketAddr, keys: Arc<Keys>) -> Service {
+pub(crate) async fn serve(addr: SocketAddr, keys: Arc<Keys>) -> Service {
     serve_with(async_nats::ConnectOptions::new(), addr, keys).await
 }
 
@@ -202,7 +202,7 @@ async fn serve_with(
 
 /// One login and what follows it, as text: the server's replies up to the PONG, or to the
 /// close.
-async fn login(addr: SocketAddr, user: &str, pass: &str, then: &str) -> String {
+pub(crate) async fn login(addr: SocketAddr, user: &str, pass: &str, then: &str) -> String {
     let mut c = RawClient::connect(addr).await;
     c.send(
         format!(

@@ -1,5 +1,6 @@
 //! rnats-broker end to end: one test binary (the rustls-test layout), with modules per concern.
 
+mod audit;
 mod auth;
 mod callout;
 mod claims;

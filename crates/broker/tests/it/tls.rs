@@ -9,12 +9,12 @@ use rnats_test_support::{RawClient, scratch_dir};
 use crate::TestServer;
 use crate::auth::start_conf;
 
-struct Certs {
+pub(crate) struct Certs {
     dir: PathBuf,
 }
 
 impl Certs {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = scratch_dir("certs");
         rnats_tls::testcerts::write_all(&dir).expect("test certificates");
         Self { dir }
@@ -24,7 +24,7 @@ impl Certs {
         self.dir.join(name).display().to_string()
     }
 
-    fn server_block(&self, extra: &str) -> String {
+    pub(crate) fn server_block(&self, extra: &str) -> String {
         format!(
             "tls {{ cert_file: \"{}\", key_file: \"{}\", ca_file: \"{}\" {extra} }}",
             self.path("server.pem"),
@@ -41,7 +41,7 @@ impl Certs {
     }
 }
 
-fn options(certs: &Certs, client: Option<&str>) -> async_nats::ConnectOptions {
+pub(crate) fn options(certs: &Certs, client: Option<&str>) -> async_nats::ConnectOptions {
     let mut opts = async_nats::ConnectOptions::new()
         .add_root_certificates(certs.dir.join("ca.pem"))
         .require_tls(true);
@@ -54,7 +54,7 @@ fn options(certs: &Certs, client: Option<&str>) -> async_nats::ConnectOptions {
     opts
 }
 
-async fn try_connect(
+pub(crate) async fn try_connect(
     s: &TestServer,
     opts: async_nats::ConnectOptions,
 ) -> Result<async_nats::Client, String> {

@@ -550,3 +550,41 @@ async fn monitoring_flag_serves_varz_and_lists_it_in_the_ports_file() {
         "{raw}"
     );
 }
+
+#[test]
+fn config_check_validates_the_audit_block() {
+    let dir = scratch_dir("conf");
+    let check = |text: &str| {
+        let conf = dir.join("audit.conf");
+        std::fs::write(&conf, text).unwrap();
+        let out = Command::new(bin())
+            .args(["-t", "-c", conf.to_str().unwrap()])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            conf,
+        )
+    };
+    let log = dir.join("audit.log");
+    let (ok, err, _) = check(&format!(
+        "audit {{ file: \"{}\", max_size: 1MB }}\n",
+        log.display()
+    ));
+    assert!(ok, "{err}");
+    assert!(!log.exists(), "-t creates no audit file");
+    let (ok, err, conf) = check("port: 4999\naudit {\n  file: a.log, max_files: -1\n}\n");
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "{}:3:27: audit.max_files must be an integer from 0 to 1000",
+            conf.display()
+        )),
+        "{err}"
+    );
+    let missing = dir.join("no-such-dir").join("audit.log");
+    let (ok, err, _) = check(&format!("audit {{ file: \"{}\" }}\n", missing.display()));
+    assert!(!ok);
+    assert!(err.contains("does not exist"), "{err}");
+}

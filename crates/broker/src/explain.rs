@@ -25,6 +25,8 @@ pub(crate) struct Bound {
     pub(crate) user: String,
     pub(crate) account: String,
     pub(crate) permissions: Option<Arc<Permissions>>,
+    /// When the credentials expire (`$SYS.REQ.USER.INFO` tells the user).
+    pub(crate) expires: Option<std::time::SystemTime>,
 }
 
 /// Where a connection keeps its [`Bound`] (`None` until it authenticates).

@@ -5,7 +5,13 @@
 //! |---|---|
 //! | `$SYS.REQ.SERVER.PING`, `$SYS.REQ.SERVER.PING.STATSZ`, `$SYS.REQ.SERVER.<id>.STATSZ` | `{"server":…,"statsz":…}` |
 //! | `$SYS.REQ.SERVER.PING.<EP>`, `$SYS.REQ.SERVER.<id>.<EP>` for VARZ, CONNZ, SUBSZ, ACCOUNTZ, HEALTHZ | `{"server":…,"data":…}` or `{"server":…,"error":{"code":…,"description":…}}` |
-//! | `$SYS.REQ.ACCOUNT.<acc>.CONNZ`, `$SYS.REQ.ACCOUNT.<acc>.SUBSZ` | the same, limited to the account |
+//! | `$SYS.REQ.SERVER.PING.<EP>`, `$SYS.REQ.SERVER.<id>.<EP>` for LEAFZ, ROUTEZ, GATEWAYZ, JSZ, PROFILEZ, EXPVARZ, IPQUEUESZ, RAFTZ | the same, with the empty or disabled shape of those features (`sysz.rs`) |
+//! | `$SYS.REQ.SERVER.PING.IDZ`, `$SYS.REQ.SERVER.<id>.IDZ` | `{"name":…,"host":…,"id":…}` |
+//! | `$SYS.REQ.ACCOUNT.<acc>.CONNZ`, `.SUBSZ`, `.STATZ`, `.INFO`, `.LEAFZ`, `.JSZ` | the same, limited to the account |
+//! | `$SYS.REQ.ACCOUNT.<acc>.CONNS` | `AccountNumConns`, when the account has connections |
+//!
+//! Every account also reaches a few of these on its own (`sysacc.rs`), and
+//! `$SYS.ACCOUNT.<acc>.SERVER.CONNS` reports account connection counts.
 //!
 //! A request body is the endpoint's options as JSON (nats-server's field names), plus the
 //! event filter (`server_name`, `host`, `cluster`, `exact_match`, `tags`, `domain`): a server
@@ -18,8 +24,11 @@ use serde::{Deserialize, Serialize};
 
 use super::connz::{ConnzOptions, ConnzState, Sort, connz};
 use super::endpoints::{self, SubszOptions};
+use super::events::SysEvent;
 use super::go_time;
 use super::json::{KindCounts, MsgBytes};
+use super::sysacc::{self, AccountClients, AccountNumConns, AccountRequest, ConnsHeartbeats};
+use super::sysz;
 use crate::state::ServerState;
 use crate::system::{InternalClient, Message};
 
@@ -29,7 +38,26 @@ const STATSZ_FIRST: Duration = Duration::from_millis(250);
 const STATSZ_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The endpoints answered per server.
-const ENDPOINTS: [&str; 6] = ["STATSZ", "VARZ", "CONNZ", "SUBSZ", "ACCOUNTZ", "HEALTHZ"];
+const ENDPOINTS: [&str; 15] = [
+    "STATSZ",
+    "VARZ",
+    "CONNZ",
+    "SUBSZ",
+    "ACCOUNTZ",
+    "HEALTHZ",
+    "IDZ",
+    "LEAFZ",
+    "ROUTEZ",
+    "GATEWAYZ",
+    "JSZ",
+    "PROFILEZ",
+    "EXPVARZ",
+    "IPQUEUESZ",
+    "RAFTZ",
+];
+
+/// The endpoints answered per account, `$SYS.REQ.ACCOUNT.<acc>.<EP>`.
+const ACCOUNT_ENDPOINTS: [&str; 7] = ["CONNZ", "STATZ", "SUBSZ", "INFO", "LEAFZ", "JSZ", "CONNS"];
 
 /// nats-server's `ServerInfo`: who answers (the `server` object of `$SYS` replies and events),
 /// its fields in Go's order.
@@ -122,6 +150,15 @@ struct StatzRequest {
     include_unused: bool,
 }
 
+/// `ProfilezOptions` as JSON.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ProfilezRequest {
+    #[serde(flatten)]
+    filter: Filter,
+    name: String,
+}
+
 /// `AccountzOptions` as JSON.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -169,6 +206,9 @@ fn is_zero_usize(n: &usize) -> bool {
 struct Services {
     state: Arc<ServerState>,
     client: InternalClient,
+    /// The internal client of each account, for the services every account reaches.
+    accounts: std::sync::Mutex<AccountClients>,
+    heartbeats: std::sync::Mutex<ConnsHeartbeats>,
 }
 
 /// Starts the `$SYS` monitoring services in the system account.
@@ -181,10 +221,10 @@ pub(crate) fn start(state: &Arc<ServerState>) {
         subjects.push(format!("$SYS.REQ.SERVER.PING.{ep}"));
         subjects.push(format!("$SYS.REQ.SERVER.{id}.{ep}"));
     }
-    subjects.push("$SYS.REQ.ACCOUNT.*.CONNZ".to_owned());
-    // Also `$SYS.REQ.ACCOUNT.PING.STATZ`, which asks about every account.
-    subjects.push("$SYS.REQ.ACCOUNT.*.STATZ".to_owned());
-    subjects.push("$SYS.REQ.ACCOUNT.*.SUBSZ".to_owned());
+    // `$SYS.REQ.ACCOUNT.PING.STATZ` asks about every account.
+    for ep in ACCOUNT_ENDPOINTS {
+        subjects.push(format!("$SYS.REQ.ACCOUNT.*.{ep}"));
+    }
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(1024);
     for subject in subjects {
         match client.subscribe(&subject, None) {
@@ -213,15 +253,27 @@ pub(crate) fn start(state: &Arc<ServerState>) {
     drop(tx);
     let (events_tx, mut events) = tokio::sync::mpsc::channel(super::events::EVENT_QUEUE);
     state.monitor.set_event_sink(events_tx);
+    let (account_tx, mut account_rx) = tokio::sync::mpsc::channel::<AccountRequest>(1024);
+    let mut accounts = AccountClients::new(account_tx);
+    // Every account known now reaches its services from the start; accounts that appear later
+    // (operator mode) from their first connection.
+    for name in endpoints::account_names(state) {
+        accounts.client(state, &name);
+    }
     let services = Arc::new(Services {
         state: state.clone(),
         client,
+        accounts: std::sync::Mutex::new(accounts),
+        heartbeats: std::sync::Mutex::new(ConnsHeartbeats::default()),
     });
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
         let mut every = STATSZ_FIRST;
         let next = tokio::time::sleep(every);
         tokio::pin!(next);
+        let far = || tokio::time::Instant::now() + Duration::from_secs(3600);
+        let beat = tokio::time::sleep_until(far());
+        tokio::pin!(beat);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -229,12 +281,23 @@ pub(crate) fn start(state: &Arc<ServerState>) {
                     Some(msg) => services.answer(&msg),
                     None => return,
                 },
-                Some(event) = events.recv() => services.publish_event(event),
+                Some(request) = account_rx.recv() => services.answer_account(&request),
+                Some(event) = events.recv() => services.handle_event(event),
                 () = &mut next => {
                     services.publish_statsz();
                     every = (every * 2).min(STATSZ_INTERVAL);
                     next.as_mut().reset(tokio::time::Instant::now() + every);
                 }
+                () = &mut beat => {
+                    let due = services.heartbeats().take_due(tokio::time::Instant::now());
+                    for account in due {
+                        services.publish_conns(&account);
+                    }
+                }
+            }
+            let at = services.heartbeats().next().unwrap_or_else(far);
+            if at != beat.deadline() {
+                beat.as_mut().reset(at);
             }
         }
     });
@@ -297,6 +360,105 @@ impl Services {
         serde_json::json!({ "server": self.server_info(), "statsz": stats })
     }
 
+    fn heartbeats(&self) -> std::sync::MutexGuard<'_, ConnsHeartbeats> {
+        self.heartbeats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn account_client(&self, account: &str) -> InternalClient {
+        self.accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .client(&self.state, account)
+    }
+
+    fn handle_event(&self, event: SysEvent) {
+        use super::events::EventKind;
+        match event {
+            SysEvent::Client(event) => {
+                let event = *event;
+                let account = event.client.acc.clone();
+                let kind = event.kind;
+                if kind == EventKind::Connect {
+                    // An account that appeared since start (operator mode) gets its services.
+                    self.account_client(&account);
+                }
+                self.publish_event(event);
+                // nats-server reports connection counts of every account but the global one.
+                if kind != EventKind::AuthError && account != "$G" {
+                    self.publish_conns(&account);
+                }
+            }
+            SysEvent::UserInfo { out, reply } => self.answer_user_info(&out, &reply),
+        }
+    }
+
+    /// `$SYS.REQ.USER.INFO`: who the requester is, in nats-server's envelope, sent in the
+    /// requester's account.
+    fn answer_user_info(&self, out: &crate::outbound::Outbound, reply: &str) {
+        let Some(data) = sysacc::user_info(out) else {
+            return;
+        };
+        let account = out.stats.meta().account;
+        let body = serde_json::json!({ "server": self.server_info(), "data": data });
+        let _ =
+            self.account_client(&account)
+                .publish(reply, None, None, body.to_string().as_bytes());
+    }
+
+    /// `AccountNumConns` of `account` now; `None` for an account this server does not know.
+    fn account_conns(&self, account: &str) -> Option<AccountNumConns> {
+        let stat = endpoints::accstatz(&self.state, true, &[account.to_owned()])
+            .account_statz
+            .into_iter()
+            .next()?;
+        Some(AccountNumConns::new(self.server_info(), stat))
+    }
+
+    /// Publishes `account`'s connection count on the old and new subjects, and schedules the
+    /// next heartbeat while it has connections.
+    fn publish_conns(&self, account: &str) {
+        let Some(event) = self.account_conns(account) else {
+            return;
+        };
+        self.heartbeats().updated(account, event.total_conns());
+        let Ok(body) = serde_json::to_string(&event) else {
+            return;
+        };
+        for subject in [
+            format!("$SYS.SERVER.ACCOUNT.{account}.CONNS"),
+            format!("$SYS.ACCOUNT.{account}.SERVER.CONNS"),
+        ] {
+            let _ = self.client.publish(&subject, None, None, body.as_bytes());
+        }
+    }
+
+    /// A request that reached an account's own services: answered as the system account would
+    /// for that account, in that account.
+    fn answer_account(&self, request: &AccountRequest) {
+        let msg = &request.msg;
+        let Some(reply) = msg
+            .reply
+            .as_deref()
+            .and_then(|r| std::str::from_utf8(r).ok())
+        else {
+            return;
+        };
+        let ep = match &msg.subject[..] {
+            b"$SYS.REQ.ACCOUNT.PING.CONNZ" | b"$SYS.REQ.SERVER.PING.CONNZ" => "CONNZ",
+            b"$SYS.REQ.ACCOUNT.PING.STATZ" => "STATZ",
+            // USER.INFO is answered from what the requester's session handed over.
+            _ => return,
+        };
+        if let Some(body) = self.endpoint(ep, &msg.payload, Some(&request.account)) {
+            let _ = self.account_client(&request.account).publish(
+                reply,
+                None,
+                None,
+                body.to_string().as_bytes(),
+            );
+        }
+    }
+
     /// A client event, with nats-server's envelope, on its subject.
     fn publish_event(&self, event: super::events::ClientEvent) {
         use super::events::{EventKind, event_id};
@@ -350,6 +512,9 @@ impl Services {
         let subject = String::from_utf8_lossy(&msg.subject);
         let tokens: Vec<&str> = subject.split('.').collect();
         let body = match tokens.as_slice() {
+            ["$SYS", "REQ", "ACCOUNT", account, "CONNS"] => {
+                self.conns_request(account, &msg.payload)
+            }
             ["$SYS", "REQ", "ACCOUNT", account, ep] => {
                 self.endpoint(ep, &msg.payload, Some(account))
             }
@@ -362,6 +527,24 @@ impl Services {
                 .client
                 .publish(reply, None, None, body.to_string().as_bytes());
         }
+    }
+
+    /// `$SYS.REQ.ACCOUNT.<acc>.CONNS`: the account's connection count, only when it has
+    /// connections here (other servers answer for theirs).
+    fn conns_request(&self, account: &str, payload: &[u8]) -> Option<serde_json::Value> {
+        let request: sysacc::ConnsRequest = if payload.is_empty() {
+            sysacc::ConnsRequest::default()
+        } else {
+            serde_json::from_slice(payload).ok()?
+        };
+        if !request.account.is_empty() && request.account != account {
+            return None;
+        }
+        let event = self.account_conns(account)?;
+        if event.total_conns() == 0 {
+            return None;
+        }
+        serde_json::to_value(&event).ok()
     }
 
     /// The answer of endpoint `ep`; `None` when the filter leaves this server out.
@@ -389,6 +572,48 @@ impl Services {
                 Ok(f) => {
                     parse(&f)?;
                     to_value(&endpoints::varz(&self.state))
+                }
+                Err(e) => Err(e),
+            },
+            "IDZ" => {
+                let filter: Filter = decode(payload).ok()?;
+                parse(&filter)?;
+                return Some(sysz::idz(&self.state));
+            }
+            "LEAFZ" | "ROUTEZ" | "GATEWAYZ" | "JSZ" | "EXPVARZ" | "IPQUEUESZ" | "RAFTZ" => {
+                match decode::<Filter>(payload) {
+                    Ok(f) => {
+                        parse(&f)?;
+                        match (ep, account) {
+                            ("LEAFZ", _) => Ok(sysz::leafz(&self.state)),
+                            ("ROUTEZ", None) => Ok(sysz::routez(&self.state)),
+                            ("GATEWAYZ", None) => Ok(sysz::gatewayz(&self.state)),
+                            ("JSZ", None) => Ok(sysz::jsz(&self.state)),
+                            ("JSZ", Some(_)) => Err((500, sysz::JSZ_ACCOUNT_ERROR.to_owned())),
+                            ("EXPVARZ", None) => {
+                                Ok(sysz::expvarz(endpoints::varz(&self.state).mem))
+                            }
+                            ("IPQUEUESZ" | "RAFTZ", None) => Ok(sysz::empty()),
+                            _ => return None,
+                        }
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            "PROFILEZ" if account.is_none() => match decode::<ProfilezRequest>(payload) {
+                Ok(r) => {
+                    parse(&r.filter)?;
+                    to_value(&sysz::profilez(&r.name))
+                }
+                Err(e) => Err(e),
+            },
+            "INFO" if account.is_some() => match decode::<Filter>(payload) {
+                Ok(f) => {
+                    parse(&f)?;
+                    let name = account.unwrap_or_default();
+                    endpoints::accountz(&self.state, name)
+                        .map_err(|e| (500, e))
+                        .and_then(|a| to_value(&a.account))
                 }
                 Err(e) => Err(e),
             },

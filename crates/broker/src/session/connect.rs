@@ -351,6 +351,7 @@ impl Session {
                 user: authorized.identity.clone(),
                 account: authorized.account.clone(),
                 permissions: authorized.permissions.clone(),
+                expires: authorized.expires,
             }));
         self.permissions = authorized.permissions;
         self.publish_cache = PublishCache::new();

@@ -17,6 +17,7 @@ mod plugin;
 mod ratelimit;
 mod raw;
 mod reasons;
+mod sysreq;
 mod system;
 mod tls;
 mod trace;

@@ -1,0 +1,259 @@
+//! The `$SYS` requests and events beyond the monitoring endpoints, against nats-server 2.15.1:
+//! the services every account reaches (`$SYS.REQ.USER.INFO`, the account's own CONNZ and
+//! STATZ), the per-account endpoints (INFO, LEAFZ, JSZ, CONNS), the server endpoints of
+//! features rnats does not have, and the account connection-count event.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rnats_test_support::{ExternalServer, reference_server_bin};
+use serde_json::Value;
+
+use crate::TestServer;
+use crate::monitor::shape_of;
+
+/// A system user, and an application user with permissions (so USER.INFO has some to show).
+const CONF: &str = r#"
+accounts {
+    SYS { users = [{user: sys, password: pw}] }
+    APP {
+        users = [{
+            user: app, password: pw,
+            permissions: {
+                publish: { allow: ["x", "$SYS.REQ.>", "_INBOX.>"] },
+                subscribe: { deny: ["secret"] }
+            }
+        }]
+    }
+}
+system_account: SYS
+"#;
+
+async fn connect(url: &str, user: &str) -> async_nats::Client {
+    async_nats::ConnectOptions::with_user_and_password(user.into(), "pw".into())
+        .name(user)
+        .connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("{user} connects: {e}"))
+}
+
+/// The answers on `url`, by request (`<user> <subject> <body>`).
+async fn answers(url: &str) -> Vec<(String, Value)> {
+    let app = connect(url, "app").await;
+    let sys = connect(url, "sys").await;
+    let id = sys.server_info().server_id;
+    let requests: &[(&str, &str, &str)] = &[
+        ("app", "$SYS.REQ.USER.INFO", ""),
+        ("app", "$SYS.REQ.ACCOUNT.PING.CONNZ", ""),
+        ("app", "$SYS.REQ.SERVER.PING.CONNZ", r#"{"auth":true}"#),
+        ("app", "$SYS.REQ.ACCOUNT.PING.STATZ", ""),
+        ("sys", "$SYS.REQ.USER.INFO", ""),
+        ("sys", "$SYS.REQ.SERVER.PING.IDZ", ""),
+        ("sys", "$SYS.REQ.SERVER.PING.LEAFZ", ""),
+        ("sys", "$SYS.REQ.SERVER.PING.ROUTEZ", ""),
+        ("sys", "$SYS.REQ.SERVER.PING.GATEWAYZ", ""),
+        ("sys", "$SYS.REQ.SERVER.PING.JSZ", ""),
+        ("sys", "$SYS.REQ.SERVER.PING.PROFILEZ", ""),
+        (
+            "sys",
+            "$SYS.REQ.SERVER.PING.PROFILEZ",
+            r#"{"name":"bogus"}"#,
+        ),
+        ("sys", "$SYS.REQ.SERVER.PING.RAFTZ", ""),
+        ("sys", "$SYS.REQ.ACCOUNT.APP.INFO", ""),
+        ("sys", "$SYS.REQ.ACCOUNT.SYS.INFO", ""),
+        ("sys", "$SYS.REQ.ACCOUNT.NOPE.INFO", ""),
+        ("sys", "$SYS.REQ.ACCOUNT.APP.LEAFZ", ""),
+        ("sys", "$SYS.REQ.ACCOUNT.APP.JSZ", ""),
+        ("sys", "$SYS.REQ.ACCOUNT.APP.CONNS", ""),
+        ("sys", "$SYS.REQ.ACCOUNT.PING.CONNZ", ""),
+        ("sys", "$SYS.REQ.ACCOUNT.NOPE.CONNZ", ""),
+    ];
+    let mut out = Vec::new();
+    for (who, subject, body) in requests {
+        let client = if *who == "app" { &app } else { &sys };
+        let reply = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.request(subject.to_string(), body.to_string().into()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{who} {subject}: no answer"))
+        .unwrap_or_else(|e| panic!("{who} {subject}: {e}"));
+        let json: Value = serde_json::from_slice(&reply.payload)
+            .unwrap_or_else(|e| panic!("{who} {subject}: {e}"));
+        out.push((format!("{who} {subject} {body}").replace(&id, "<id>"), json));
+    }
+    out
+}
+
+fn mismatch(what: &str, theirs: &Value, mine: &Value) -> Option<String> {
+    let (t, m) = (shape_of(theirs), shape_of(mine));
+    if t == m {
+        return None;
+    }
+    let only_theirs: Vec<_> = t.iter().filter(|(k, v)| m.get(*k) != Some(v)).collect();
+    let only_mine: Vec<_> = m.iter().filter(|(k, v)| t.get(*k) != Some(v)).collect();
+    Some(format!(
+        "{what}:\n  nats-server only: {only_theirs:?}\n  rnats only: {only_mine:?}"
+    ))
+}
+
+fn conf_file(name: &str) -> std::path::PathBuf {
+    let dir = rnats_test_support::scratch_dir(name);
+    let path = dir.join("server.conf");
+    std::fs::write(&path, CONF).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn same_account_and_server_requests_as_nats_server() {
+    let path = conf_file("sysreq-requests");
+    let reference = ExternalServer::spawn(&reference_server_bin(), &["-c", path.to_str().unwrap()])
+        .expect("start nats-server");
+    let loaded = rnats_config::load_str(CONF, None).expect("valid config");
+    let ours = TestServer::with_config(loaded.config).await;
+    let theirs = answers(&format!("nats://{}", reference.addr())).await;
+    let mine = answers(&ours.url()).await;
+    let mut mismatches = Vec::new();
+    for ((request, t), (_, m)) in theirs.iter().zip(&mine) {
+        // The system account's pending replies to the requests the application account just
+        // made through its service imports: nats-server's bookkeeping of the moment.
+        let mut t = t.clone();
+        if let Some(data) = t.get_mut("data").and_then(Value::as_object_mut) {
+            data.remove("responses");
+        }
+        let t = &t;
+        mismatches.extend(mismatch(request, t, m));
+        if let Some(error) = t.get("error") {
+            assert_eq!(error, &m["error"], "{request}");
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    let get = |request: &str| {
+        &mine
+            .iter()
+            .find(|(r, _)| r.starts_with(request))
+            .unwrap_or_else(|| panic!("{request}"))
+            .1
+    };
+    // Who asked, in the requester's account, with the permissions of the configuration.
+    let user = &get("app $SYS.REQ.USER.INFO")["data"];
+    assert_eq!(user["user"], "app");
+    assert_eq!(user["account"], "APP");
+    assert_eq!(
+        user["permissions"]["subscribe"],
+        serde_json::json!({"deny": ["secret"]})
+    );
+    let mut allowed: Vec<&str> = user["permissions"]["publish"]["allow"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    allowed.sort_unstable();
+    assert_eq!(allowed, ["$SYS.REQ.>", "_INBOX.>", "x"]);
+    assert_eq!(
+        get("sys $SYS.REQ.USER.INFO")["data"],
+        serde_json::json!({"user": "sys", "account": "SYS", "account_name": "SYS"})
+    );
+    // An account's own CONNZ lists only its connections.
+    for request in [
+        "app $SYS.REQ.ACCOUNT.PING.CONNZ",
+        "app $SYS.REQ.SERVER.PING.CONNZ",
+    ] {
+        let connz = &get(request)["data"];
+        assert_eq!(connz["total"], 1, "{request}");
+        assert_eq!(connz["connections"][0]["name"], "app", "{request}");
+    }
+    let statz = &get("app $SYS.REQ.ACCOUNT.PING.STATZ")["data"]["account_statz"];
+    assert_eq!(statz.as_array().unwrap().len(), 1);
+    assert_eq!(statz[0]["acc"], "APP");
+    let conns = get("sys $SYS.REQ.ACCOUNT.APP.CONNS");
+    assert_eq!(
+        conns["type"],
+        "io.nats.server.advisory.v1.account_connections"
+    );
+    assert_eq!(conns["acc"], "APP");
+    assert_eq!(conns["conns"], 1);
+    assert_eq!(
+        get("sys $SYS.REQ.ACCOUNT.NOPE.CONNZ")["data"]["connections"],
+        Value::Null
+    );
+    // The same values where nothing is masked.
+    for (request, t) in &theirs {
+        let m = &mine.iter().find(|(r, _)| r == request).unwrap().1;
+        if request.contains("IDZ") || request.contains("RAFTZ") || request.contains("PROFILEZ") {
+            let strip = |v: &Value| {
+                let mut v = v.clone();
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("server");
+                    o.remove("name");
+                    o.remove("id");
+                }
+                v
+            };
+            assert_eq!(strip(t), strip(m), "{request}");
+        }
+    }
+}
+
+async fn next_event(sub: &mut async_nats::Subscriber) -> (String, Value) {
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("an account connections event")
+        .unwrap();
+    (
+        msg.subject.to_string(),
+        serde_json::from_slice::<Value>(&msg.payload).unwrap(),
+    )
+}
+
+/// The account connection-count events a system user sees on `url` while an application
+/// client comes and goes.
+async fn conns_events(url: &str) -> Vec<(String, Value)> {
+    let sys = connect(url, "sys").await;
+    let mut events = sys
+        .subscribe("$SYS.ACCOUNT.APP.SERVER.CONNS")
+        .await
+        .unwrap();
+    let mut old = sys
+        .subscribe("$SYS.SERVER.ACCOUNT.APP.CONNS")
+        .await
+        .unwrap();
+    sys.flush().await.unwrap();
+    let app = connect(url, "app").await;
+    app.flush().await.unwrap();
+    let mut got = Vec::new();
+    got.push(next_event(&mut old).await);
+    got.push(next_event(&mut events).await);
+    drop(app);
+    got.push(next_event(&mut old).await);
+    got.push(next_event(&mut events).await);
+    got
+}
+
+#[tokio::test]
+async fn same_account_connection_events_as_nats_server() {
+    let path = conf_file("sysreq-conns");
+    let reference = ExternalServer::spawn(&reference_server_bin(), &["-c", path.to_str().unwrap()])
+        .expect("start nats-server");
+    let loaded = rnats_config::load_str(CONF, None).expect("valid config");
+    let ours = TestServer::with_config(loaded.config).await;
+    let theirs = conns_events(&format!("nats://{}", reference.addr())).await;
+    let mine = conns_events(&ours.url()).await;
+    let subjects = |v: &[(String, Value)]| v.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>();
+    assert_eq!(subjects(&theirs), subjects(&mine));
+    let mismatches: Vec<String> = theirs
+        .iter()
+        .zip(&mine)
+        .filter_map(|((s, t), (_, m))| mismatch(s, t, m))
+        .collect();
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    for ((_, t), (s, m)) in theirs.iter().zip(&mine) {
+        for key in ["type", "acc", "conns", "total_conns", "leafnodes"] {
+            assert_eq!(t[key], m[key], "{s} {key}");
+        }
+    }
+    assert_eq!(mine[0].1["conns"], 1);
+    assert_eq!(mine[3].1["conns"], 0);
+}

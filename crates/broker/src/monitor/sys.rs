@@ -492,6 +492,38 @@ impl Services {
         let _ = self
             .client
             .publish(&subject, None, None, body.to_string().as_bytes());
+        if event.kind == EventKind::AuthError {
+            self.publish_account_auth_error(body);
+        }
+    }
+
+    /// nats-server's account-level copy of an authentication failure,
+    /// `$SYS.ACCOUNT.CLIENT.AUTH.ERR`, published inside the account the client was in (`$G`
+    /// before authenticating), or with an auth callout configured, inside the callout's account.
+    fn publish_account_auth_error(&self, mut body: serde_json::Value) {
+        let settings = self.state.settings();
+        let callout = settings
+            .config
+            .authorization
+            .as_ref()
+            .and_then(|a| a.auth_callout.as_ref())
+            .filter(|_| settings.jwt.is_none())
+            .map(|c| c.account.clone());
+        let account = match callout {
+            Some(account) => {
+                body["client"]["acc"] = account.clone().into();
+                account
+            }
+            None => body["client"]["acc"].as_str().unwrap_or("$G").to_owned(),
+        };
+        body["id"] = super::events::event_id().into();
+        body["server"] = serde_json::to_value(self.server_info()).unwrap_or_default();
+        let _ = self.account_client(&account).publish(
+            "$SYS.ACCOUNT.CLIENT.AUTH.ERR",
+            None,
+            None,
+            body.to_string().as_bytes(),
+        );
     }
 
     fn publish_statsz(&self) {

@@ -257,3 +257,55 @@ async fn same_account_connection_events_as_nats_server() {
     assert_eq!(mine[0].1["conns"], 1);
     assert_eq!(mine[3].1["conns"], 0);
 }
+
+/// Accounts and a user of the global account, where failed logins are reported.
+const GLOBAL_CONF: &str = r#"
+accounts {
+    SYS { users = [{user: sys, password: pw}] }
+    APP { users = [{user: app, password: pw}] }
+}
+authorization { users = [{user: g, password: pw}] }
+system_account: SYS
+"#;
+
+/// What a global-account subscriber sees of a failed login on `url`.
+async fn account_auth_error(url: &str) -> (String, Value) {
+    let g = connect(url, "g").await;
+    let mut events = g.subscribe("$SYS.ACCOUNT.CLIENT.AUTH.ERR").await.unwrap();
+    g.flush().await.unwrap();
+    let refused = async_nats::ConnectOptions::with_user_and_password("app".into(), "wrong".into())
+        .max_reconnects(Some(0))
+        .connect(url)
+        .await;
+    assert!(refused.is_err());
+    let msg = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("an account auth error event")
+        .unwrap();
+    (
+        msg.subject.to_string(),
+        serde_json::from_slice(&msg.payload).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn same_account_auth_error_event_as_nats_server() {
+    let dir = rnats_test_support::scratch_dir("sysreq-auth-err");
+    let path = dir.join("server.conf");
+    std::fs::write(&path, GLOBAL_CONF).unwrap();
+    let reference = ExternalServer::spawn(&reference_server_bin(), &["-c", path.to_str().unwrap()])
+        .expect("start nats-server");
+    let loaded = rnats_config::load_str(GLOBAL_CONF, None).expect("valid config");
+    let ours = TestServer::with_config(loaded.config).await;
+    let (ts, t) = account_auth_error(&format!("nats://{}", reference.addr())).await;
+    let (ms, m) = account_auth_error(&ours.url()).await;
+    assert_eq!(ts, ms);
+    if let Some(diff) = mismatch(&ts, &t, &m) {
+        panic!("{diff}");
+    }
+    for key in ["type", "reason"] {
+        assert_eq!(t[key], m[key], "{key}");
+    }
+    assert_eq!(m["client"]["acc"], "$G");
+    assert_eq!(m["client"]["user"], "app");
+}

@@ -309,3 +309,68 @@ async fn same_account_auth_error_event_as_nats_server() {
     assert_eq!(m["client"]["acc"], "$G");
     assert_eq!(m["client"]["user"], "app");
 }
+
+/// The ingress subjects of the trace events a client of an account whose JWT has `trace`
+/// receives on the destination after publishing a sampled, an unsampled and a sampled message.
+async fn jwt_account_traces(url: &str, creds: &str) -> Vec<String> {
+    let client = async_nats::ConnectOptions::with_credentials(creds)
+        .unwrap()
+        .connect(url)
+        .await
+        .expect("creds login");
+    let mut traces = client.subscribe("trace.here").await.unwrap();
+    client.flush().await.unwrap();
+    for (subject, flag) in [("x", "01"), ("y", "00"), ("z", "01")] {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(
+            "traceparent",
+            format!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-{flag}").as_str(),
+        );
+        client
+            .publish_with_headers(subject, headers, "hello".into())
+            .await
+            .unwrap();
+    }
+    client.flush().await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let msg = tokio::time::timeout(Duration::from_secs(5), traces.next())
+            .await
+            .expect("a trace event")
+            .unwrap();
+        let event: Value = serde_json::from_slice(&msg.payload).unwrap();
+        got.push(
+            event["events"][0]["subj"]
+                .as_str()
+                .unwrap_or("?")
+                .to_owned(),
+        );
+    }
+    got
+}
+
+#[tokio::test]
+async fn account_jwt_trace_destination_as_nats_server() {
+    use crate::operator::{Trust, account, creds, user};
+    let mut trust = Trust::new();
+    let (a, mut claims) = account("A");
+    claims.trace = Some(rnats_jwt::MsgTrace {
+        dest: "trace.here".into(),
+        sampling: 0,
+    });
+    trust.add(&a, &claims);
+    let conf = trust.config("");
+    let (u, j) = user("app", &a, &a, |_| {});
+    let creds = creds(&u, &j);
+    let dir = rnats_test_support::scratch_dir("sysreq-jwt-trace");
+    let path = dir.join("server.conf");
+    std::fs::write(&path, &conf).unwrap();
+    let reference = ExternalServer::spawn(&reference_server_bin(), &["-c", path.to_str().unwrap()])
+        .expect("start nats-server");
+    let ours = crate::auth::start_conf(&conf).await;
+    let theirs = jwt_account_traces(&format!("nats://{}", reference.addr()), &creds).await;
+    let mine = jwt_account_traces(&ours.url(), &creds).await;
+    // The unsampled `y` is not traced; sampling 0 means every sampled message.
+    assert_eq!(theirs, ["x", "z"]);
+    assert_eq!(mine, theirs);
+}

@@ -395,7 +395,7 @@ impl Services {
     /// `$SYS.REQ.USER.INFO`: who the requester is, in nats-server's envelope, sent in the
     /// requester's account.
     fn answer_user_info(&self, out: &crate::outbound::Outbound, reply: &str) {
-        let Some(data) = sysacc::user_info(out) else {
+        let Some(data) = sysacc::user_info(&self.state, out) else {
             return;
         };
         let account = out.stats.meta().account;

@@ -117,6 +117,8 @@ struct UserInfo {
     account: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     account_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    user_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     permissions: Option<serde_json::Value>,
     /// Nanoseconds left, whole seconds.
@@ -130,7 +132,7 @@ fn is_zero(n: &u64) -> bool {
 
 /// The `data` of the answer to `$SYS.REQ.USER.INFO` from the connection behind `out`; `None`
 /// before it authenticated.
-pub(super) fn user_info(out: &Outbound) -> Option<serde_json::Value> {
+pub(super) fn user_info(state: &ServerState, out: &Outbound) -> Option<serde_json::Value> {
     let bound = out
         .bound
         .lock()
@@ -143,7 +145,8 @@ pub(super) fn user_info(out: &Outbound) -> Option<serde_json::Value> {
     let info = UserInfo {
         user: bound.user.clone(),
         account: bound.account.clone(),
-        account_name: bound.account.clone(),
+        account_name: account_name(state, &bound.account),
+        user_name: bound.jwt_name.clone().unwrap_or_default(),
         permissions: bound
             .permissions
             .as_ref()
@@ -151,6 +154,19 @@ pub(super) fn user_info(out: &Outbound) -> Option<serde_json::Value> {
         expires,
     };
     serde_json::to_value(info).ok()
+}
+
+/// An account's name tag: in operator mode the name in its JWT (nats-server's `getNameTag`),
+/// else its name.
+fn account_name(state: &ServerState, account: &str) -> String {
+    state
+        .settings()
+        .jwt
+        .as_ref()
+        .and_then(|jwt| jwt.accounts.loaded_account(account))
+        .and_then(|a| a.claims.name.clone())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| account.to_owned())
 }
 
 /// Permissions as nats-server shows them to their user: `publish` and `subscribe` always

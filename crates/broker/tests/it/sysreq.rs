@@ -374,3 +374,71 @@ async fn account_jwt_trace_destination_as_nats_server() {
     assert_eq!(theirs, ["x", "z"]);
     assert_eq!(mine, theirs);
 }
+
+/// `$SYS.REQ.USER.INFO` of a JWT user with permissions and an expiry, on `url`.
+async fn jwt_user_info(url: &str, creds: &str) -> Value {
+    let client = async_nats::ConnectOptions::with_credentials(creds)
+        .unwrap()
+        .connect(url)
+        .await
+        .expect("creds login");
+    let reply = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.request("$SYS.REQ.USER.INFO", "".into()),
+    )
+    .await
+    .expect("an answer")
+    .expect("a reply");
+    serde_json::from_slice(&reply.payload).unwrap()
+}
+
+#[tokio::test]
+async fn jwt_user_info_as_nats_server() {
+    use crate::operator::{Trust, account, creds, user};
+    let mut trust = Trust::new();
+    let (a, claims) = account("Orders");
+    trust.add(&a, &claims);
+    let conf = trust.config("");
+    let (u, j) = user("app", &a, &a, |c| {
+        c.expires = Some(std::time::SystemTime::now() + Duration::from_secs(3600));
+        c.permissions.publish = rnats_jwt::Permission::allow(["feed.>", "_INBOX.>", "$SYS.REQ.>"]);
+        c.permissions.subscribe = rnats_jwt::Permission::new(vec![], vec!["secret.>".into()]);
+    });
+    let creds = creds(&u, &j);
+    let dir = rnats_test_support::scratch_dir("sysreq-jwt-user");
+    let path = dir.join("server.conf");
+    std::fs::write(&path, &conf).unwrap();
+    let reference = ExternalServer::spawn(&reference_server_bin(), &["-c", path.to_str().unwrap()])
+        .expect("start nats-server");
+    let ours = crate::auth::start_conf(&conf).await;
+    let theirs = jwt_user_info(&format!("nats://{}", reference.addr()), &creds).await;
+    let mine = jwt_user_info(&ours.url(), &creds).await;
+    if let Some(diff) = mismatch("USER.INFO", &theirs, &mine) {
+        panic!("{diff}");
+    }
+    let (t, m) = (&theirs["data"], &mine["data"]);
+    for key in ["user", "account", "account_name", "user_name"] {
+        assert_eq!(t[key], m[key], "{key}: {theirs} {mine}");
+    }
+    assert_eq!(m["account_name"], "Orders");
+    assert_eq!(m["user"], u.public_key().as_str());
+    let sorted = |v: &Value| {
+        let mut list: Vec<String> = v
+            .as_array()
+            .map(|a| a.iter().map(|s| s.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default();
+        list.sort();
+        list
+    };
+    for path in [("publish", "allow"), ("subscribe", "deny")] {
+        assert_eq!(
+            sorted(&t["permissions"][path.0][path.1]),
+            sorted(&m["permissions"][path.0][path.1]),
+            "{path:?}: {theirs} {mine}"
+        );
+    }
+    // Whole seconds left, in nanoseconds.
+    let left = |v: &Value| v["expires"].as_u64().unwrap() / 1_000_000_000;
+    assert!(left(t).abs_diff(left(m)) <= 2, "{theirs} {mine}");
+    assert!(left(m) > 3500);
+}

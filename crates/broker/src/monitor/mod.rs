@@ -16,6 +16,7 @@ mod query;
 mod stats;
 pub(crate) mod sys;
 mod sysacc;
+mod sysopts;
 mod sysz;
 
 use std::time::{Duration, SystemTime};

@@ -20,14 +20,17 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::connz::{ConnzOptions, ConnzState, Sort, connz};
 use super::endpoints::{self, SubszOptions};
 use super::events::SysEvent;
 use super::go_time;
 use super::json::{KindCounts, MsgBytes};
 use super::sysacc::{self, AccountClients, AccountNumConns, AccountRequest, ConnsHeartbeats};
+use super::sysopts::{
+    AccountzRequest, ConnzRequest, Filter, ProfilezRequest, StatzRequest, SubszRequest,
+    connz_request, decode, to_value,
+};
 use super::sysz;
 use crate::state::ServerState;
 use crate::system::{InternalClient, Message};
@@ -74,98 +77,6 @@ pub(crate) struct ServerInfo {
     flags: u64,
     seq: u64,
     time: String,
-}
-
-/// The request filter every endpoint accepts.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Filter {
-    server_name: String,
-    cluster: String,
-    host: String,
-    exact_match: bool,
-    tags: Vec<String>,
-    domain: String,
-}
-
-impl Filter {
-    /// Whether this server is left out (nats-server's `filterRequest`; rnats has no cluster,
-    /// tags or JetStream domain, so asking for any leaves it out).
-    fn skips(&self, name: &str, host: &str) -> bool {
-        let differs = |want: &str, have: &str| {
-            !want.is_empty()
-                && if self.exact_match {
-                    want != have
-                } else {
-                    !have.contains(want)
-                }
-        };
-        differs(&self.server_name, name)
-            || differs(&self.host, host)
-            || !self.cluster.is_empty()
-            || !self.tags.is_empty()
-            || !self.domain.is_empty()
-    }
-}
-
-/// `ConnzOptions` as JSON.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct ConnzRequest {
-    #[serde(flatten)]
-    filter: Filter,
-    sort: String,
-    auth: bool,
-    subscriptions: bool,
-    subscriptions_detail: bool,
-    offset: i64,
-    limit: i64,
-    cid: u64,
-    state: i64,
-    user: String,
-    acc: String,
-    filter_subject: String,
-}
-
-/// `SubszOptions` as JSON.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct SubszRequest {
-    #[serde(flatten)]
-    filter: Filter,
-    offset: i64,
-    limit: i64,
-    subscriptions: bool,
-    account: String,
-    test: String,
-}
-
-/// `AccountStatzOptions` as JSON.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct StatzRequest {
-    #[serde(flatten)]
-    filter: Filter,
-    accounts: Vec<String>,
-    include_unused: bool,
-}
-
-/// `ProfilezOptions` as JSON.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct ProfilezRequest {
-    #[serde(flatten)]
-    filter: Filter,
-    name: String,
-}
-
-/// `AccountzOptions` as JSON.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct AccountzRequest {
-    #[serde(flatten)]
-    filter: Filter,
-    account: String,
 }
 
 /// nats-server's `ServerStats`.
@@ -728,45 +639,4 @@ impl Services {
             }),
         })
     }
-}
-
-fn connz_request(
-    state: &ServerState,
-    r: ConnzRequest,
-    account: Option<&str>,
-) -> Result<serde_json::Value, (u16, String)> {
-    let sort =
-        Sort::parse(&r.sort).ok_or_else(|| (500, format!("invalid sorting option: {}", r.sort)))?;
-    let opts = ConnzOptions {
-        sort,
-        auth: r.auth,
-        subs: r.subscriptions,
-        subs_detail: r.subscriptions_detail,
-        offset: r.offset,
-        limit: r.limit,
-        cid: r.cid,
-        state: match r.state {
-            1 => ConnzState::Closed,
-            2 => ConnzState::All,
-            _ => ConnzState::Open,
-        },
-        user: r.user,
-        account: account.map_or(r.acc, str::to_owned),
-        filter_subject: r.filter_subject,
-    };
-    connz(state, &opts)
-        .map_err(|e| (500, e))
-        .and_then(|c| to_value(&c))
-}
-
-/// A request body: empty means the defaults; a body that is not the options is a 400.
-fn decode<T: Default + for<'de> Deserialize<'de>>(payload: &[u8]) -> Result<T, (u16, String)> {
-    if payload.is_empty() {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(payload).map_err(|e| (400, e.to_string()))
-}
-
-fn to_value<T: Serialize>(value: &T) -> Result<serde_json::Value, (u16, String)> {
-    serde_json::to_value(value).map_err(|e| (500, e.to_string()))
 }

@@ -25,6 +25,10 @@ pub(crate) struct Bound {
     pub(crate) user: String,
     pub(crate) account: String,
     pub(crate) permissions: Option<Arc<Permissions>>,
+    /// When the credentials expire (`$SYS.REQ.USER.INFO` tells the user).
+    pub(crate) expires: Option<std::time::SystemTime>,
+    /// The user JWT's name, for a JWT login (`$SYS.REQ.USER.INFO` tells the user).
+    pub(crate) jwt_name: Option<String>,
 }
 
 /// Where a connection keeps its [`Bound`] (`None` until it authenticates).

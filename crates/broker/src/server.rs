@@ -352,9 +352,16 @@ impl ServerHandle {
         self.state.client_count.load(Ordering::Acquire)
     }
 
-    /// Subscriptions in the global account.
+    /// Client subscriptions in the global account (the server's own, such as the system
+    /// services every account reaches, are not counted).
     pub fn subscription_count(&self) -> usize {
-        self.state.global_account.subscription_count()
+        let mut count = 0;
+        self.state.global_account.read().for_each(|sub| {
+            if !sub.client.internal.load(Ordering::Relaxed) {
+                count += 1;
+            }
+        });
+        count
     }
 
     /// Warnings for the operator about the configuration in force (plaintext passwords,

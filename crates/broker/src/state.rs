@@ -34,6 +34,9 @@ pub(crate) struct Settings {
     links: HashMap<String, Plan>,
     /// Subject mappings by account, put in force with the links.
     mappings: crate::mapping::AccountMappings,
+    /// Message trace destinations by account (`msg_trace`, or an account JWT's `trace`): the
+    /// destination subject and the sampling percentage, put in force with the links.
+    msg_traces: Vec<(String, String, u8)>,
     /// Client TLS, built from the certificate files at start-up and at every reload (so a
     /// reload picks up renewed certificates for new connections).
     pub(crate) tls: Option<Arc<TlsSetup>>,
@@ -115,6 +118,26 @@ impl Settings {
             }
             None => None,
         };
+        let msg_traces = match &jwt {
+            Some(jwt) => jwt
+                .accounts
+                .loaded()
+                .iter()
+                .filter_map(|a| {
+                    let t = a.claims.trace.as_ref()?;
+                    let (dest, sampling) = jwt_trace(&t.dest, t.sampling)?;
+                    Some((a.key().to_owned(), dest, sampling))
+                })
+                .collect(),
+            None => config
+                .accounts
+                .iter()
+                .filter_map(|a| {
+                    let t = a.msg_trace.as_ref()?;
+                    Some((a.name.clone(), t.dest.clone(), t.sampling))
+                })
+                .collect(),
+        };
         let (links, mappings) = match &jwt {
             Some(jwt) => {
                 warnings.extend(jwt.warnings.iter().cloned());
@@ -157,6 +180,7 @@ impl Settings {
             websocket,
             links,
             mappings,
+            msg_traces,
             tls,
             warnings,
             jwt,
@@ -361,11 +385,9 @@ impl ServerState {
         for account in &known {
             account.set_msg_trace(None);
         }
-        for a in settings.config.accounts.iter() {
-            if let Some(t) = &a.msg_trace {
-                self.account(&a.name)
-                    .set_msg_trace(Some((t.dest.clone(), t.sampling)));
-            }
+        for (name, dest, sampling) in &settings.msg_traces {
+            self.account(name)
+                .set_msg_trace(Some((dest.clone(), *sampling)));
         }
     }
 
@@ -417,6 +439,19 @@ impl Drop for ServerState {
 }
 
 /// The INFO fields every client of this configuration gets.
+/// An account JWT's `trace` as nats-server takes it: a destination that is not a valid
+/// publish subject is none, and a sampling outside 1–100 is 100.
+fn jwt_trace(dest: &str, sampling: i64) -> Option<(String, u8)> {
+    if dest.is_empty() || rnats_sublist::validate_literal_subject(dest.as_bytes()).is_err() {
+        return None;
+    }
+    let sampling = u8::try_from(sampling)
+        .ok()
+        .filter(|s| (1..=100).contains(s))
+        .unwrap_or(100);
+    Some((dest.to_owned(), sampling))
+}
+
 fn base_info(config: &ServerConfig, server_id: &str, port: u16) -> Info {
     Info {
         server_id: server_id.to_owned(),

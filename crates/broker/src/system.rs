@@ -82,8 +82,11 @@ struct Inner {
     /// Subscriptions by sid: the index entry and where its messages go.
     subs: Mutex<HashMap<u64, Route>>,
     next_sid: AtomicU64,
-    /// This client's reply subjects are `<inbox>.<n>`; one wildcard subscription takes them all.
+    /// This client's reply subjects are `<inbox>.<n>`; one wildcard subscription takes them all,
+    /// made on the first request (a client that only answers adds no subscription of its own
+    /// to its account's counts).
     inbox: String,
+    inbox_subscribed: Mutex<bool>,
     requests: Mutex<HashMap<u64, oneshot::Sender<Message>>>,
     next_request: AtomicU64,
 }
@@ -130,6 +133,7 @@ impl InternalClient {
             subs: Mutex::new(HashMap::new()),
             next_sid: AtomicU64::new(1),
             inbox,
+            inbox_subscribed: Mutex::new(false),
             requests: Mutex::new(HashMap::new()),
             next_request: AtomicU64::new(1),
         });
@@ -151,13 +155,21 @@ impl InternalClient {
                 out.close(CloseReason::ServerShutdown);
             });
         }
-        let client = Self { inner };
-        let inbox_all = format!("{}.*", client.inner.inbox);
-        // The inbox subscription lives as long as the client; its messages complete requests.
-        let sid = client.inner.next_sid.fetch_add(1, Ordering::Relaxed);
-        let (tx, _rx) = mpsc::channel(1);
-        let _ = client.insert(sid, inbox_all.as_bytes(), None, tx);
-        client
+        Self { inner }
+    }
+
+    /// Subscribes the inbox, once. The subscription lives as long as the client; its messages
+    /// complete requests.
+    fn subscribe_inbox(&self) -> Result<(), InternalError> {
+        let mut done = lock(&self.inner.inbox_subscribed);
+        if !*done {
+            let inbox_all = format!("{}.*", self.inner.inbox);
+            let sid = self.inner.next_sid.fetch_add(1, Ordering::Relaxed);
+            let (tx, _rx) = mpsc::channel(1);
+            self.insert(sid, inbox_all.as_bytes(), None, tx)?;
+            *done = true;
+        }
+        Ok(())
     }
 
     /// Whether the client was closed (server shutdown, or it fell behind as a slow consumer).
@@ -283,6 +295,7 @@ impl InternalClient {
         payload: &[u8],
         timeout: Duration,
     ) -> Result<Message, InternalError> {
+        self.subscribe_inbox()?;
         let id = self.inner.next_request.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         {

@@ -214,8 +214,15 @@ pub(crate) fn connz(state: &ServerState, opts: &ConnzOptions) -> Result<Connz, S
         total: 0,
         offset,
         limit,
-        connections: Vec::new(),
+        connections: Some(Vec::new()),
     };
+    // nats-server answers an unknown account with an empty document: no server id and no
+    // connection list.
+    if !opts.account.is_empty() && !super::endpoints::account_names(state).contains(&opts.account) {
+        result.server_id.clear();
+        result.connections = None;
+        return Ok(result);
+    }
     let want_open = opts.state != ConnzState::Closed;
     let want_closed = opts.state != ConnzState::Open;
     let mut conns: Vec<ConnInfo> = Vec::new();
@@ -293,8 +300,8 @@ pub(crate) fn connz(state: &ServerState, opts: &ConnzOptions) -> Result<Connz, S
     result.total = conns.len();
     let start = offset.min(conns.len());
     let end = start + limit.min(conns.len() - start);
-    result.connections = conns.drain(start..end).collect();
-    result.num_connections = result.connections.len();
+    result.connections = Some(conns.drain(start..end).collect());
+    result.num_connections = result.connections.as_ref().map_or(0, Vec::len);
     Ok(result)
 }
 

@@ -321,7 +321,7 @@ pub(crate) fn active_accounts(state: &ServerState) -> usize {
 }
 
 /// Every account the server knows, by name, sorted.
-fn account_names(state: &ServerState) -> BTreeSet<String> {
+pub(crate) fn account_names(state: &ServerState) -> BTreeSet<String> {
     let settings = state.settings();
     let mut names: BTreeSet<String> = state
         .all_accounts()
@@ -366,10 +366,12 @@ pub(crate) fn accountz(state: &ServerState, account: &str) -> Result<Accountz, S
                     kind: kind(e.kind),
                     token_req: false,
                     approved_accounts: e.accounts.clone(),
+                    response_type: "",
                 })
                 .collect()
         })
         .unwrap_or_default();
+    let mut exports: Vec<ExtExport> = exports;
     let imports = configured
         .map(|a| {
             a.imports
@@ -393,6 +395,13 @@ pub(crate) fn accountz(state: &ServerState, account: &str) -> Result<Accountz, S
                 .collect()
         })
         .unwrap_or_default();
+    let mut imports: Vec<ExtImport> = imports;
+    system_services(
+        &settings.system_account(),
+        account,
+        &mut imports,
+        &mut exports,
+    );
     result.account = Some(AccountInfo {
         account_name: account.to_owned(),
         update_time: go_time(state.monitor.start),
@@ -409,6 +418,57 @@ pub(crate) fn accountz(state: &ServerState, account: &str) -> Result<Accountz, S
         sublist_stats: sublist_stats(state, Some(account)),
     });
     Ok(result)
+}
+
+/// The system services every account reaches (`sysacc.rs`), shown as nats-server shows its
+/// service imports of them; the system account shows them as its exports.
+fn system_services(
+    system: &str,
+    account: &str,
+    imports: &mut Vec<ExtImport>,
+    exports: &mut Vec<ExtExport>,
+) {
+    let import = |subject: String, local: &str, share: bool| ExtImport {
+        subject,
+        account: system.to_owned(),
+        to: local.to_owned(),
+        local_subject: local.to_owned(),
+        kind: "service",
+        invalid: false,
+        share,
+        tracking: false,
+    };
+    let user_info = import(
+        format!("$SYS.REQ.USER.{account}.INFO"),
+        "$SYS.REQ.USER.INFO",
+        true,
+    );
+    if account == system {
+        imports.push(user_info);
+        for (subject, response_type) in [
+            ("$SYS.REQ.USER.*.INFO", "Singleton"),
+            ("$SYS.REQ.ACCOUNT.*.CONNZ", "Streamed"),
+            ("$SYS.REQ.ACCOUNT.*.STATZ", "Streamed"),
+        ] {
+            exports.push(ExtExport {
+                subject: subject.to_owned(),
+                kind: "service",
+                token_req: false,
+                approved_accounts: Vec::new(),
+                response_type,
+            });
+        }
+        return;
+    }
+    let connz = format!("$SYS.REQ.ACCOUNT.{account}.CONNZ");
+    imports.push(import(
+        format!("$SYS.REQ.ACCOUNT.{account}.STATZ"),
+        "$SYS.REQ.ACCOUNT.PING.STATZ",
+        false,
+    ));
+    imports.push(user_info);
+    imports.push(import(connz.clone(), "$SYS.REQ.ACCOUNT.PING.CONNZ", false));
+    imports.push(import(connz, "$SYS.REQ.SERVER.PING.CONNZ", false));
 }
 
 /// `/accstatz`; `unused` includes accounts without connections; `only` limits it to these

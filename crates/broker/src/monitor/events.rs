@@ -18,6 +18,17 @@ use crate::outbound::Outbound;
 /// Events waiting for the system services before new ones are dropped.
 pub(crate) const EVENT_QUEUE: usize = 4096;
 
+/// What connections hand the system services.
+pub(crate) enum SysEvent {
+    /// A client connected, disconnected or failed to authenticate.
+    Client(Box<ClientEvent>),
+    /// A client asked `$SYS.REQ.USER.INFO`: who it is, answered on `reply` in its account.
+    UserInfo {
+        out: std::sync::Arc<Outbound>,
+        reply: String,
+    },
+}
+
 /// Which event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EventKind {

@@ -161,7 +161,8 @@ pub(crate) struct Connz {
     pub(crate) total: usize,
     pub(crate) offset: usize,
     pub(crate) limit: usize,
-    pub(crate) connections: Vec<ConnInfo>,
+    /// `null` when asked about an account that does not exist (as nats-server).
+    pub(crate) connections: Option<Vec<ConnInfo>>,
 }
 
 /// One connection in `/connz`.
@@ -322,6 +323,9 @@ pub(crate) struct ExtExport {
     pub(crate) token_req: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) approved_accounts: Vec<String>,
+    /// `Singleton` or `Streamed` (shown for the system account's own services).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub(crate) response_type: &'static str,
 }
 
 /// An import in `/accountz?acc=` (jwt.Import's fields and the server's flags).

@@ -15,6 +15,9 @@ pub(crate) mod metrics;
 mod query;
 mod stats;
 pub(crate) mod sys;
+mod sysacc;
+mod sysopts;
+mod sysz;
 
 use std::time::{Duration, SystemTime};
 
@@ -22,6 +25,7 @@ pub(crate) use connz::closed_record;
 pub(crate) use http::{MonitorListener, bind, serve};
 pub(crate) use stats::{ConnStats, Counts, Monitor};
 pub(crate) use sys::start as start_system_services;
+pub(crate) use sysacc::USER_INFO_SUBJECT;
 
 /// A TLS session as `/connz` shows it: nats-server's version (`1.3`) and Go's cipher suite
 /// name (`TLS_AES_128_GCM_SHA256`).

@@ -174,7 +174,7 @@ pub(crate) struct Monitor {
     /// The bound HTTP and HTTPS monitoring ports (0: off).
     ports: Mutex<(u16, u16)>,
     /// Where client events go: the system services, once they run.
-    events: Mutex<Option<tokio::sync::mpsc::Sender<super::events::ClientEvent>>>,
+    events: Mutex<Option<tokio::sync::mpsc::Sender<super::events::SysEvent>>>,
     /// Requests per endpoint path, for `/varz`'s `http_req_stats`.
     pub(crate) http_requests: Mutex<std::collections::BTreeMap<&'static str, u64>>,
     /// Login outcomes and latencies, for `/metrics`.
@@ -273,7 +273,7 @@ impl Monitor {
     }
 
     /// Sends client events to `tx` from now on.
-    pub(crate) fn set_event_sink(&self, tx: tokio::sync::mpsc::Sender<super::events::ClientEvent>) {
+    pub(crate) fn set_event_sink(&self, tx: tokio::sync::mpsc::Sender<super::events::SysEvent>) {
         *self.events.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
     }
 
@@ -281,8 +281,28 @@ impl Monitor {
     /// running).
     pub(crate) fn emit(&self, event: super::events::ClientEvent) {
         if let Some(tx) = &*self.events.lock().unwrap_or_else(|e| e.into_inner()) {
-            let _ = tx.try_send(event);
+            let _ = tx.try_send(super::events::SysEvent::Client(Box::new(event)));
         }
+    }
+
+    /// Queues a `$SYS.REQ.USER.INFO` request of the connection behind `out`, to be answered on
+    /// `reply`. Returns whether the system services run (they answer it).
+    pub(crate) fn user_info_request(
+        &self,
+        out: &std::sync::Arc<crate::outbound::Outbound>,
+        reply: &[u8],
+    ) -> bool {
+        let Some(tx) = &*self.events.lock().unwrap_or_else(|e| e.into_inner()) else {
+            return false;
+        };
+        let Ok(reply) = std::str::from_utf8(reply) else {
+            return false;
+        };
+        let _ = tx.try_send(super::events::SysEvent::UserInfo {
+            out: out.clone(),
+            reply: reply.to_owned(),
+        });
+        true
     }
 
     /// Counts one request to `path`.

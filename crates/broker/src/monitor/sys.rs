@@ -5,7 +5,13 @@
 //! |---|---|
 //! | `$SYS.REQ.SERVER.PING`, `$SYS.REQ.SERVER.PING.STATSZ`, `$SYS.REQ.SERVER.<id>.STATSZ` | `{"server":…,"statsz":…}` |
 //! | `$SYS.REQ.SERVER.PING.<EP>`, `$SYS.REQ.SERVER.<id>.<EP>` for VARZ, CONNZ, SUBSZ, ACCOUNTZ, HEALTHZ | `{"server":…,"data":…}` or `{"server":…,"error":{"code":…,"description":…}}` |
-//! | `$SYS.REQ.ACCOUNT.<acc>.CONNZ`, `$SYS.REQ.ACCOUNT.<acc>.SUBSZ` | the same, limited to the account |
+//! | `$SYS.REQ.SERVER.PING.<EP>`, `$SYS.REQ.SERVER.<id>.<EP>` for LEAFZ, ROUTEZ, GATEWAYZ, JSZ, PROFILEZ, EXPVARZ, IPQUEUESZ, RAFTZ | the same, with the empty or disabled shape of those features (`sysz.rs`) |
+//! | `$SYS.REQ.SERVER.PING.IDZ`, `$SYS.REQ.SERVER.<id>.IDZ` | `{"name":…,"host":…,"id":…}` |
+//! | `$SYS.REQ.ACCOUNT.<acc>.CONNZ`, `.SUBSZ`, `.STATZ`, `.INFO`, `.LEAFZ`, `.JSZ` | the same, limited to the account |
+//! | `$SYS.REQ.ACCOUNT.<acc>.CONNS` | `AccountNumConns`, when the account has connections |
+//!
+//! Every account also reaches a few of these on its own (`sysacc.rs`), and
+//! `$SYS.ACCOUNT.<acc>.SERVER.CONNS` reports account connection counts.
 //!
 //! A request body is the endpoint's options as JSON (nats-server's field names), plus the
 //! event filter (`server_name`, `host`, `cluster`, `exact_match`, `tags`, `domain`): a server
@@ -14,12 +20,18 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::connz::{ConnzOptions, ConnzState, Sort, connz};
 use super::endpoints::{self, SubszOptions};
+use super::events::SysEvent;
 use super::go_time;
 use super::json::{KindCounts, MsgBytes};
+use super::sysacc::{self, AccountClients, AccountNumConns, AccountRequest, ConnsHeartbeats};
+use super::sysopts::{
+    AccountzRequest, ConnzRequest, Filter, ProfilezRequest, StatzRequest, SubszRequest,
+    connz_request, decode, to_value,
+};
+use super::sysz;
 use crate::state::ServerState;
 use crate::system::{InternalClient, Message};
 
@@ -29,7 +41,26 @@ const STATSZ_FIRST: Duration = Duration::from_millis(250);
 const STATSZ_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The endpoints answered per server.
-const ENDPOINTS: [&str; 6] = ["STATSZ", "VARZ", "CONNZ", "SUBSZ", "ACCOUNTZ", "HEALTHZ"];
+const ENDPOINTS: [&str; 15] = [
+    "STATSZ",
+    "VARZ",
+    "CONNZ",
+    "SUBSZ",
+    "ACCOUNTZ",
+    "HEALTHZ",
+    "IDZ",
+    "LEAFZ",
+    "ROUTEZ",
+    "GATEWAYZ",
+    "JSZ",
+    "PROFILEZ",
+    "EXPVARZ",
+    "IPQUEUESZ",
+    "RAFTZ",
+];
+
+/// The endpoints answered per account, `$SYS.REQ.ACCOUNT.<acc>.<EP>`.
+const ACCOUNT_ENDPOINTS: [&str; 7] = ["CONNZ", "STATZ", "SUBSZ", "INFO", "LEAFZ", "JSZ", "CONNS"];
 
 /// nats-server's `ServerInfo`: who answers (the `server` object of `$SYS` replies and events),
 /// its fields in Go's order.
@@ -46,89 +77,6 @@ pub(crate) struct ServerInfo {
     flags: u64,
     seq: u64,
     time: String,
-}
-
-/// The request filter every endpoint accepts.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Filter {
-    server_name: String,
-    cluster: String,
-    host: String,
-    exact_match: bool,
-    tags: Vec<String>,
-    domain: String,
-}
-
-impl Filter {
-    /// Whether this server is left out (nats-server's `filterRequest`; rnats has no cluster,
-    /// tags or JetStream domain, so asking for any leaves it out).
-    fn skips(&self, name: &str, host: &str) -> bool {
-        let differs = |want: &str, have: &str| {
-            !want.is_empty()
-                && if self.exact_match {
-                    want != have
-                } else {
-                    !have.contains(want)
-                }
-        };
-        differs(&self.server_name, name)
-            || differs(&self.host, host)
-            || !self.cluster.is_empty()
-            || !self.tags.is_empty()
-            || !self.domain.is_empty()
-    }
-}
-
-/// `ConnzOptions` as JSON.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct ConnzRequest {
-    #[serde(flatten)]
-    filter: Filter,
-    sort: String,
-    auth: bool,
-    subscriptions: bool,
-    subscriptions_detail: bool,
-    offset: i64,
-    limit: i64,
-    cid: u64,
-    state: i64,
-    user: String,
-    acc: String,
-    filter_subject: String,
-}
-
-/// `SubszOptions` as JSON.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct SubszRequest {
-    #[serde(flatten)]
-    filter: Filter,
-    offset: i64,
-    limit: i64,
-    subscriptions: bool,
-    account: String,
-    test: String,
-}
-
-/// `AccountStatzOptions` as JSON.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct StatzRequest {
-    #[serde(flatten)]
-    filter: Filter,
-    accounts: Vec<String>,
-    include_unused: bool,
-}
-
-/// `AccountzOptions` as JSON.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct AccountzRequest {
-    #[serde(flatten)]
-    filter: Filter,
-    account: String,
 }
 
 /// nats-server's `ServerStats`.
@@ -169,6 +117,9 @@ fn is_zero_usize(n: &usize) -> bool {
 struct Services {
     state: Arc<ServerState>,
     client: InternalClient,
+    /// The internal client of each account, for the services every account reaches.
+    accounts: std::sync::Mutex<AccountClients>,
+    heartbeats: std::sync::Mutex<ConnsHeartbeats>,
 }
 
 /// Starts the `$SYS` monitoring services in the system account.
@@ -181,10 +132,10 @@ pub(crate) fn start(state: &Arc<ServerState>) {
         subjects.push(format!("$SYS.REQ.SERVER.PING.{ep}"));
         subjects.push(format!("$SYS.REQ.SERVER.{id}.{ep}"));
     }
-    subjects.push("$SYS.REQ.ACCOUNT.*.CONNZ".to_owned());
-    // Also `$SYS.REQ.ACCOUNT.PING.STATZ`, which asks about every account.
-    subjects.push("$SYS.REQ.ACCOUNT.*.STATZ".to_owned());
-    subjects.push("$SYS.REQ.ACCOUNT.*.SUBSZ".to_owned());
+    // `$SYS.REQ.ACCOUNT.PING.STATZ` asks about every account.
+    for ep in ACCOUNT_ENDPOINTS {
+        subjects.push(format!("$SYS.REQ.ACCOUNT.*.{ep}"));
+    }
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(1024);
     for subject in subjects {
         match client.subscribe(&subject, None) {
@@ -213,15 +164,27 @@ pub(crate) fn start(state: &Arc<ServerState>) {
     drop(tx);
     let (events_tx, mut events) = tokio::sync::mpsc::channel(super::events::EVENT_QUEUE);
     state.monitor.set_event_sink(events_tx);
+    let (account_tx, mut account_rx) = tokio::sync::mpsc::channel::<AccountRequest>(1024);
+    let mut accounts = AccountClients::new(account_tx);
+    // Every account known now reaches its services from the start; accounts that appear later
+    // (operator mode) from their first connection.
+    for name in endpoints::account_names(state) {
+        accounts.client(state, &name);
+    }
     let services = Arc::new(Services {
         state: state.clone(),
         client,
+        accounts: std::sync::Mutex::new(accounts),
+        heartbeats: std::sync::Mutex::new(ConnsHeartbeats::default()),
     });
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
         let mut every = STATSZ_FIRST;
         let next = tokio::time::sleep(every);
         tokio::pin!(next);
+        let far = || tokio::time::Instant::now() + Duration::from_secs(3600);
+        let beat = tokio::time::sleep_until(far());
+        tokio::pin!(beat);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -229,12 +192,23 @@ pub(crate) fn start(state: &Arc<ServerState>) {
                     Some(msg) => services.answer(&msg),
                     None => return,
                 },
-                Some(event) = events.recv() => services.publish_event(event),
+                Some(request) = account_rx.recv() => services.answer_account(&request),
+                Some(event) = events.recv() => services.handle_event(event),
                 () = &mut next => {
                     services.publish_statsz();
                     every = (every * 2).min(STATSZ_INTERVAL);
                     next.as_mut().reset(tokio::time::Instant::now() + every);
                 }
+                () = &mut beat => {
+                    let due = services.heartbeats().take_due(tokio::time::Instant::now());
+                    for account in due {
+                        services.publish_conns(&account);
+                    }
+                }
+            }
+            let at = services.heartbeats().next().unwrap_or_else(far);
+            if at != beat.deadline() {
+                beat.as_mut().reset(at);
             }
         }
     });
@@ -297,6 +271,105 @@ impl Services {
         serde_json::json!({ "server": self.server_info(), "statsz": stats })
     }
 
+    fn heartbeats(&self) -> std::sync::MutexGuard<'_, ConnsHeartbeats> {
+        self.heartbeats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn account_client(&self, account: &str) -> InternalClient {
+        self.accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .client(&self.state, account)
+    }
+
+    fn handle_event(&self, event: SysEvent) {
+        use super::events::EventKind;
+        match event {
+            SysEvent::Client(event) => {
+                let event = *event;
+                let account = event.client.acc.clone();
+                let kind = event.kind;
+                if kind == EventKind::Connect {
+                    // An account that appeared since start (operator mode) gets its services.
+                    self.account_client(&account);
+                }
+                self.publish_event(event);
+                // nats-server reports connection counts of every account but the global one.
+                if kind != EventKind::AuthError && account != "$G" {
+                    self.publish_conns(&account);
+                }
+            }
+            SysEvent::UserInfo { out, reply } => self.answer_user_info(&out, &reply),
+        }
+    }
+
+    /// `$SYS.REQ.USER.INFO`: who the requester is, in nats-server's envelope, sent in the
+    /// requester's account.
+    fn answer_user_info(&self, out: &crate::outbound::Outbound, reply: &str) {
+        let Some(data) = sysacc::user_info(&self.state, out) else {
+            return;
+        };
+        let account = out.stats.meta().account;
+        let body = serde_json::json!({ "server": self.server_info(), "data": data });
+        let _ =
+            self.account_client(&account)
+                .publish(reply, None, None, body.to_string().as_bytes());
+    }
+
+    /// `AccountNumConns` of `account` now; `None` for an account this server does not know.
+    fn account_conns(&self, account: &str) -> Option<AccountNumConns> {
+        let stat = endpoints::accstatz(&self.state, true, &[account.to_owned()])
+            .account_statz
+            .into_iter()
+            .next()?;
+        Some(AccountNumConns::new(self.server_info(), stat))
+    }
+
+    /// Publishes `account`'s connection count on the old and new subjects, and schedules the
+    /// next heartbeat while it has connections.
+    fn publish_conns(&self, account: &str) {
+        let Some(event) = self.account_conns(account) else {
+            return;
+        };
+        self.heartbeats().updated(account, event.total_conns());
+        let Ok(body) = serde_json::to_string(&event) else {
+            return;
+        };
+        for subject in [
+            format!("$SYS.SERVER.ACCOUNT.{account}.CONNS"),
+            format!("$SYS.ACCOUNT.{account}.SERVER.CONNS"),
+        ] {
+            let _ = self.client.publish(&subject, None, None, body.as_bytes());
+        }
+    }
+
+    /// A request that reached an account's own services: answered as the system account would
+    /// for that account, in that account.
+    fn answer_account(&self, request: &AccountRequest) {
+        let msg = &request.msg;
+        let Some(reply) = msg
+            .reply
+            .as_deref()
+            .and_then(|r| std::str::from_utf8(r).ok())
+        else {
+            return;
+        };
+        let ep = match &msg.subject[..] {
+            b"$SYS.REQ.ACCOUNT.PING.CONNZ" | b"$SYS.REQ.SERVER.PING.CONNZ" => "CONNZ",
+            b"$SYS.REQ.ACCOUNT.PING.STATZ" => "STATZ",
+            // USER.INFO is answered from what the requester's session handed over.
+            _ => return,
+        };
+        if let Some(body) = self.endpoint(ep, &msg.payload, Some(&request.account)) {
+            let _ = self.account_client(&request.account).publish(
+                reply,
+                None,
+                None,
+                body.to_string().as_bytes(),
+            );
+        }
+    }
+
     /// A client event, with nats-server's envelope, on its subject.
     fn publish_event(&self, event: super::events::ClientEvent) {
         use super::events::{EventKind, event_id};
@@ -330,6 +403,38 @@ impl Services {
         let _ = self
             .client
             .publish(&subject, None, None, body.to_string().as_bytes());
+        if event.kind == EventKind::AuthError {
+            self.publish_account_auth_error(body);
+        }
+    }
+
+    /// nats-server's account-level copy of an authentication failure,
+    /// `$SYS.ACCOUNT.CLIENT.AUTH.ERR`, published inside the account the client was in (`$G`
+    /// before authenticating), or with an auth callout configured, inside the callout's account.
+    fn publish_account_auth_error(&self, mut body: serde_json::Value) {
+        let settings = self.state.settings();
+        let callout = settings
+            .config
+            .authorization
+            .as_ref()
+            .and_then(|a| a.auth_callout.as_ref())
+            .filter(|_| settings.jwt.is_none())
+            .map(|c| c.account.clone());
+        let account = match callout {
+            Some(account) => {
+                body["client"]["acc"] = account.clone().into();
+                account
+            }
+            None => body["client"]["acc"].as_str().unwrap_or("$G").to_owned(),
+        };
+        body["id"] = super::events::event_id().into();
+        body["server"] = serde_json::to_value(self.server_info()).unwrap_or_default();
+        let _ = self.account_client(&account).publish(
+            "$SYS.ACCOUNT.CLIENT.AUTH.ERR",
+            None,
+            None,
+            body.to_string().as_bytes(),
+        );
     }
 
     fn publish_statsz(&self) {
@@ -350,6 +455,9 @@ impl Services {
         let subject = String::from_utf8_lossy(&msg.subject);
         let tokens: Vec<&str> = subject.split('.').collect();
         let body = match tokens.as_slice() {
+            ["$SYS", "REQ", "ACCOUNT", account, "CONNS"] => {
+                self.conns_request(account, &msg.payload)
+            }
             ["$SYS", "REQ", "ACCOUNT", account, ep] => {
                 self.endpoint(ep, &msg.payload, Some(account))
             }
@@ -362,6 +470,24 @@ impl Services {
                 .client
                 .publish(reply, None, None, body.to_string().as_bytes());
         }
+    }
+
+    /// `$SYS.REQ.ACCOUNT.<acc>.CONNS`: the account's connection count, only when it has
+    /// connections here (other servers answer for theirs).
+    fn conns_request(&self, account: &str, payload: &[u8]) -> Option<serde_json::Value> {
+        let request: sysacc::ConnsRequest = if payload.is_empty() {
+            sysacc::ConnsRequest::default()
+        } else {
+            serde_json::from_slice(payload).ok()?
+        };
+        if !request.account.is_empty() && request.account != account {
+            return None;
+        }
+        let event = self.account_conns(account)?;
+        if event.total_conns() == 0 {
+            return None;
+        }
+        serde_json::to_value(&event).ok()
     }
 
     /// The answer of endpoint `ep`; `None` when the filter leaves this server out.
@@ -389,6 +515,48 @@ impl Services {
                 Ok(f) => {
                     parse(&f)?;
                     to_value(&endpoints::varz(&self.state))
+                }
+                Err(e) => Err(e),
+            },
+            "IDZ" => {
+                let filter: Filter = decode(payload).ok()?;
+                parse(&filter)?;
+                return Some(sysz::idz(&self.state));
+            }
+            "LEAFZ" | "ROUTEZ" | "GATEWAYZ" | "JSZ" | "EXPVARZ" | "IPQUEUESZ" | "RAFTZ" => {
+                match decode::<Filter>(payload) {
+                    Ok(f) => {
+                        parse(&f)?;
+                        match (ep, account) {
+                            ("LEAFZ", _) => Ok(sysz::leafz(&self.state)),
+                            ("ROUTEZ", None) => Ok(sysz::routez(&self.state)),
+                            ("GATEWAYZ", None) => Ok(sysz::gatewayz(&self.state)),
+                            ("JSZ", None) => Ok(sysz::jsz(&self.state)),
+                            ("JSZ", Some(_)) => Err((500, sysz::JSZ_ACCOUNT_ERROR.to_owned())),
+                            ("EXPVARZ", None) => {
+                                Ok(sysz::expvarz(endpoints::varz(&self.state).mem))
+                            }
+                            ("IPQUEUESZ" | "RAFTZ", None) => Ok(sysz::empty()),
+                            _ => return None,
+                        }
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            "PROFILEZ" if account.is_none() => match decode::<ProfilezRequest>(payload) {
+                Ok(r) => {
+                    parse(&r.filter)?;
+                    to_value(&sysz::profilez(&r.name))
+                }
+                Err(e) => Err(e),
+            },
+            "INFO" if account.is_some() => match decode::<Filter>(payload) {
+                Ok(f) => {
+                    parse(&f)?;
+                    let name = account.unwrap_or_default();
+                    endpoints::accountz(&self.state, name)
+                        .map_err(|e| (500, e))
+                        .and_then(|a| to_value(&a.account))
                 }
                 Err(e) => Err(e),
             },
@@ -471,45 +639,4 @@ impl Services {
             }),
         })
     }
-}
-
-fn connz_request(
-    state: &ServerState,
-    r: ConnzRequest,
-    account: Option<&str>,
-) -> Result<serde_json::Value, (u16, String)> {
-    let sort =
-        Sort::parse(&r.sort).ok_or_else(|| (500, format!("invalid sorting option: {}", r.sort)))?;
-    let opts = ConnzOptions {
-        sort,
-        auth: r.auth,
-        subs: r.subscriptions,
-        subs_detail: r.subscriptions_detail,
-        offset: r.offset,
-        limit: r.limit,
-        cid: r.cid,
-        state: match r.state {
-            1 => ConnzState::Closed,
-            2 => ConnzState::All,
-            _ => ConnzState::Open,
-        },
-        user: r.user,
-        account: account.map_or(r.acc, str::to_owned),
-        filter_subject: r.filter_subject,
-    };
-    connz(state, &opts)
-        .map_err(|e| (500, e))
-        .and_then(|c| to_value(&c))
-}
-
-/// A request body: empty means the defaults; a body that is not the options is a 400.
-fn decode<T: Default + for<'de> Deserialize<'de>>(payload: &[u8]) -> Result<T, (u16, String)> {
-    if payload.is_empty() {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(payload).map_err(|e| (400, e.to_string()))
-}
-
-fn to_value<T: Serialize>(value: &T) -> Result<serde_json::Value, (u16, String)> {
-    serde_json::to_value(value).map_err(|e| (500, e.to_string()))
 }

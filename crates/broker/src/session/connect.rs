@@ -375,6 +375,13 @@ impl Session {
                 user: authorized.identity.clone(),
                 account: authorized.account.clone(),
                 permissions: authorized.permissions.clone(),
+                expires: authorized.expires,
+                // The JWT verified in authentication; only its name is read again here.
+                jwt_name: (authorized.method == rnats_auth::AuthMethod::Jwt)
+                    .then(|| request.as_ref().and_then(|r| r.jwt.as_deref()))
+                    .flatten()
+                    .and_then(|jwt| rnats_jwt::peek(jwt).ok())
+                    .and_then(|p| p.name),
             }));
         self.permissions = authorized.permissions;
         self.publish_cache = PublishCache::new();

@@ -526,7 +526,14 @@ impl Session {
             header_len,
             body: message,
         };
-        let delivered = self.router.route(&self.account, msg);
+        let mut delivered = self.router.route(&self.account, msg);
+        // `$SYS.REQ.USER.INFO` is the system account's service in every account (nats-server
+        // imports it into each): the answer needs who asked, which only this session knows.
+        if let Some(reply) = reply
+            && subject[..] == *crate::monitor::USER_INFO_SUBJECT.as_bytes()
+        {
+            delivered |= self.state.monitor.user_info_request(&self.out, reply);
+        }
         if !delivered
             && self.opts.no_responders
             && let Some(reply) = reply

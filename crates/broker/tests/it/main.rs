@@ -19,6 +19,7 @@ mod ratelimit;
 mod raw;
 mod reasons;
 mod resolvers;
+mod sysreq;
 mod system;
 mod tls;
 mod trace;

@@ -333,7 +333,8 @@ async fn metrics_after_known_actions() {
     let m = scrape(mon, "/mon/metrics").await;
     assert_eq!(m.get("rnats_connections", &[("account", "A")]), 2.0);
     assert_eq!(m.get("rnats_connections", &[("account", "B")]), 0.0);
-    assert_eq!(m.get("rnats_subscriptions", &[("account", "A")]), 1.0);
+    // The client's one, and the four system services every account imports.
+    assert_eq!(m.get("rnats_subscriptions", &[("account", "A")]), 5.0);
     assert_eq!(m.get("rnats_messages_in_total", &[("account", "A")]), 3.0);
     assert_eq!(m.get("rnats_bytes_in_total", &[("account", "A")]), 10.0);
     assert_eq!(m.get("rnats_messages_out_total", &[("account", "A")]), 2.0);

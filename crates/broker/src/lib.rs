@@ -70,6 +70,7 @@ mod hashing;
 mod info;
 mod jwks_fetch;
 mod links;
+mod listen;
 mod logfmt;
 mod mapping;
 mod monitor;

@@ -74,10 +74,10 @@ pub(crate) async fn bind(
         None
     };
     let host = config.http_host.as_deref().unwrap_or(&config.host);
-    let listener = crate::server::listen(host, port).await.map_err(|e| {
+    let listener = crate::listen::listen(host, port).await.map_err(|e| {
         ServerError::Config(format!(
             "can't listen to the monitor port: listen tcp {}: {e}",
-            crate::server::join_host_port(host, port)
+            crate::listen::join_host_port(host, port)
         ))
     })?;
     let addr = listener

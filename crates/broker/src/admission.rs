@@ -79,8 +79,17 @@ pub(crate) async fn serve(state: Arc<ServerState>, mut tcp: TcpStream, addr: Soc
     {
         return serve_plain(conn, tcp).await;
     }
-    let Some((mut stream, identity)) = handshake(&tls, tcp, &conn.peer, deadline).await else {
-        return;
+    let (mut stream, identity) = match handshake(&tls, tcp, &conn.peer, deadline).await {
+        Ok(accepted) => accepted,
+        Err(reason) => {
+            // A refused client certificate is an authentication decision too.
+            if conn.state.audit.enabled() {
+                conn.state
+                    .audit
+                    .record(crate::audit::Record::refused(&conn.peer, "tls", reason));
+            }
+            return;
+        }
     };
     if tls_first && write_direct(&mut stream, &info, deadline).await.is_err() {
         return;
@@ -148,49 +157,47 @@ async fn first_byte(tcp: &TcpStream, wait: Duration) -> Option<u8> {
     }
 }
 
+/// A TLS client's stream and the identity in its certificate, or why it was refused (logged
+/// already).
+type TlsAccepted = Result<
+    (
+        tokio_rustls::server::TlsStream<TcpStream>,
+        Option<rnats_tls::PeerIdentity>,
+    ),
+    String,
+>;
+
 /// The TLS handshake within `connection_rate_limit` and the TLS timeout, then the client
 /// certificate read and checked against `pinned_certs`.
-async fn handshake(
-    tls: &TlsSetup,
-    tcp: TcpStream,
-    peer: &Peer,
-    deadline: Duration,
-) -> Option<(
-    tokio_rustls::server::TlsStream<TcpStream>,
-    Option<rnats_tls::PeerIdentity>,
-)> {
+async fn handshake(tls: &TlsSetup, tcp: TcpStream, peer: &Peer, deadline: Duration) -> TlsAccepted {
     let (addr, cid) = (peer.addr, peer.cid);
     if !tls.admit_handshake() {
-        tracing::error!("{addr} - cid:{cid} - TLS connection rate limit reached");
+        let reason = "TLS connection rate limit reached";
+        tracing::error!("{addr} - cid:{cid} - {reason}");
         refuse_throttled(tcp, deadline).await;
-        return None;
+        return Err(reason.to_owned());
     }
     let deadline = tokio::time::Instant::now() + tls.timeout;
     accept_tls(tls, tcp, deadline, &format!("{addr} - cid:{cid} - ")).await
 }
 
 /// A client's TLS stream once the handshake is done within `deadline`, with its certificate
-/// read and checked against `pinned_certs`; `None` (logged under `who`) otherwise. Shared by
+/// read and checked against `pinned_certs`; otherwise why not (logged under `who`). Shared by
 /// the client listener and the WebSocket listener.
 pub(crate) async fn accept_tls(
     tls: &TlsSetup,
     tcp: TcpStream,
     deadline: tokio::time::Instant,
     who: &str,
-) -> Option<(
-    tokio_rustls::server::TlsStream<TcpStream>,
-    Option<rnats_tls::PeerIdentity>,
-)> {
+) -> TlsAccepted {
+    let refuse = |reason: String| {
+        tracing::error!("{who}{reason}");
+        Err(reason)
+    };
     let stream = match tokio::time::timeout_at(deadline, tls.acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => {
-            tracing::error!("{who}TLS handshake error: {e}");
-            return None;
-        }
-        Err(_) => {
-            tracing::error!("{who}TLS handshake timeout");
-            return None;
-        }
+        Ok(Err(e)) => return refuse(format!("TLS handshake error: {e}")),
+        Err(_) => return refuse("TLS handshake timeout".to_owned()),
     };
     let identity = match stream
         .get_ref()
@@ -200,26 +207,21 @@ pub(crate) async fn accept_tls(
     {
         Some(cert) => match rnats_tls::PeerIdentity::from_cert(cert) {
             Ok(identity) => Some(identity),
-            Err(e) => {
-                tracing::error!("{who}unreadable client certificate: {e}");
-                return None;
-            }
+            Err(e) => return refuse(format!("unreadable client certificate: {e}")),
         },
         None => None,
     };
     if !tls.pinned(identity.as_ref()) {
-        match &identity {
-            Some(identity) => tracing::error!(
-                "{who}TLS handshake error: certificate {} is not pinned",
+        return refuse(match &identity {
+            Some(identity) => format!(
+                "TLS handshake error: certificate {} is not pinned",
                 identity.spki_sha256_hex
             ),
-            None => tracing::error!(
-                "{who}TLS handshake error: no client certificate, and pinned_certs requires one"
-            ),
-        }
-        return None;
+            None => "TLS handshake error: no client certificate, and pinned_certs requires one"
+                .to_owned(),
+        });
     }
-    Some((stream, identity))
+    Ok((stream, identity))
 }
 
 /// Accepts connections on `listener` until the server stops accepting (shutdown or lame

@@ -140,7 +140,7 @@ async fn serve(state: Arc<ServerState>, tcp: TcpStream, peer: SocketAddr) {
         return upgrade(state, setup, tcp, peer, None, deadline).await;
     };
     let who = format!("{peer} - websocket ");
-    let Some((stream, identity)) = admission::accept_tls(&tls, tcp, deadline, &who).await else {
+    let Ok((stream, identity)) = admission::accept_tls(&tls, tcp, deadline, &who).await else {
         return;
     };
     let identity = identity.as_ref().map(crate::peer::auth_identity);

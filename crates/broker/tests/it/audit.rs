@@ -469,6 +469,16 @@ async fn certificate_mapping_names_the_subject_and_tls_version() {
     );
     assert!(!text(&r[1], "cert_subject").is_empty(), "{}", r[1]);
     assert_eq!(text(&r[1], "tls_version"), "1.3");
+    // No certificate at all: the TLS handshake refuses the client, and that is recorded too.
+    assert!(try_connect(&s, options(&certs, None)).await.is_err());
+    let r = records(&path, 3).await;
+    assert_eq!(text(&r[2], "outcome"), "refused");
+    assert_eq!(text(&r[2], "method"), "tls");
+    assert!(
+        text(&r[2], "reason").starts_with("TLS handshake error: "),
+        "{}",
+        r[2]
+    );
 }
 
 #[tokio::test]

@@ -62,6 +62,9 @@ pub fn server_config(opts: &TlsConfig) -> Result<Arc<ServerConfig>, TlsError> {
         context: "session tickets",
         source: e,
     })?;
+    // One ticket per handshake, as Go's server sends (rustls' default is two): a reconnecting
+    // client needs one, and each ticket costs both ends an encryption and a record.
+    config.send_tls13_tickets = 1;
     Ok(Arc::new(config))
 }
 

@@ -103,6 +103,32 @@ impl InternalSubscription {
     pub async fn next(&mut self) -> Option<Message> {
         self.rx.recv().await
     }
+
+    /// Hands every message, made into a `T` by `wrap`, to `tx` from a task of its own, until
+    /// `shutdown`, the client closes or `tx`'s receiver is gone (a full `tx` waits: the
+    /// subscription's own bounded queue then absorbs, or drops, what comes meanwhile).
+    pub(crate) fn forward<T: Send + 'static>(
+        mut self,
+        tx: mpsc::Sender<T>,
+        shutdown: tokio_util::sync::CancellationToken,
+        wrap: impl Fn(Message) -> T + Send + 'static,
+    ) {
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    msg = self.next() => match msg {
+                        Some(msg) => {
+                            if tx.send(wrap(msg)).await.is_err() {
+                                return;
+                            }
+                        }
+                        None => return,
+                    },
+                }
+            }
+        });
+    }
 }
 
 impl Drop for InternalSubscription {

@@ -424,7 +424,10 @@ pub fn rnats_server_bin() -> PathBuf {
     .clone()
 }
 
+mod http;
 pub mod oidc;
+
+pub use http::{read_http_head, request_path};
 
 /// A tiny JSON object reader for INFO lines, enough for tests (no dependency needed).
 pub mod serde_json_lite {

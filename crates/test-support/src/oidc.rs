@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use jwt_simple::prelude::*;
 use serde_json::{Map, Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -242,13 +242,8 @@ impl JwksServer {
             while let Ok((mut sock, _)) = listener.accept().await {
                 let (body, served) = (body.clone(), served.clone());
                 tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 1024];
-                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
-                        match sock.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
+                    if crate::read_http_head(&mut sock).await.is_none() {
+                        return;
                     }
                     let text = body.lock().expect("body").clone();
                     served.fetch_add(1, Ordering::SeqCst);

@@ -139,25 +139,7 @@ pub(crate) fn start(state: &Arc<ServerState>) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(1024);
     for subject in subjects {
         match client.subscribe(&subject, None) {
-            Ok(mut sub) => {
-                let tx = tx.clone();
-                let shutdown = state.shutdown.clone();
-                tokio::spawn(async move {
-                    loop {
-                        tokio::select! {
-                            () = shutdown.cancelled() => return,
-                            msg = sub.next() => match msg {
-                                Some(msg) => {
-                                    if tx.send(msg).await.is_err() {
-                                        return;
-                                    }
-                                }
-                                None => return,
-                            },
-                        }
-                    }
-                });
-            }
+            Ok(sub) => sub.forward(tx.clone(), state.shutdown.clone(), |msg| msg),
             Err(e) => tracing::error!("Error setting up internal tracking on {subject}: {e}"),
         }
     }

@@ -78,27 +78,12 @@ impl AccountClients {
                 continue;
             }
             match client.subscribe(subject, None) {
-                Ok(mut sub) => {
-                    let tx = self.tx.clone();
-                    let shutdown = state.shutdown.clone();
+                Ok(sub) => {
                     let account = account.to_owned();
-                    tokio::spawn(async move {
-                        loop {
-                            tokio::select! {
-                                () = shutdown.cancelled() => return,
-                                msg = sub.next() => match msg {
-                                    Some(msg) => {
-                                        let request = AccountRequest {
-                                            account: account.clone(),
-                                            msg,
-                                        };
-                                        if tx.send(request).await.is_err() {
-                                            return;
-                                        }
-                                    }
-                                    None => return,
-                                },
-                            }
+                    sub.forward(self.tx.clone(), state.shutdown.clone(), move |msg| {
+                        AccountRequest {
+                            account: account.clone(),
+                            msg,
                         }
                     });
                 }

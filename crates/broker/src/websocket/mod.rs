@@ -140,8 +140,25 @@ async fn serve(state: Arc<ServerState>, tcp: TcpStream, peer: SocketAddr) {
         return upgrade(state, setup, tcp, peer, None, deadline).await;
     };
     let who = format!("{peer} - websocket ");
-    let Ok((stream, identity)) = admission::accept_tls(&tls, tcp, deadline, &who).await else {
-        return;
+    let (stream, identity) = match admission::accept_tls(&tls, tcp, deadline, &who).await {
+        Ok(accepted) => accepted,
+        Err(reason) => {
+            // Refused by TLS before the upgrade gave it a client id (`cid` 0 in the record).
+            if state.audit.enabled() {
+                let peer = Peer {
+                    addr: peer,
+                    cid: 0,
+                    transport: Transport::Websocket(Box::default()),
+                    nonce: None,
+                    tls: None,
+                    tls_session: None,
+                };
+                state
+                    .audit
+                    .record(crate::audit::Record::refused(&peer, "tls", reason));
+            }
+            return;
+        }
     };
     let identity = identity.as_ref().map(crate::peer::auth_identity);
     upgrade(state, setup, stream, peer, identity, deadline).await;

@@ -482,6 +482,39 @@ async fn certificate_mapping_names_the_subject_and_tls_version() {
 }
 
 #[tokio::test]
+async fn a_websocket_client_refused_by_tls_is_recorded() {
+    use tokio::io::AsyncWriteExt;
+    let certs = crate::tls::Certs::new();
+    let (path, block) = audit_file("");
+    let conf = format!(
+        "{block}\nwebsocket {{ listen: \"127.0.0.1:-1\", {} }}",
+        certs.server_block("")
+    );
+    let mut config = rnats_config::load_str(&conf, None).unwrap().config;
+    config.host = "127.0.0.1".into();
+    config.port = 0;
+    let server = rnats_broker::Server::bind(config).await.unwrap();
+    let ws = server.websocket_addr().unwrap();
+    let handle = server.handle();
+    tokio::spawn(server.run());
+    // Plain HTTP where a TLS handshake is expected.
+    let mut tcp = tokio::net::TcpStream::connect(ws).await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let r = records(&path, 1).await;
+    assert_eq!(text(&r[0], "outcome"), "refused");
+    assert_eq!(text(&r[0], "method"), "tls");
+    assert_eq!(text(&r[0], "transport"), "websocket");
+    assert!(
+        text(&r[0], "reason").starts_with("TLS handshake error: "),
+        "{}",
+        r[0]
+    );
+    handle.shutdown();
+}
+
+#[tokio::test]
 async fn websocket_clients_are_marked() {
     let (path, block) = audit_file("");
     let conf = format!(

@@ -9,9 +9,11 @@ use std::sync::{Arc, Mutex};
 
 use nkeys::KeyPair;
 use rnats_jwt::{OperatorClaims, encode_account, encode_operator};
-use rnats_test_support::{ExternalServer, RawClient, reference_server_bin, scratch_dir};
+use rnats_test_support::{
+    ExternalServer, RawClient, read_http_head, reference_server_bin, request_path, scratch_dir,
+};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -43,16 +45,10 @@ impl AccountServer {
             while let Ok((mut sock, _)) = listener.accept().await {
                 let (jwts, asked, total) = (j.clone(), a.clone(), t.clone());
                 tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 1024];
-                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
-                        match sock.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    let head = String::from_utf8_lossy(&buf).into_owned();
-                    let path = head.split_whitespace().nth(1).unwrap_or_default();
+                    let Some(head) = read_http_head(&mut sock).await else {
+                        return;
+                    };
+                    let path = request_path(&head);
                     let key = path.strip_prefix("/jwt/v1/accounts/").unwrap_or("-");
                     total.fetch_add(1, Ordering::SeqCst);
                     *asked.lock().unwrap().entry(key.to_owned()).or_default() += 1;
@@ -490,16 +486,10 @@ async fn https_account_server(
                 let Ok(mut tls) = acceptor.accept(sock).await else {
                     return;
                 };
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
-                    match tls.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).into_owned();
-                let path = head.split_whitespace().nth(1).unwrap_or_default();
+                let Some(head) = read_http_head(&mut tls).await else {
+                    return;
+                };
+                let path = request_path(&head);
                 let key = path.strip_prefix("/jwt/v1/accounts/").unwrap_or("-");
                 let found = if key.is_empty() {
                     Some(String::new())

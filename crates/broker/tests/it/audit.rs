@@ -481,6 +481,19 @@ async fn certificate_mapping_names_the_subject_and_tls_version() {
     );
 }
 
+/// A server on `conf` (which has a `websocket` block) on loopback; its handle and WebSocket
+/// address.
+async fn start_with_websocket(conf: &str) -> (rnats_broker::ServerHandle, std::net::SocketAddr) {
+    let mut config = rnats_config::load_str(conf, None).unwrap().config;
+    config.host = "127.0.0.1".into();
+    config.port = 0;
+    let server = rnats_broker::Server::bind(config).await.unwrap();
+    let ws = server.websocket_addr().unwrap();
+    let handle = server.handle();
+    tokio::spawn(server.run());
+    (handle, ws)
+}
+
 #[tokio::test]
 async fn a_websocket_client_refused_by_tls_is_recorded() {
     use tokio::io::AsyncWriteExt;
@@ -490,13 +503,7 @@ async fn a_websocket_client_refused_by_tls_is_recorded() {
         "{block}\nwebsocket {{ listen: \"127.0.0.1:-1\", {} }}",
         certs.server_block("")
     );
-    let mut config = rnats_config::load_str(&conf, None).unwrap().config;
-    config.host = "127.0.0.1".into();
-    config.port = 0;
-    let server = rnats_broker::Server::bind(config).await.unwrap();
-    let ws = server.websocket_addr().unwrap();
-    let handle = server.handle();
-    tokio::spawn(server.run());
+    let (handle, ws) = start_with_websocket(&conf).await;
     // Plain HTTP where a TLS handshake is expected.
     let mut tcp = tokio::net::TcpStream::connect(ws).await.unwrap();
     tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -520,13 +527,7 @@ async fn websocket_clients_are_marked() {
     let conf = format!(
         "{block}\nwebsocket {{ listen: \"127.0.0.1:-1\", no_tls: true }}\nauthorization {{ user: w, password: \"ws-Secret-5\" }}"
     );
-    let mut config = rnats_config::load_str(&conf, None).unwrap().config;
-    config.host = "127.0.0.1".into();
-    config.port = 0;
-    let server = rnats_broker::Server::bind(config).await.unwrap();
-    let ws = server.websocket_addr().unwrap();
-    let handle = server.handle();
-    tokio::spawn(server.run());
+    let (handle, ws) = start_with_websocket(&conf).await;
     let client =
         async_nats::ConnectOptions::with_user_and_password("w".into(), "ws-Secret-5".into())
             .connect(format!("ws://{ws}"))

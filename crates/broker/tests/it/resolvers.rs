@@ -224,17 +224,7 @@ async fn url_resolver_needs_its_account_server() {
     assert!(
         ExternalServer::spawn(&reference_server_bin(), &["-c", path.to_str().unwrap()]).is_err()
     );
-    let mut config = rnats_config::load_file(&path).unwrap().config;
-    config.port = 0;
-    let err = rnats_broker::Server::bind(config)
-        .await
-        .err()
-        .expect("refused")
-        .to_string();
-    assert!(
-        err.starts_with(&format!("could not fetch <\"{url}\">: ")),
-        "{err}"
-    );
+    refuses_to_start(rnats_config::load_file(&path).unwrap().config, &url).await;
     rnats_broker::check_config(&rnats_config::load_file(&path).unwrap().config)
         .expect("-t does not ask the account server");
     // Down after the start: an account not fetched yet cannot log in.
@@ -251,6 +241,21 @@ async fn url_resolver_needs_its_account_server() {
     }
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(dir2);
+}
+
+/// Binding `config` fails because its URL resolver cannot fetch `url` (nats-server's start-up
+/// check, in its words).
+async fn refuses_to_start(mut config: rnats_config::ServerConfig, url: &str) {
+    config.port = 0;
+    let err = rnats_broker::Server::bind(config)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.starts_with(&format!("could not fetch <\"{url}\">: ")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -533,19 +538,10 @@ async fn https_url_resolver_trusts_the_resolver_tls_ca() {
     let (got, closed) = raw_login(ours.addr, &ja, Some(&ua)).await;
     assert_eq!((got.as_str(), closed), ("", false));
     // Without the CA, the account server's certificate is not trusted: no start.
-    let mut config = rnats_config::load_str(&url_config(&trust, &url), None)
+    let config = rnats_config::load_str(&url_config(&trust, &url), None)
         .unwrap()
         .config;
-    config.port = 0;
-    let err = rnats_broker::Server::bind(config)
-        .await
-        .err()
-        .expect("refused")
-        .to_string();
-    assert!(
-        err.starts_with(&format!("could not fetch <\"{url}\">: ")),
-        "{err}"
-    );
+    refuses_to_start(config, &url).await;
     server.abort();
     let _ = std::fs::remove_dir_all(dir);
 }

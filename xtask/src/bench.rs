@@ -1229,8 +1229,11 @@ the first login of the run every login skips the hash (a cache hit, microseconds
 nats-server runs bcrypt (cost 11, ~0.1 s of CPU) for every login. The ratio measures the \
 cache, not a faster bcrypt; a *failed* login costs both servers a full hash (see \
 hostile/login-bcrypt).\n\
-- **reqrep** is one request at a time: on an idle machine both servers wait mostly for the \
-kernel to wake idle CPUs, so the ratio is close to 1 whatever the server does.\n\
+- **reqrep** and **paced** are one message (or a few) in flight: both servers wait mostly for \
+the kernel, and on a virtual machine for the hypervisor, to wake an idle CPU. nats-server's Go \
+scheduler spins briefly before it sleeps; rnats polls for `idle_poll` (50 µs) after a read when \
+it has one CPU (the pinned rows), and sleeps at once when it has more. How long a wake takes \
+depends on the host, so these rows move between runs on a shared machine more than the others.\n\
 - **idle** is memory (lower is better), **subs** the time to add 100 000 subscriptions.\n\
 - **hostile/*** is the p50 latency of a well-behaved client's request/reply while one attack \
 runs against the same server (lower is better); hostile/none is the same measurement without \

@@ -131,6 +131,7 @@ async fn drive<R: AsyncRead + Unpin>(
                     Ok(n) => n,
                     Err(_) => return CloseReason::ReadError,
                 };
+                state.idle_poll.activity();
                 session.on_input(Instant::now());
                 if n < READ_BUF_MIN {
                     session.release_idle_buffers();

@@ -85,6 +85,7 @@ mod responses;
 mod router;
 mod server;
 mod session;
+mod spin;
 mod state;
 mod system;
 mod timers;

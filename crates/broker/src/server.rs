@@ -256,6 +256,7 @@ impl Server {
         crate::monitor::start_system_services(&state);
         crate::explain::start(&state);
         crate::audit::start(&state);
+        tokio::spawn(crate::spin::run(state.clone()));
         if let Some((ws_listener, ws_addr)) = websocket {
             let config = state.config();
             let ws = config.websocket.as_ref();
@@ -581,6 +582,7 @@ fn describe_changes(old: &ServerConfig, new: &ServerConfig) -> Vec<String> {
         write_deadline,
         no_header_support,
         no_fast_producer_stall,
+        idle_poll,
         lame_duck_duration,
         lame_duck_grace_period,
         debug,

@@ -252,6 +252,8 @@ pub(crate) struct ServerState {
     pub(crate) monitor: crate::monitor::Monitor,
     /// The authentication audit trail (`audit { … }`).
     pub(crate) audit: crate::audit::Audit,
+    /// `idle_poll`: read activity for the one-worker spinner.
+    pub(crate) idle_poll: crate::spin::IdlePoll,
 }
 
 impl ServerState {
@@ -279,6 +281,7 @@ impl ServerState {
             callout: crate::callout::CalloutService::new(),
             monitor: crate::monitor::Monitor::default(),
             audit: crate::audit::Audit::default(),
+            idle_poll: crate::spin::IdlePoll::default(),
         });
         state.apply_links(&state.settings());
         state

@@ -114,6 +114,7 @@ struct RawConfig {
     write_deadline: Option<Spanned<Scalar>>,
     no_header_support: Option<bool>,
     no_fast_producer_stall: Option<bool>,
+    idle_poll: Option<Spanned<Scalar>>,
     allow_non_tls: Option<bool>,
     lame_duck_duration: Option<Spanned<Scalar>>,
     lame_duck_grace_period: Option<Spanned<Scalar>>,
@@ -371,6 +372,12 @@ fn build(raw: RawConfig, warnings: &mut Vec<String>) -> Result<ServerConfig, Con
     }
     if let Some(v) = raw.no_fast_producer_stall {
         c.no_fast_producer_stall = v;
+    }
+    if let Some(v) = &raw.idle_poll {
+        c.idle_poll = duration_or_seconds("idle_poll", v, warnings)?;
+        if c.idle_poll > Duration::from_millis(10) {
+            return Err(invalid(&v.pos, "idle_poll must be at most 10ms"));
+        }
     }
     if let Some(v) = &raw.lame_duck_duration {
         let nanos = duration_string("lame_duck_duration", v)?;

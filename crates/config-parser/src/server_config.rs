@@ -43,6 +43,9 @@ pub struct ServerConfig {
     /// `no_fast_producer_stall`: a publisher is never paused for a subscriber that falls
     /// behind; messages to a subscriber past ¾ of `max_pending` are dropped instead.
     pub no_fast_producer_stall: bool,
+    /// `idle_poll` (rnats): on a server with one CPU, how long after a client's last input
+    /// the runtime keeps polling for I/O instead of sleeping, default 50 µs; `0` turns it off.
+    pub idle_poll: Duration,
     /// `allow_non_tls`: with `tls {}`, clients may also connect without TLS (INFO then says
     /// `tls_available` instead of `tls_required`).
     pub allow_non_tls: bool,
@@ -125,6 +128,7 @@ impl Default for ServerConfig {
             write_deadline: Duration::from_secs(10),
             no_header_support: false,
             no_fast_producer_stall: false,
+            idle_poll: Duration::from_micros(50),
             allow_non_tls: false,
             lame_duck_duration: Duration::from_secs(120),
             lame_duck_grace_period: Duration::from_secs(10),

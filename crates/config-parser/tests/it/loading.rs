@@ -146,6 +146,19 @@ fn unquoted_2m_is_two_million() {
 }
 
 #[test]
+fn idle_poll_window() {
+    assert_eq!(cfg("").idle_poll, Duration::from_micros(50));
+    assert_eq!(
+        cfg("idle_poll: \"200us\"").idle_poll,
+        Duration::from_micros(200)
+    );
+    assert_eq!(cfg("idle_poll: 0").idle_poll, Duration::ZERO);
+    let e = err("\nidle_poll: \"1s\"");
+    assert_eq!(e.to_string(), "2:12: idle_poll must be at most 10ms");
+    assert_eq!(err("idle_poll: \"-1us\"").kind, ErrorKind::Invalid);
+}
+
+#[test]
 fn lame_duck_rules() {
     let e = err("lame_duck_duration: \"5s\"");
     assert_eq!(

@@ -712,7 +712,8 @@ fn rows(
         }
         rows.push(r);
     }
-    // The throughput rows and request/reply again with the server pinned to one core.
+    // The throughput rows, request/reply and the connection rates again with the server
+    // pinned to one core (bcrypt apart: nats-server's dozen logins a second say nothing more).
     if pinning_available() {
         let pinned: Vec<Row> = rows
             .iter()
@@ -720,7 +721,7 @@ fn rows(
                 matches!(
                     r.scenario,
                     "pub" | "pubsub" | "fanout" | "queue" | "saturate" | "paced" | "reqrep"
-                )
+                ) || (r.scenario == "connect" && r.case != "bcrypt")
             })
             .map(|r| Row {
                 label: format!("pinned {}", r.label),
@@ -763,6 +764,7 @@ fn pinned_scenario(scenario: &str) -> &'static str {
         "queue" => "queue-pinned",
         "saturate" => "saturate-pinned",
         "paced" => "paced-pinned",
+        "connect" => "connect-pinned",
         _ => "reqrep-pinned",
     }
 }
@@ -1248,6 +1250,12 @@ fn describe(scenario: &str) -> &'static str {
              what one message costs one core, as in a one-CPU container, and whether a \
              saturating publisher costs a subscriber its messages there (⚠ marks any loss)."
         }
+        "connect-pinned" => {
+            "The connection rows with the server pinned to core 0 and loadgen to core 1 \
+             (`taskset`): what one login or TLS handshake costs the server's one core, with \
+             loadgen's side of each handshake on the other core instead of competing with the \
+             server for the same two."
+        }
         "pub" => "One publisher, no subscribers: the rate at which the server takes in PUBs.",
         "paced" => {
             "One publisher → one subscriber at a steady 50,000 msgs/s (`--rate`), far below \
@@ -1667,7 +1675,7 @@ mod tests {
         // Throughput and request/reply come again pinned where the machine can pin.
         let saturate = 5 + 1;
         let pinned = if pinning_available() {
-            4 * PAYLOADS.len() + saturate + 1
+            4 * PAYLOADS.len() + saturate + 1 + 5
         } else {
             0
         };
@@ -1683,6 +1691,8 @@ mod tests {
         if pinned > 0 {
             assert!(labels.contains(&"pinned queue/128B"));
             assert!(labels.contains(&"pinned reqrep/128B"));
+            assert!(labels.contains(&"pinned connect/tls"));
+            assert!(!labels.contains(&"pinned connect/bcrypt"));
             assert!(
                 rows.iter()
                     .filter(|r| r.pinned)
@@ -1708,16 +1718,17 @@ mod tests {
             .copied()
             .filter(|l| l.contains("tls"))
             .collect();
-        assert_eq!(
-            tls_rows,
-            [
-                "pubsub-tls/128B",
-                "pubsub-tls/1KiB",
-                "connect/tls",
-                "connect/tls-resume",
-                "hostile/tlsstall"
-            ]
-        );
+        let mut expected = vec![
+            "pubsub-tls/128B",
+            "pubsub-tls/1KiB",
+            "connect/tls",
+            "connect/tls-resume",
+            "hostile/tlsstall",
+        ];
+        if pinned > 0 {
+            expected.extend(["pinned connect/tls", "pinned connect/tls-resume"]);
+        }
+        assert_eq!(tls_rows, expected);
         for r in rows.iter().filter(|r| r.label.contains("tls")) {
             assert_eq!(r.config.as_deref(), Some(Path::new("tls.conf")));
             // Connection rows measure the server's handshake, not the client's verification.
@@ -1725,7 +1736,7 @@ mod tests {
                 .loadgen_args
                 .windows(2)
                 .any(|w| w == ["--tls-verify", "false"]);
-            assert_eq!(unverified, r.label.starts_with("connect/"), "{}", r.label);
+            assert_eq!(unverified, r.label.contains("connect/"), "{}", r.label);
             assert!(
                 r.loadgen_args
                     .windows(2)

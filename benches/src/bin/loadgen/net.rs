@@ -32,6 +32,10 @@ use crate::{Error, Result};
 
 /// Read this much per `read` call; the buffer grows only for payloads larger than this.
 const READ_CHUNK: usize = 256 * 1024;
+/// A connection's first reads use this much; a read that fills its buffer doubles the next,
+/// up to [`READ_CHUNK`]. Zeroing 512 KiB for every new connection (its page faults) was most of
+/// loadgen's time in the connection rows.
+const READ_CHUNK_MIN: usize = 4 * 1024;
 
 /// What the parser accepts: a control line longer than this is a broken stream (INFO with many
 /// `connect_urls` is the longest line a server sends, a few KiB at most), and no message is
@@ -168,6 +172,8 @@ struct TlsSession {
     cbuf: Vec<u8>,
     cpos: usize,
     clen: usize,
+    /// The size of `cbuf` for the next read.
+    cchunk: usize,
 }
 
 impl TlsSession {
@@ -180,6 +186,7 @@ impl TlsSession {
             cbuf: Vec::new(),
             cpos: 0,
             clen: 0,
+            cchunk: READ_CHUNK_MIN,
         })
     }
 
@@ -205,14 +212,19 @@ impl TlsSession {
                 }
                 continue;
             }
-            if self.cbuf.is_empty() {
-                self.cbuf.resize(READ_CHUNK, 0);
+            if self.cbuf.len() < self.cchunk {
+                self.cbuf.resize(self.cchunk, 0);
             }
             self.cpos = 0;
             self.clen = 0;
             match stream.read(&mut self.cbuf) {
                 Ok(0) => return Err("connection closed by the server".into()),
-                Ok(n) => self.clen = n,
+                Ok(n) => {
+                    self.clen = n;
+                    if n == self.cbuf.len() && self.cchunk < READ_CHUNK {
+                        self.cchunk *= 2;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e.into()),
@@ -262,6 +274,8 @@ pub(crate) struct Conn {
     /// Unparsed bytes are `rbuf[rpos..rlen]`.
     rpos: usize,
     rlen: usize,
+    /// How much room a read gets: doubles while reads fill it, up to [`READ_CHUNK`].
+    chunk: usize,
     /// Bytes queued for the server; `wbuf[wpos..]` is still unsent.
     pub(crate) wbuf: BytesMut,
     wpos: usize,
@@ -311,12 +325,13 @@ impl Conn {
         on_op: &mut impl FnMut(ConnId, ServerOpRef<'_>, &mut BytesMut) -> Result<()>,
     ) -> Result<()> {
         loop {
-            if self.rbuf.len() - self.rlen < READ_CHUNK / 4 {
+            if self.rbuf.len() - self.rlen < self.chunk / 4 {
                 let want = self.parser.pending_len().unwrap_or(0);
-                let len = (self.rlen + READ_CHUNK).max(self.rpos + want);
+                let len = (self.rlen + self.chunk).max(self.rpos + want);
                 self.rbuf.resize(len, 0);
             }
             let dst = &mut self.rbuf[self.rlen..];
+            let room = dst.len();
             let n = if let Transport::Tls(tls) = &mut self.transport {
                 match tls.read_plaintext(&mut self.stream, dst)? {
                     Some(n) => n,
@@ -332,6 +347,9 @@ impl Conn {
                 }
             };
             self.rlen += n;
+            if n == room && self.chunk < READ_CHUNK {
+                self.chunk *= 2;
+            }
             while let Some((op, used)) = self
                 .parser
                 .parse_slice(&self.rbuf[self.rpos..self.rlen])
@@ -421,6 +439,7 @@ impl Net {
             rbuf: Vec::new(),
             rpos: 0,
             rlen: 0,
+            chunk: READ_CHUNK_MIN,
             wbuf: BytesMut::new(),
             wpos: 0,
             writable: true,

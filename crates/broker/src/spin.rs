@@ -105,12 +105,18 @@ mod tests {
         .expect("in time");
     }
 
+    /// A spinner for a server with `conf`, running (on this one-worker runtime).
+    async fn started(conf: &str) -> (Arc<ServerState>, tokio::task::JoinHandle<()>) {
+        let state = state(conf);
+        let spinner = tokio::spawn(super::run(state.clone()));
+        until(|| state.idle_poll.enabled.load(Ordering::Relaxed)).await;
+        (state, spinner)
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn one_worker_polls_for_the_window_after_a_read_then_sleeps() {
-        let state = state("idle_poll: \"1ms\"");
-        let spinner = tokio::spawn(super::run(state.clone()));
+        let (state, spinner) = started("idle_poll: \"1ms\"").await;
         let poll = &state.idle_poll;
-        until(|| poll.enabled.load(Ordering::Relaxed)).await;
         assert!(!poll.spinning.load(Ordering::Relaxed));
         poll.activity();
         assert!(
@@ -131,10 +137,8 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_zero_window_never_spins() {
-        let state = state("idle_poll: 0");
-        let spinner = tokio::spawn(super::run(state.clone()));
+        let (state, spinner) = started("idle_poll: 0").await;
         let poll = &state.idle_poll;
-        until(|| poll.enabled.load(Ordering::Relaxed)).await;
         poll.activity();
         until(|| !poll.spinning.load(Ordering::Relaxed)).await;
         state.shutdown.cancel();

@@ -9,6 +9,14 @@ use crate::account::Full;
 use crate::audit::{Outcome, Record};
 use crate::hashing::Refused;
 
+/// Why a client the authenticator accepted is refused after all.
+pub(super) enum Refusal {
+    /// The account's or the user's connection limit.
+    Full(Full),
+    /// A CONNECT check made after authentication.
+    Connect(&'static str),
+}
+
 impl Session {
     /// Records a decision in the audit trail; `build` runs only when the trail is on.
     pub(super) fn audit(&self, build: impl FnOnce(&super::Peer) -> Record) {
@@ -17,24 +25,25 @@ impl Session {
         }
     }
 
-    /// Audits an authenticator's acceptance, or, with `full`, the connection limit that
-    /// refused it after all.
+    /// Audits an authenticator's acceptance, or, with `refusal`, the check that refused the
+    /// client after all.
     pub(super) fn audit_accepted(
         &self,
         authorized: &Authorized,
         request: Option<&AuthRequest>,
         opts: Option<&ConnectOptions>,
         latency: Option<std::time::Duration>,
-        full: Option<Full>,
+        refusal: Option<Refusal>,
     ) {
         self.audit(|peer| {
             let method = authorized.method.as_str();
-            let mut r = match full {
+            let mut r = match refusal {
                 None => Record::new(peer, Outcome::Accepted, method),
-                Some(Full::Account) => {
+                Some(Refusal::Connect(reason)) => Record::refused(peer, method, reason),
+                Some(Refusal::Full(Full::Account)) => {
                     Record::refused(peer, method, "maximum account active connections exceeded")
                 }
-                Some(Full::User) => Record::refused(
+                Some(Refusal::Full(Full::User)) => Record::refused(
                     peer,
                     method,
                     format!(

@@ -6,6 +6,7 @@ use std::time::{Instant, SystemTime};
 use rnats_auth::{AuthError, AuthRequest, Authorized, PublishCache};
 use rnats_protocol::{ConnectOptions, Limits, OK};
 
+use super::audit::Refusal;
 use super::{Options, Session, wants_trace};
 use crate::account::Full;
 use crate::audit::{Outcome, Record};
@@ -82,7 +83,11 @@ impl Session {
                 .login
                 .succeeded(method, Some(std::time::Duration::ZERO));
             self.audit(|peer| {
-                let mut r = Record::new(peer, Outcome::Accepted, method).client(Some(&opts));
+                let mut r = match late_refusal(&opts) {
+                    Some((_, reason)) => Record::refused(peer, method, reason),
+                    None => Record::new(peer, Outcome::Accepted, method),
+                }
+                .client(Some(&opts));
                 r.account = Some(self.account.name.clone());
                 r
             });
@@ -147,11 +152,14 @@ impl Session {
                         Some(&request),
                         Some(&opts),
                         latency,
-                        Some(full),
+                        Some(Refusal::Full(full)),
                     );
                     return self.refuse_full(&authorized, full);
                 }
-                self.audit_accepted(&authorized, Some(&request), Some(&opts), latency, None);
+                // A CONNECT check after authentication that will refuse the client is the
+                // decision the trail records, not the authenticator's acceptance.
+                let late = late_refusal(&opts).map(|(_, reason)| Refusal::Connect(reason));
+                self.audit_accepted(&authorized, Some(&request), Some(&opts), latency, late);
                 self.bind(authorized, Some(request), now);
                 self.apply_connect(opts)
             }
@@ -332,7 +340,7 @@ impl Session {
                 let login = &self.state.monitor.login;
                 login.succeeded(authorized.method.as_str(), None);
                 if let Err(full) = self.join(&authorized) {
-                    self.audit_accepted(&authorized, None, None, took, Some(full));
+                    self.audit_accepted(&authorized, None, None, took, Some(Refusal::Full(full)));
                     return self.refuse_full(&authorized, full);
                 }
                 self.audit_accepted(&authorized, None, None, took, None);
@@ -423,19 +431,13 @@ impl Session {
     /// The CONNECT checks that follow authentication, then the options take effect.
     fn apply_connect(&mut self, opts: ConnectOptions) -> Result<(), CloseReason> {
         let (addr, cid) = (self.peer.addr, self.peer.cid);
-        if opts.account.is_some() || opts.new_account.is_some() {
-            tracing::error!(
-                "{addr} - cid:{cid} - authentication error: CONNECT may not name an account"
-            );
-            return self.fail(ClientError::AuthorizationViolation);
-        }
-        if !(0..=1).contains(&opts.protocol) {
-            tracing::error!("{addr} - cid:{cid} - invalid client protocol");
-            return self.fail(ClientError::InvalidClientProtocol);
-        }
-        if opts.no_responders && !opts.headers {
-            tracing::error!("{addr} - cid:{cid} - no responders requires headers support");
-            return self.fail(ClientError::NoRespondersRequiresHeaders);
+        if let Some((error, reason)) = late_refusal(&opts) {
+            if error == ClientError::AuthorizationViolation {
+                tracing::error!("{addr} - cid:{cid} - authentication error: {reason}");
+            } else {
+                tracing::error!("{addr} - cid:{cid} - {reason}");
+            }
+            return self.fail(error);
         }
         let headers = opts.headers && !self.settings.config.no_header_support;
         if let Some(name) = &opts.name {
@@ -606,4 +608,28 @@ fn reload_error(e: &AuthError) -> Option<ClientError> {
         AuthError::UnknownIssuer { .. } => Some(ClientError::AuthenticationClosed),
         _ => None,
     }
+}
+
+/// The CONNECT checks made once authentication has passed: the error the client gets and the
+/// reason the log and the audit trail give.
+fn late_refusal(opts: &ConnectOptions) -> Option<(ClientError, &'static str)> {
+    if opts.account.is_some() || opts.new_account.is_some() {
+        return Some((
+            ClientError::AuthorizationViolation,
+            "CONNECT may not name an account",
+        ));
+    }
+    if !(0..=1).contains(&opts.protocol) {
+        return Some((
+            ClientError::InvalidClientProtocol,
+            "invalid client protocol",
+        ));
+    }
+    if opts.no_responders && !opts.headers {
+        return Some((
+            ClientError::NoRespondersRequiresHeaders,
+            "no responders requires headers support",
+        ));
+    }
+    None
 }

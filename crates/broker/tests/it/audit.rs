@@ -717,6 +717,54 @@ async fn server_connection_limit_and_no_connect() {
 }
 
 #[tokio::test]
+async fn a_connect_check_after_authentication_is_recorded_as_the_refusal() {
+    let (path, block) = audit_file("");
+    let s = start_conf(&format!(
+        "{block}\nauthorization {{ user: u, password: p }}"
+    ))
+    .await;
+    // Right credentials, but the CONNECT names an account, or a protocol nobody speaks.
+    for (extra, error) in [
+        (r#""account":"B""#, "Authorization Violation"),
+        (r#""protocol":7"#, "invalid client protocol"),
+    ] {
+        let mut c = RawClient::connect(s.addr).await;
+        c.send(format!("CONNECT {{\"user\":\"u\",\"pass\":\"p\",{extra}}}\r\n").as_bytes())
+            .await;
+        let said = String::from_utf8_lossy(&c.read_to_close().await).into_owned();
+        assert!(said.contains(error), "{said}");
+    }
+    let r = records(&path, 2).await;
+    r.iter().for_each(assert_common);
+    for (record, reason) in r
+        .iter()
+        .zip(["CONNECT may not name an account", "invalid client protocol"])
+    {
+        assert_eq!(text(record, "outcome"), "refused", "{record}");
+        assert_eq!(text(record, "method"), "password");
+        assert_eq!(text(record, "user"), "u");
+        assert_eq!(text(record, "reason"), reason);
+    }
+
+    // Without any authentication configured, the same.
+    let (path, block) = audit_file("");
+    let s = start_conf(&block).await;
+    let mut c = RawClient::connect(s.addr).await;
+    c.send(b"CONNECT {\"no_responders\":true,\"headers\":false}\r\n")
+        .await;
+    let said = String::from_utf8_lossy(&c.read_to_close().await).into_owned();
+    assert!(said.contains("-ERR"), "{said}");
+    let r = records(&path, 1).await;
+    assert_eq!(
+        (text(&r[0], "outcome"), text(&r[0], "reason")),
+        (
+            "refused".into(),
+            "no responders requires headers support".into()
+        )
+    );
+}
+
+#[tokio::test]
 async fn credentials_that_expire_while_connected_are_recorded() {
     let mut trust = Trust::new();
     let (acc, claims) = account("ACME");

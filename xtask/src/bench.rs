@@ -323,9 +323,14 @@ const fn lower(key: &'static str, name: &'static str) -> Metric {
     }
 }
 
+/// The server's CPU time (user and system, from `/proc`) over the run, per message counted:
+/// what a message costs whatever limits the rate (loadgen's one thread, or TCP between them).
+const CPU_PER_MSG: Metric = lower(CPU_KEY, "server CPU per message (ns)");
+const CPU_KEY: &str = "server_cpu_ns_per_msg";
 const THROUGHPUT: &[Metric] = &[
     higher("msgs_per_sec", "msgs/s"),
     higher("mb_per_sec", "MB/s"),
+    CPU_PER_MSG,
 ];
 /// Throughput with subscribers: also the latency of the messages under that load.
 const DELIVERY: &[Metric] = &[
@@ -333,6 +338,7 @@ const DELIVERY: &[Metric] = &[
     higher("mb_per_sec", "MB/s"),
     lower("p50_us", "p50 latency under load (µs)"),
     lower("p99_us", "p99 latency under load (µs)"),
+    CPU_PER_MSG,
 ];
 const REQREP: &[Metric] = &[
     lower("p50_us", "p50 latency (µs)"),
@@ -925,10 +931,12 @@ fn measure(
     if row.needs_pid {
         cmd.args(["--server-pid", &server.pid.to_string()]);
     }
+    let cpu_before = cpu_ticks(server.pid);
     let out = cmd
         .stdin(Stdio::null())
         .output()
         .context("could not run loadgen")?;
+    let cpu_after = cpu_ticks(server.pid);
     drop(server);
     if !out.status.success() {
         let log = fs::read_to_string(dir.join("server.log")).unwrap_or_default();
@@ -942,8 +950,33 @@ fn measure(
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().last().context("loadgen printed nothing")?;
-    serde_json::from_str(line).with_context(|| format!("loadgen printed {line:?}"))
+    let mut result: Value =
+        serde_json::from_str(line).with_context(|| format!("loadgen printed {line:?}"))?;
+    if row.metrics.iter().any(|m| m.key == CPU_KEY)
+        && let (Some(before), Some(after)) = (cpu_before, cpu_after)
+        && let Some(msgs) = result["msgs"].as_f64().filter(|&m| m > 0.0)
+        && let Some(map) = result.as_object_mut()
+    {
+        let nanos = after.saturating_sub(before) as f64 * 1e9 / CLOCK_TICKS_PER_SEC;
+        map.insert(CPU_KEY.into(), serde_json::json!((nanos / msgs).round()));
+    }
+    Ok(result)
 }
+
+/// User plus system CPU time of a process so far, in clock ticks (`/proc/<pid>/stat` fields
+/// 14 and 15, counted after the command name, which may hold spaces).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // After the name: state is field 3, so utime (14) and stime (15) sit at 11 and 12.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// `sysconf(_SC_CLK_TCK)`, the unit of `/proc/<pid>/stat` times: 100 on Linux (fixed by its
+/// user-space ABI whatever the kernel's tick rate).
+const CLOCK_TICKS_PER_SEC: f64 = 100.0;
 
 fn report_progress(row: &Row, server: &str, round: usize, outcome: &Result<Value>) {
     let what = match outcome {
@@ -1226,6 +1259,12 @@ impl Report<'_> {
 /// What the rows that are not plain throughput measure, said beside the summary so that no
 /// headline ratio is read as more than it is.
 const SPECIAL_ROWS: &str = "What the special rows measure:\n\n\
+- **server CPU per message** (throughput rows, in the sections below) is the server's CPU \
+time over the run (user and system, from `/proc/<pid>/stat`, 10 ms resolution) divided by the \
+messages counted: what a message costs the server whether or not the server is what limits \
+the rate. Where a server has CPU to spare (the rate is set by loadgen's one thread or by TCP \
+between the two), this shows the difference that msgs/s cannot; at a paced rate it includes \
+the CPU spent waiting for the next message (Go's spinning, rnats' `idle_poll`).\n\
 - **connect/bcrypt** compares unlike work on purpose: rnats caches a verified secret, so after \
 the first login of the run every login skips the hash (a cache hit, microseconds), while \
 nats-server runs bcrypt (cost 11, ~0.1 s of CPU) for every login. The ratio measures the \
@@ -1544,6 +1583,14 @@ fn short(e: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_cpu_time_of_a_process_is_read_from_proc() {
+        let spent = cpu_ticks(std::process::id()).expect("our own /proc/<pid>/stat");
+        let later = cpu_ticks(std::process::id()).expect("still there");
+        assert!(later >= spent);
+        assert_eq!(cpu_ticks(u32::MAX), None);
+    }
+
     use super::*;
 
     #[test]

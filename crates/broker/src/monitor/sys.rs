@@ -329,11 +329,7 @@ impl Services {
     /// for that account, in that account.
     fn answer_account(&self, request: &AccountRequest) {
         let msg = &request.msg;
-        let Some(reply) = msg
-            .reply
-            .as_deref()
-            .and_then(|r| std::str::from_utf8(r).ok())
-        else {
+        let Some(reply) = reply_subject(msg) else {
             return;
         };
         let ep = match &msg.subject[..] {
@@ -427,11 +423,7 @@ impl Services {
 
     /// Answers one request, or stays silent (no reply subject, or filtered out).
     fn answer(&self, msg: &Message) {
-        let Some(reply) = msg
-            .reply
-            .as_deref()
-            .and_then(|r| std::str::from_utf8(r).ok())
-        else {
+        let Some(reply) = reply_subject(msg) else {
             return;
         };
         let subject = String::from_utf8_lossy(&msg.subject);
@@ -621,4 +613,11 @@ impl Services {
             }),
         })
     }
+}
+
+/// A request's reply subject, when it has one (requests without one get no answer).
+fn reply_subject(msg: &Message) -> Option<&str> {
+    msg.reply
+        .as_deref()
+        .and_then(|r| std::str::from_utf8(r).ok())
 }

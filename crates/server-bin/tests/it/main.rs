@@ -9,6 +9,14 @@ use std::time::Duration;
 
 use rnats_test_support::{ExternalServer, RawClient, scratch_dir};
 
+/// `rnats-server -t -c CONF`: checks a configuration file without starting.
+fn config_check(conf: &std::path::Path) -> std::process::Output {
+    Command::new(bin())
+        .args(["-t", "-c", conf.to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_rnats-server"))
 }
@@ -139,10 +147,7 @@ fn config_file_check_and_flags_over_file() {
     let dir = scratch_dir("conf");
     let good = dir.join("good.conf");
     std::fs::write(&good, "port: 4999\nmax_payload: 2KB\n").unwrap();
-    let out = Command::new(bin())
-        .args(["-t", "-c", good.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = config_check(&good);
     assert!(
         out.status.success(),
         "{}",
@@ -152,10 +157,7 @@ fn config_file_check_and_flags_over_file() {
 
     let bad = dir.join("bad.conf");
     std::fs::write(&bad, "port: 4999\n  tokn: x\n").unwrap();
-    let out = Command::new(bin())
-        .args(["-t", "-c", bad.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = config_check(&bad);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -333,10 +335,7 @@ fn bad_fixtures_are_refused_with_position() {
         if !name.ends_with(".conf") {
             continue;
         }
-        let out = Command::new(bin())
-            .args(["-t", "-c", path.to_str().unwrap()])
-            .output()
-            .unwrap();
+        let out = config_check(&path);
         let err = String::from_utf8_lossy(&out.stderr);
         if name.starts_with("bad-") {
             assert!(!out.status.success(), "{name} must be refused");
@@ -430,10 +429,7 @@ fn operator_mode_is_checked_and_an_unreachable_url_resolver_refused() {
     let dir = scratch_dir("operator");
     let conf = dir.join("operator.conf");
     std::fs::write(&conf, format!("operator: {jwt}\nresolver: MEMORY\n")).unwrap();
-    let out = Command::new(bin())
-        .args(["-t", "-c", conf.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = config_check(&conf);
     assert!(
         out.status.success(),
         "{}",
@@ -445,10 +441,7 @@ fn operator_mode_is_checked_and_an_unreachable_url_resolver_refused() {
     )
     .unwrap();
     // `-t` accepts a URL resolver; starting asks the URL first (nothing listens on port 9).
-    let out = Command::new(bin())
-        .args(["-t", "-c", conf.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = config_check(&conf);
     assert!(
         out.status.success(),
         "{}",
@@ -557,10 +550,7 @@ fn config_check_validates_the_audit_block() {
     let check = |text: &str| {
         let conf = dir.join("audit.conf");
         std::fs::write(&conf, text).unwrap();
-        let out = Command::new(bin())
-            .args(["-t", "-c", conf.to_str().unwrap()])
-            .output()
-            .unwrap();
+        let out = config_check(&conf);
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stderr).into_owned(),

@@ -82,6 +82,7 @@ impl RoutingBench {
             reply,
             header_len: None,
             body: payload,
+            shared: None,
         };
         self.router.route(&self.account, msg)
     }

@@ -47,6 +47,7 @@ where
         usize::try_from(config.max_pending).unwrap_or(usize::MAX),
         tokio_util::sync::CancellationToken::new(),
     ));
+    out.set_vectored(wr.is_write_vectored());
     let writer = {
         let out = out.clone();
         let deadline = config.write_deadline;
@@ -104,6 +105,7 @@ async fn drive<R: AsyncRead + Unpin>(
 ) -> CloseReason {
     let mut buf = BytesMut::with_capacity(READ_BUF_MIN);
     let mut target = READ_BUF_MIN;
+    let mut alloc = ReadAlloc::default();
     let shutdown = state.shutdown.clone();
     let kill = out.kill.clone();
     let mut reload = state.reload_epoch.subscribe();
@@ -144,6 +146,7 @@ async fn drive<R: AsyncRead + Unpin>(
                 } else {
                     target
                 };
+                session.set_read_buffer(alloc.size(&buf));
                 let mut budget = STALL_TOTAL;
                 session.allow_pause(true);
                 let result = process(session, state, &mut buf, &mut budget).await;
@@ -158,6 +161,30 @@ async fn drive<R: AsyncRead + Unpin>(
         if let Err(reason) = result {
             return reason;
         }
+    }
+}
+
+/// The allocation the read buffer lies in, whose size a payload shared out of it keeps alive.
+///
+/// Its end never moves while ops are split off the front; a reservation that moves the
+/// buffer (the loop's before a read, or the parser's for a large message, always at the end
+/// of a feed) leaves the view at the start of a new allocation, and nothing is split off it
+/// before the next read. So, checked after each read: a new end means a new allocation,
+/// whose size is the view's capacity.
+#[derive(Default)]
+struct ReadAlloc {
+    end: usize,
+    size: usize,
+}
+
+impl ReadAlloc {
+    fn size(&mut self, buf: &BytesMut) -> usize {
+        let end = buf.as_ptr() as usize + buf.capacity();
+        if end != self.end {
+            self.end = end;
+            self.size = buf.capacity();
+        }
+        self.size
     }
 }
 

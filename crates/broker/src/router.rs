@@ -12,16 +12,18 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use rnats_sublist::{Match, MatchCache, Matches};
 
 use crate::account::{Account, SubRef};
 use crate::links::{Links, RouteRef, ServiceRoute, StreamRoute};
-use crate::logfmt;
 use crate::msgtrace::{self, Tracer};
 use crate::outbound::{Append, Outbound};
 
+mod encode;
 mod traced;
+
+use encode::{encode, encode_line, flatten, trace_delivery};
 
 type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -38,6 +40,12 @@ const STAGING_KEEP: usize = 256 * 1024;
 const STAGING_SPARES: usize = 4;
 /// After a read this small the connection is not busy: spares above this size are released.
 const STAGING_IDLE_KEEP: usize = 16 * 1024;
+/// Payloads at least this large are shared with a target instead of copied (when its writer
+/// takes vectored writes). Measured with the server on one core against copying: fan-out to
+/// four at 2 KiB, 4 KiB and 64 KiB +45–55 % messages/s, pub/sub at 8 KiB +15 %, at 2 KiB
+/// even; at 1 KiB fan-out even and pub/sub −12 % (the kernel's per-slice cost outweighs the
+/// copy saved), so smaller payloads are copied.
+const SHARE_MIN: usize = 2048;
 /// The prefix of the reply subjects of imported service requests.
 pub(crate) const RESPONSE_PREFIX: &[u8] = b"_R_.";
 
@@ -49,12 +57,20 @@ pub(crate) struct Msg<'a> {
     /// `Some` for HPUB: the header block's length at the start of `body`.
     pub(crate) header_len: Option<usize>,
     pub(crate) body: &'a [u8],
+    /// `body` as a slice of the publisher's read buffer, when it is one: a target may queue
+    /// this instead of a copy.
+    pub(crate) shared: Option<&'a Bytes>,
 }
 
 /// One target's share of a batch.
 struct Staged {
     target: Arc<Outbound>,
+    /// The batch's bytes for the target, but for shared payloads: those go at the offsets
+    /// given in `shared`.
     buf: BytesMut,
+    shared: Vec<(usize, Bytes)>,
+    /// Bytes in `shared`.
+    shared_bytes: usize,
     /// Messages and their sizes in `buf`, for the target's monitoring counters.
     msgs: u64,
     bytes: u64,
@@ -87,6 +103,11 @@ pub(crate) struct Router {
     rng: u64,
     /// Fast-producer flow control (see `driver.rs`).
     flow: Flow,
+    /// The size of the read buffer this batch's payloads are slices of (0: none are): a
+    /// target's payloads are queued shared only when they add up to half of it at least.
+    share_from: usize,
+    /// Emptied lists of shared payloads, for the next batches' targets.
+    shared_spare: Vec<Vec<(usize, Bytes)>>,
     /// The message being routed is traced (`Nats-Trace-Dest`): deliveries are recorded here.
     msg_trace: Option<Box<Tracer>>,
     /// Targets left stalled by the last hand-over: the publisher pauses for them.
@@ -125,6 +146,8 @@ impl Router {
             subjects: Vec::new(),
             rng: (cid ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9) | 1,
             flow: Flow::Off,
+            share_from: 0,
+            shared_spare: Vec::new(),
             msg_trace: None,
             stalled: Vec::new(),
         }
@@ -147,6 +170,11 @@ impl Router {
     /// The targets the last [`Router::flush`] left stalled.
     pub(crate) fn take_stalled(&mut self) -> Vec<Arc<Outbound>> {
         std::mem::take(&mut self.stalled)
+    }
+
+    /// The payloads routed next are slices of a read buffer of `size` bytes (0: sharing off).
+    pub(crate) fn set_read_buffer(&mut self, size: usize) {
+        self.share_from = size;
     }
 
     pub(crate) fn set_echo(&mut self, echo: bool) {
@@ -269,6 +297,7 @@ impl Router {
                 Msg {
                     header_len: Some(disabled.1),
                     body: &disabled.0,
+                    shared: None,
                     ..msg
                 }
             }
@@ -410,11 +439,31 @@ impl Router {
             } else {
                 msg.header_len.unwrap_or(0)
             }) as u64;
-        let (buf, counts) = self.staging(target);
-        encode(buf, sub, msg, headers);
-        *counts.0 += 1;
-        *counts.1 += size;
-        let staged = buf.len();
+        let staged = match msg.shared {
+            Some(payload)
+                if payload.len() >= SHARE_MIN
+                    && self.share_from > 0
+                    && target.cid != self.cid
+                    && (headers || msg.header_len.is_none())
+                    && target.shares() =>
+            {
+                let staged = self.staged_for(target);
+                encode_line(&mut staged.buf, sub, msg);
+                staged.shared.push((staged.buf.len(), payload.clone()));
+                staged.shared_bytes += payload.len();
+                staged.buf.extend_from_slice(b"\r\n");
+                staged.msgs += 1;
+                staged.bytes += size;
+                staged.buf.len() + staged.shared_bytes
+            }
+            _ => {
+                let (buf, counts) = self.staging(target);
+                encode(buf, sub, msg, headers);
+                *counts.0 += 1;
+                *counts.1 += size;
+                buf.len()
+            }
+        };
         if let Flow::Stall { pause_now } = &mut self.flow
             && target.cid != self.cid
         {
@@ -432,6 +481,12 @@ impl Router {
         if target.cid == self.cid {
             return (&mut self.own, (&mut self.own_msgs, &mut self.own_bytes));
         }
+        let staged = self.staged_for(target);
+        (&mut staged.buf, (&mut staged.msgs, &mut staged.bytes))
+    }
+
+    /// This batch's share for another connection.
+    fn staged_for(&mut self, target: &Arc<Outbound>) -> &mut Staged {
         let index = match self.staged_at.get(&target.cid) {
             Some(&i) => i,
             None => {
@@ -439,6 +494,8 @@ impl Router {
                 self.staged.push(Staged {
                     target: target.clone(),
                     buf,
+                    shared: self.shared_spare.pop().unwrap_or_default(),
+                    shared_bytes: 0,
                     msgs: 0,
                     bytes: 0,
                 });
@@ -446,8 +503,7 @@ impl Router {
                 self.staged.len() - 1
             }
         };
-        let staged = &mut self.staged[index];
-        (&mut staged.buf, (&mut staged.msgs, &mut staged.bytes))
+        &mut self.staged[index]
     }
 
     /// A request nobody answered: the publisher's own subscription on the reply subject gets a
@@ -500,13 +556,35 @@ impl Router {
         for Staged {
             target,
             mut buf,
+            mut shared,
+            shared_bytes,
             msgs,
             bytes,
         } in self.staged.drain(..)
         {
             target.stats.add_out(msgs, bytes);
-            if target.hand_over(&mut buf) == Append::Wake {
+            let append = if shared.is_empty() {
+                target.hand_over(&mut buf)
+            } else if shared_bytes.saturating_mul(2) >= self.share_from {
+                // The payloads pin at most twice what they count for: queued as they lie.
+                target.hand_over_shared(&mut buf, std::mem::take(&mut shared), shared_bytes)
+            } else {
+                // A few payloads out of a large buffer: copied, so the buffer is not kept
+                // for them.
+                let mut flat = self.spare.pop().unwrap_or_default();
+                flatten(&buf, &mut shared, &mut flat);
+                buf.clear();
+                let append = target.hand_over(&mut flat);
+                if self.spare.len() < STAGING_SPARES && flat.capacity() <= STAGING_KEEP {
+                    self.spare.push(flat);
+                }
+                append
+            };
+            if append == Append::Wake {
                 target.wake();
+            }
+            if shared.capacity() > 0 && self.shared_spare.len() < STAGING_SPARES {
+                self.shared_spare.push(shared);
             }
             if buf.capacity() <= STAGING_KEEP && self.spare.len() < STAGING_SPARES {
                 self.spare.push(buf);
@@ -558,35 +636,4 @@ fn lookup_in(
     };
     cache.store(at, subject, matches.clone());
     matches
-}
-
-/// `MSG` or `HMSG` for `sub`; a target without headers support gets the message without
-/// them, as nats-server does.
-fn encode(buf: &mut BytesMut, sub: &SubRef, msg: Msg<'_>, headers: bool) {
-    let Msg {
-        subject,
-        reply,
-        header_len,
-        body,
-    } = msg;
-    match header_len {
-        Some(h) if headers => rnats_protocol::encode_hmsg(buf, subject, &sub.sid, reply, h, body),
-        Some(h) => {
-            let payload = &body[h.min(body.len())..];
-            rnats_protocol::encode_msg(buf, subject, &sub.sid, reply, payload);
-        }
-        None => rnats_protocol::encode_msg(buf, subject, &sub.sid, reply, body),
-    }
-}
-
-/// The trace line of one delivery, in the target's name, as nats-server writes it.
-fn trace_delivery(target: &Outbound, sub: &SubRef, msg: Msg<'_>, headers: bool) {
-    let mut line = BytesMut::new();
-    encode(&mut line, sub, msg, headers);
-    tracing::trace!(
-        "{} - cid:{} - {}",
-        target.peer,
-        target.cid,
-        logfmt::outbound(&line)
-    );
 }

@@ -293,6 +293,7 @@ impl InternalClient {
             reply: reply.map(str::as_bytes),
             header_len,
             body,
+            shared: None,
         };
         let mut router = lock(&self.inner.router);
         let delivered = router.route(&self.inner.account, msg);

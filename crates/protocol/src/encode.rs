@@ -64,6 +64,56 @@ pub fn encode_hmsg(
     dst.put_slice(CRLF);
 }
 
+/// Appends only the control line of a `MSG`, `MSG <subject> <sid> [reply] <len>\r\n`, with
+/// room reserved for `room` more bytes: for a caller that sends the `len` payload bytes (and
+/// the `\r\n` after them) from a buffer of its own, e.g. one shared by many receivers.
+pub fn encode_msg_line(
+    dst: &mut BytesMut,
+    subject: &[u8],
+    sid: &[u8],
+    reply: Option<&[u8]>,
+    len: usize,
+    room: usize,
+) {
+    let len = Decimal::new(len as u64);
+    let len = len.as_bytes();
+    put_prefix(
+        dst,
+        b"MSG ",
+        subject,
+        sid,
+        reply,
+        len.len() + CRLF.len() + room,
+    );
+    dst.put_slice(len);
+    dst.put_slice(CRLF);
+}
+
+/// Appends only the control line of an `HMSG`,
+/// `HMSG <subject> <sid> [reply] <hdr_len> <total_len>\r\n`, as [`encode_msg_line`] does for
+/// `MSG`.
+pub fn encode_hmsg_line(
+    dst: &mut BytesMut,
+    subject: &[u8],
+    sid: &[u8],
+    reply: Option<&[u8]>,
+    header_len: usize,
+    total_len: usize,
+    room: usize,
+) {
+    debug_assert!(header_len <= total_len, "header_len exceeds message");
+    let hdr = Decimal::new(header_len as u64);
+    let hdr = hdr.as_bytes();
+    let total = Decimal::new(total_len as u64);
+    let total = total.as_bytes();
+    let rest = hdr.len() + 1 + total.len() + CRLF.len() + room;
+    put_prefix(dst, b"HMSG ", subject, sid, reply, rest);
+    dst.put_slice(hdr);
+    dst.put_u8(b' ');
+    dst.put_slice(total);
+    dst.put_slice(CRLF);
+}
+
 /// Reserves room for the whole operation (`rest` bytes after the prefix) and writes
 /// `<verb><subject> <sid> [reply] `, the part MSG and HMSG share.
 fn put_prefix(
@@ -145,6 +195,27 @@ mod tests {
     fn decimal_writes_every_width() {
         for n in [0u64, 7, 10, 99, 100, 12345, 1 << 32, u64::MAX] {
             assert_eq!(Decimal::new(n).as_bytes(), n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn a_control_line_and_its_payload_make_the_whole_operation() {
+        for reply in [None, Some(&b"_INBOX.1"[..])] {
+            let mut whole = BytesMut::new();
+            encode_msg(&mut whole, b"a.b", b"7", reply, b"hello");
+            let mut parts = BytesMut::new();
+            encode_msg_line(&mut parts, b"a.b", b"7", reply, 5, 7);
+            parts.extend_from_slice(b"hello\r\n");
+            assert_eq!(parts, whole);
+
+            let message = b"NATS/1.0\r\n\r\nhi";
+            let mut whole = BytesMut::new();
+            encode_hmsg(&mut whole, b"a.b", b"7", reply, 12, message);
+            let mut parts = BytesMut::new();
+            encode_hmsg_line(&mut parts, b"a.b", b"7", reply, 12, message.len(), 0);
+            parts.extend_from_slice(message);
+            parts.extend_from_slice(b"\r\n");
+            assert_eq!(parts, whole);
         }
     }
 

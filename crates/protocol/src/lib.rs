@@ -52,7 +52,10 @@ pub use client_encode::{
     encode_connect, encode_connect_json, encode_hpub, encode_pub, encode_sub, encode_unsub,
 };
 pub use connect::ConnectOptions;
-pub use encode::{OK, PING, PONG, encode_err, encode_hmsg, encode_info, encode_msg};
+pub use encode::{
+    OK, PING, PONG, encode_err, encode_hmsg, encode_hmsg_line, encode_info, encode_msg,
+    encode_msg_line,
+};
 pub use error::{OpKind, ProtocolError};
 pub use info::ServerInfo;
 pub use parser::{ClientOp, ClientParser, Limits};

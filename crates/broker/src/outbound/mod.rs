@@ -1,5 +1,7 @@
 //! The outbound side of a connection: a bounded queue of chunks that publishers append to and
-//! one writer task drains with vectored writes.
+//! one writer task drains with vectored writes. A chunk is either the queue's own bytes or a
+//! payload shared with other subscribers (a slice of the publisher's read buffer, see
+//! `router.rs`), written from where it lies.
 //!
 //! Fast-producer flow control, as nats-server's: when a client's pending bytes (queued and being
 //! written) pass ¾ of `max_pending` (or 4 MiB, whichever is less: see `STALL_CAP`) it is
@@ -10,12 +12,11 @@
 //! a client without an `-ERR`).
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -78,8 +79,15 @@ const IDLE_SPARES: usize = 2;
 /// than `COALESCE_INTO`); a larger one is queued as a chunk of its own, without a copy.
 const COALESCE_MAX: usize = 16 * 1024;
 const COALESCE_INTO: usize = 64 * 1024;
-/// Chunks passed to one vectored write.
-const WRITE_SLICES: usize = 64;
+/// Slices passed to one vectored write (Linux's `IOV_MAX`: with shared payloads of 1 KiB, each
+/// after its `MSG` line, one call still writes 512 KiB).
+const WRITE_SLICES: usize = 1024;
+/// Slices taken for one round of writes, at most.
+const ROUND_SLICES: usize = 4 * WRITE_SLICES;
+/// Spare chunks kept at most, and the smallest kept (the line bytes between shared payloads
+/// are small pieces of a publisher's staging buffer, not worth circulating).
+const SPARE_COUNT: usize = 64;
+const SPARE_MIN: usize = 4 * 1024;
 /// Publishers pause for a client at ¾ of its `max_pending` (nats-server's mark) or at this many
 /// pending bytes, whichever comes first. nats-server's mark alone lets 48 MiB queue up for
 /// each subscriber under a saturating publisher (at the default 64 MiB), and every message
@@ -98,7 +106,7 @@ const WRITE_BATCH: usize = 1024 * 1024;
 /// write. Emptied chunks come
 /// back as `spare` for the next hand-over, so a busy client circulates the same allocations.
 struct OutState {
-    chunks: VecDeque<BytesMut>,
+    chunks: VecDeque<Chunk>,
     /// Bytes in `chunks`.
     queued: usize,
     /// Emptied chunks the writer gave back, and their capacity.
@@ -122,9 +130,9 @@ impl OutState {
     /// Keeps an emptied chunk for the next hand-overs, within the spare budget.
     fn keep_spare(&mut self, mut chunk: BytesMut) {
         let capacity = chunk.capacity();
-        if capacity <= SPARE_KEEP
+        if (SPARE_MIN..=SPARE_KEEP).contains(&capacity)
             && self.spare_bytes + capacity <= SPARE_BYTES
-            && self.spare.len() < WRITE_SLICES
+            && self.spare.len() < SPARE_COUNT
         {
             chunk.clear();
             self.spare_bytes += capacity;
@@ -178,6 +186,9 @@ pub(crate) struct Outbound {
     pub(crate) expired_subs: std::sync::atomic::AtomicU64,
     /// Counters and description for monitoring.
     pub(crate) stats: crate::monitor::ConnStats,
+    /// The writer takes many chunks per call (plain TCP), so payloads may be queued shared
+    /// instead of copied.
+    vectored: AtomicBool,
     /// Mirrors `OutState::closed.is_some()` so publishers can skip a closed client without
     /// taking its lock.
     closed_flag: AtomicBool,
@@ -235,6 +246,7 @@ impl Outbound {
             replies: ReplyGrants::default(),
             bound: Mutex::new(None),
             expired_subs: std::sync::atomic::AtomicU64::new(0),
+            vectored: AtomicBool::new(false),
             closed_flag: AtomicBool::new(false),
             stats: crate::monitor::ConnStats::default(),
             #[cfg(test)]
@@ -248,33 +260,79 @@ impl Outbound {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Hands a publisher's batch for this client over under one lock: a small batch is copied
-    /// onto the last queued chunk, anything else joins the queue as it is (no copy) and
-    /// `staged` gets a spare chunk back. `staged` is empty afterwards either way.
-    pub(crate) fn hand_over(&self, staged: &mut BytesMut) -> Append {
+    /// The queue's lock for a hand-over, or `None` (and `staged` emptied) when the client is
+    /// closed.
+    fn lock_open(&self, staged: &mut BytesMut) -> Option<std::sync::MutexGuard<'_, OutState>> {
         #[cfg(test)]
         self.handed_at.store(
             HAND_OVERS.fetch_add(1, Ordering::Relaxed) + 1,
             Ordering::Relaxed,
         );
-        let mut st = self.lock();
+        let st = self.lock();
         if st.closed.is_some() {
             staged.clear();
-            return Append::Dropped;
+            return None;
         }
+        Some(st)
+    }
+
+    /// Hands a publisher's batch for this client over under one lock: a small batch is copied
+    /// onto the last queued chunk, anything else joins the queue as it is (no copy) and
+    /// `staged` gets a spare chunk back. `staged` is empty afterwards either way.
+    pub(crate) fn hand_over(&self, staged: &mut BytesMut) -> Append {
+        let Some(mut st) = self.lock_open(staged) else {
+            return Append::Dropped;
+        };
         let n = staged.len();
         match st.chunks.back_mut() {
-            Some(last) if n < COALESCE_MAX && last.len() < COALESCE_INTO => {
+            Some(Chunk::Own(last)) if n < COALESCE_MAX && last.len() < COALESCE_INTO => {
                 last.extend_from_slice(staged);
                 staged.clear();
             }
             _ => {
                 let fresh = st.take_spare();
-                st.chunks.push_back(std::mem::replace(staged, fresh));
+                st.chunks
+                    .push_back(Chunk::Own(std::mem::replace(staged, fresh)));
             }
         }
         st.queued += n;
         self.after_append(st)
+    }
+
+    /// Hands over a batch whose payloads are shared (each goes at its offset in `lines`),
+    /// under one lock, as [`Outbound::hand_over`]: `lines` joins the queue and gets a spare
+    /// chunk back. Every byte counts towards `max_pending` and the stall mark as a copied byte
+    /// would; the publisher shares payloads only when the buffer they keep alive is at most
+    /// about twice their size (see `router.rs`), so what a slow client holds in memory stays
+    /// within about twice its count.
+    pub(crate) fn hand_over_shared(
+        &self,
+        lines: &mut BytesMut,
+        payloads: Vec<(usize, Bytes)>,
+        shared_bytes: usize,
+    ) -> Append {
+        let Some(mut st) = self.lock_open(lines) else {
+            return Append::Dropped;
+        };
+        let len = lines.len() + shared_bytes;
+        let fresh = st.take_spare();
+        st.chunks.push_back(Chunk::Mixed {
+            lines: std::mem::replace(lines, fresh),
+            payloads,
+            len,
+        });
+        st.queued += len;
+        self.after_append(st)
+    }
+
+    /// Whether payloads may be queued for this client shared rather than copied.
+    pub(crate) fn shares(&self) -> bool {
+        self.vectored.load(Ordering::Relaxed)
+    }
+
+    /// Says whether this client's writer takes many chunks per call.
+    pub(crate) fn set_vectored(&self, vectored: bool) {
+        self.vectored.store(vectored, Ordering::Relaxed);
     }
 
     /// `max_pending`: past it the client is closed as a slow consumer and its data dropped.
@@ -352,10 +410,10 @@ impl Outbound {
     /// The writer finished writing what it took: keep some of the emptied chunks for the next
     /// hand-overs, recount, and release waiting publishers once the client is back under the
     /// stall mark.
-    fn written(&self, done: &mut Vec<BytesMut>) {
+    fn written(&self, done: &mut Vec<Chunk>) {
         let mut st = self.lock();
         for chunk in done.drain(..) {
-            st.keep_spare(chunk);
+            st.keep_spare(chunk.into_own());
         }
         if st.chunks.is_empty() {
             st.trim_spares();
@@ -422,9 +480,19 @@ impl Outbound {
         st.queued = 0;
         let chunks = std::mem::take(&mut st.chunks);
         for chunk in chunks {
-            st.keep_spare(chunk);
+            st.keep_spare(chunk.into_own());
         }
         n
+    }
+
+    /// How many queued chunks hold shared payloads.
+    #[cfg(test)]
+    pub(crate) fn shared_chunks(&self) -> usize {
+        let st = self.lock();
+        st.chunks
+            .iter()
+            .filter(|c| matches!(c, Chunk::Mixed { .. }))
+            .count()
     }
 
     /// Takes what is queued, as a writer would (tests read what a session sent this way).
@@ -434,9 +502,15 @@ impl Outbound {
         st.wake_queued = false;
         st.queued = 0;
         let mut all = BytesMut::new();
-        for chunk in st.chunks.drain(..) {
-            all.extend_from_slice(&chunk);
+        let mut slices = Vec::new();
+        for chunk in &st.chunks {
+            chunk.push_slices(&mut slices);
         }
+        for slice in &slices {
+            all.extend_from_slice(slice);
+        }
+        drop(slices);
+        st.chunks.clear();
         all
     }
 
@@ -448,19 +522,20 @@ impl Outbound {
     ) {
         // Takes the queued chunks about `WRITE_BATCH` bytes at a time and writes them with
         // vectored writes; the emptied chunks go back to the queue's spares.
-        let mut data: Vec<BytesMut> = Vec::new();
+        let mut data: Vec<Chunk> = Vec::new();
         loop {
             self.notify.notified().await;
             loop {
                 let closed = {
                     let mut st = self.lock();
                     st.wake_queued = false;
-                    let mut taken = 0;
+                    let (mut taken, mut slices) = (0, 0);
                     while taken < WRITE_BATCH
-                        && data.len() < WRITE_SLICES
+                        && slices < ROUND_SLICES
                         && let Some(chunk) = st.chunks.pop_front()
                     {
                         taken += chunk.len();
+                        slices += chunk.slices();
                         data.push(chunk);
                     }
                     st.queued -= taken;
@@ -502,43 +577,8 @@ impl Outbound {
     }
 }
 
-/// Writes every chunk, in order, with as few vectored writes as the socket allows (a transport
-/// without vectored writes takes one chunk per call, which is still correct).
-async fn write_chunks<W: AsyncWrite + Unpin>(wr: &mut W, chunks: &[BytesMut]) -> io::Result<()> {
-    let mut first = 0;
-    let mut offset = 0;
-    loop {
-        while first < chunks.len() && chunks[first].len() == offset {
-            first += 1;
-            offset = 0;
-        }
-        if first == chunks.len() {
-            break;
-        }
-        let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
-        let mut used = 0;
-        for (i, chunk) in chunks[first..].iter().take(WRITE_SLICES).enumerate() {
-            slices[i] = IoSlice::new(if i == 0 { &chunk[offset..] } else { chunk });
-            used += 1;
-        }
-        let mut n = wr.write_vectored(&slices[..used]).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        while n > 0 {
-            let left = chunks[first].len() - offset;
-            if n >= left {
-                n -= left;
-                first += 1;
-                offset = 0;
-            } else {
-                offset += n;
-                n = 0;
-            }
-        }
-    }
-    wr.flush().await
-}
-
+mod chunk;
 #[cfg(test)]
 mod tests;
+
+use chunk::{Chunk, write_chunks};

@@ -1,10 +1,20 @@
 //! The outbound queue: slow consumers, stalls, chunks and vectored writes.
 
+use std::io::{self, IoSlice};
+
 use super::*;
 
 /// Queues `bytes` as a publisher's batch would be.
 fn push(out: &Outbound, bytes: &[u8]) -> Append {
     out.hand_over(&mut BytesMut::from(bytes))
+}
+
+/// A queued chunk of the queue's own bytes.
+fn own(chunk: &Chunk) -> &BytesMut {
+    match chunk {
+        Chunk::Own(b) => b,
+        Chunk::Mixed { .. } => panic!("a chunk with shared payloads"),
+    }
 }
 
 const PEER: std::net::SocketAddr =
@@ -109,7 +119,7 @@ fn a_large_batch_joins_the_queue_without_a_copy_and_a_small_one_is_coalesced() {
         "the small batch follows a chunk too large to grow"
     );
     assert_eq!(
-        st.chunks[0].as_ptr(),
+        own(&st.chunks[0]).as_ptr(),
         at,
         "the big batch was queued as it was"
     );
@@ -119,19 +129,20 @@ fn a_large_batch_joins_the_queue_without_a_copy_and_a_small_one_is_coalesced() {
     out.hand_over(&mut more);
     let st = out.lock();
     assert_eq!(st.chunks.len(), 2, "small batches share a chunk");
-    assert_eq!(&st.chunks[1][..], b"tail+more");
+    assert_eq!(&own(&st.chunks[1])[..], b"tail+more");
 }
 
 #[test]
 fn spares_stay_within_their_budget() {
     let out = Outbound::new(1, PEER, 1 << 30, CancellationToken::new());
-    let mut done: Vec<BytesMut> = (0..64)
-        .map(|_| BytesMut::with_capacity(SPARE_KEEP))
+    let mut done: Vec<Chunk> = (0..64)
+        .map(|_| Chunk::Own(BytesMut::with_capacity(SPARE_KEEP)))
         .collect();
-    done.push(BytesMut::with_capacity(SPARE_KEEP * 2));
+    done.push(Chunk::Own(BytesMut::with_capacity(SPARE_KEEP * 2)));
+    done.push(Chunk::Own(BytesMut::with_capacity(SPARE_MIN / 2)));
     {
         let mut st = out.lock();
-        st.chunks.push_back(BytesMut::from(&b"x"[..]));
+        st.chunks.push_back(Chunk::Own(BytesMut::from(&b"x"[..])));
     }
     out.written(&mut done);
     let st = out.lock();
@@ -143,7 +154,7 @@ fn spares_stay_within_their_budget() {
     assert!(
         st.spare
             .iter()
-            .all(|c| c.capacity() <= SPARE_KEEP && c.is_empty())
+            .all(|c| (SPARE_MIN..=SPARE_KEEP).contains(&c.capacity()) && c.is_empty())
     );
     drop(st);
     out.lock().chunks.clear();
@@ -203,7 +214,7 @@ impl AsyncWrite for Trickle {
 
 #[tokio::test]
 async fn partial_vectored_writes_keep_every_byte_in_order() {
-    let chunks: Vec<BytesMut> = [
+    let mut chunks: Vec<Chunk> = [
         "",
         "abc",
         "",
@@ -213,15 +224,32 @@ async fn partial_vectored_writes_keep_every_byte_in_order() {
         "rstuvwxyz0123456789",
     ]
     .iter()
-    .map(|s| BytesMut::from(s.as_bytes()))
+    .map(|s| Chunk::Own(BytesMut::from(s.as_bytes())))
     .collect();
+    // Lines of its own with shared payloads at their offsets, one of them right at the end.
+    let payloads = vec![
+        (2, Bytes::from_static(b"<one>")),
+        (2, Bytes::from_static(b"<two>")),
+        (5, Bytes::from_static(b"<three>")),
+    ];
+    chunks.push(Chunk::Mixed {
+        lines: BytesMut::from(&b"..,,!"[..]),
+        len: 5 + 17,
+        payloads,
+    });
     let mut w = Trickle(Vec::new());
     write_chunks(&mut w, &chunks).await.unwrap();
-    assert_eq!(w.0, b"abcdefghijklmnopqrstuvwxyz0123456789");
+    assert_eq!(
+        w.0,
+        b"abcdefghijklmnopqrstuvwxyz0123456789..<one><two>,,!<three>"
+    );
     let mut w = Trickle(Vec::new());
-    write_chunks(&mut w, &[BytesMut::new(), BytesMut::new()])
-        .await
-        .unwrap();
+    write_chunks(
+        &mut w,
+        &[Chunk::Own(BytesMut::new()), Chunk::Own(BytesMut::new())],
+    )
+    .await
+    .unwrap();
     assert!(
         w.0.is_empty(),
         "nothing to write is not a zero-length write error"
@@ -244,4 +272,38 @@ fn publishers_pause_at_four_mib_but_only_drop_past_three_quarters() {
     let mut more = BytesMut::from(&vec![b'z'; 44 << 20][..]);
     out.hand_over(&mut more);
     assert!(out.past_drop_mark(), "past 48 MiB of 64 MiB");
+}
+
+#[test]
+fn shared_payloads_count_as_pending_bytes_and_a_stopped_client_is_still_closed() {
+    let out = Outbound::new(1, PEER, 120, CancellationToken::new());
+    let payload = Bytes::from(vec![b'p'; 40]);
+    let mut lines = BytesMut::from(&b"MSG a 1 40\r\n\r\n"[..]);
+    let append = out.hand_over_shared(&mut lines, vec![(12, payload.clone())], 40);
+    assert_eq!(append, Append::Wake);
+    assert!(lines.is_empty(), "the lines joined the queue");
+    assert_eq!(out.pending(), 14 + 40);
+    let mut expected = b"MSG a 1 40\r\n".to_vec();
+    expected.extend_from_slice(&payload);
+    expected.extend_from_slice(b"\r\n");
+    let mut lines = BytesMut::from(&b"MSG a 1 40\r\n\r\n"[..]);
+    out.hand_over_shared(&mut lines, vec![(12, payload.clone())], 40);
+    assert_eq!(
+        &out.take_pending()[..],
+        [&expected[..], &expected[..]].concat()
+    );
+    // Past `max_pending`, counted with the shared bytes: closed, and the payloads let go.
+    for _ in 0..2 {
+        let mut lines = BytesMut::from(&b"MSG a 1 40\r\n\r\n"[..]);
+        out.hand_over_shared(&mut lines, vec![(12, payload.clone())], 40);
+    }
+    assert_eq!(out.pending(), 108);
+    let mut lines = BytesMut::from(&b"MSG a 1 40\r\n\r\n"[..]);
+    let append = out.hand_over_shared(&mut lines, vec![(12, payload.clone())], 40);
+    assert_eq!(append, Append::Dropped);
+    assert_eq!(
+        out.close_reason(),
+        Some(CloseReason::SlowConsumerPendingBytes)
+    );
+    assert!(payload.is_unique(), "nothing queued keeps the payload");
 }

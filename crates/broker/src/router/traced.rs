@@ -166,6 +166,7 @@ impl Router {
                     reply: None,
                     header_len: Some(h.len()),
                     body: &body,
+                    shared: None,
                 }
             }
             None => Msg {
@@ -173,6 +174,7 @@ impl Router {
                 reply: None,
                 header_len: None,
                 body: &json,
+                shared: None,
             },
         };
         self.route(&account, msg);

@@ -223,6 +223,11 @@ impl Session {
         self.router.release_idle_buffers();
     }
 
+    /// The ops fed next are slices of a read buffer of `size` bytes (see `Router`).
+    pub(crate) fn set_read_buffer(&mut self, size: usize) {
+        self.router.set_read_buffer(size);
+    }
+
     /// Hands this batch's bytes to the client's own writer and to every target's.
     pub(crate) fn flush(&mut self) {
         if self.in_msgs > 0 {
@@ -525,6 +530,7 @@ impl Session {
             reply: reply.map(|r| &r[..]),
             header_len,
             body: message,
+            shared: Some(message),
         };
         let mut delivered = self.router.route(&self.account, msg);
         // `$SYS.REQ.USER.INFO` is the system account's service in every account (nats-server

@@ -376,6 +376,51 @@ fn messages_cross_between_sessions_and_queue_groups_get_one() {
 }
 
 #[test]
+fn large_payloads_are_shared_with_subscribers_that_can_take_them() {
+    let mut a = Harness::new("");
+    let mut b = Harness::join(&a.state, 2);
+    let mut c = Harness::join(&a.state, 3);
+    let mut h = Harness::join(&a.state, 4);
+    b.out.set_vectored(true);
+    h.out.set_vectored(true);
+    b.send("CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB big 1\r\n")
+        .unwrap();
+    c.send("CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB big 2\r\n")
+        .unwrap();
+    h.send("CONNECT {\"verbose\":false}\r\nSUB big 3\r\n")
+        .unwrap();
+    a.send("CONNECT {\"verbose\":false,\"headers\":true}\r\n")
+        .unwrap();
+    let body = "b".repeat(4096);
+    let publish = |a: &mut Harness, read_buffer: usize| {
+        a.session.set_read_buffer(read_buffer);
+        let input =
+            format!("PUB big 4096\r\n{body}\r\nHPUB big 12 4108\r\nNATS/1.0\r\n\r\n{body}\r\n");
+        a.send(&input).unwrap();
+    };
+    // The payloads fill the read buffer: b's queue shares them; c (no vectored writes) gets
+    // copies, and so does h (no headers: the HPUB is stripped, a copy, and one payload is
+    // less than half the buffer). Every byte arrives as if copied.
+    publish(&mut a, 2 * 4096 + 100);
+    assert_eq!(b.out.shared_chunks(), 1, "one batch, shared");
+    assert_eq!(c.out.shared_chunks(), 0);
+    assert_eq!(
+        h.out.shared_chunks(),
+        0,
+        "only the plain message could be shared: under half the buffer, so copied"
+    );
+    let msg = |sid: u8| format!("MSG big {sid} 4096\r\n{body}\r\n");
+    let hmsg = format!("HMSG big 1 12 4108\r\nNATS/1.0\r\n\r\n{body}\r\n");
+    assert_eq!(b.sent(), msg(1) + &hmsg);
+    assert_eq!(c.sent(), msg(2) + &hmsg.replace("big 1", "big 2"));
+    assert_eq!(h.sent(), msg(3) + &msg(3));
+    // A few payloads out of a much larger buffer: copied, so the buffer is not kept for them.
+    publish(&mut a, 1 << 20);
+    assert_eq!(b.out.shared_chunks(), 0);
+    assert_eq!(b.sent(), msg(1) + &hmsg);
+}
+
+#[test]
 fn max_subscriptions_counts_live_ones() {
     let mut c = Harness::new("max_subscriptions: 2");
     c.send("CONNECT {\"verbose\":false}\r\nSUB a 1\r\nSUB b 2\r\n")

@@ -229,3 +229,59 @@ async fn many_clients_fan_out() {
         }
     }
 }
+
+/// Payloads large enough to be shared between subscribers (not copied per subscriber) reach
+/// every subscriber intact, with and without headers, interleaved with small ones, and a
+/// subscriber on another connection that asked for no headers gets them stripped.
+#[tokio::test]
+async fn large_payloads_fan_out_intact() {
+    let s = TestServer::start().await;
+    let publisher = connect(&s).await;
+    let mut subs = Vec::new();
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let client = connect(&s).await;
+        subs.push(client.subscribe("fan.>").await.unwrap());
+        client.flush().await.unwrap();
+        clients.push(client);
+    }
+    let sizes = [4096usize, 16, 70_000, 2048, 100_000, 0, 65_536, 3000];
+    let body = |i: usize, n: usize| -> Bytes { (0..n).map(|j| (i * 31 + j * 7) as u8).collect() };
+    for round in 0..20 {
+        for (i, &n) in sizes.iter().enumerate() {
+            let subject = format!("fan.{round}.{i}");
+            if i % 3 == 0 {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert("Round", round.to_string().as_str());
+                publisher
+                    .publish_with_headers(subject, headers, body(i + round, n))
+                    .await
+                    .unwrap();
+            } else {
+                publisher
+                    .publish(subject, body(i + round, n))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    publisher.flush().await.unwrap();
+    for sub in &mut subs {
+        for round in 0..20 {
+            for (i, &n) in sizes.iter().enumerate() {
+                let msg = next(sub).await;
+                assert_eq!(msg.subject.as_str(), format!("fan.{round}.{i}"));
+                assert_eq!(
+                    msg.payload,
+                    body(i + round, n),
+                    "payload of fan.{round}.{i}"
+                );
+                let round_header = msg
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("Round").map(|v| v.to_string()));
+                assert_eq!(round_header, (i % 3 == 0).then(|| round.to_string()));
+            }
+        }
+    }
+}

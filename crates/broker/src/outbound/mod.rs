@@ -186,7 +186,8 @@ pub(crate) struct Outbound {
     pub(crate) expired_subs: std::sync::atomic::AtomicU64,
     /// Counters and description for monitoring.
     pub(crate) stats: crate::monitor::ConnStats,
-    /// The writer takes many chunks per call (plain TCP), so payloads may be queued shared
+    /// The writer takes many chunks per call (TCP and TLS; not WebSocket), so payloads may be
+    /// queued shared
     /// instead of copied.
     vectored: AtomicBool,
     /// Mirrors `OutState::closed.is_some()` so publishers can skip a closed client without

@@ -572,7 +572,7 @@ impl Router {
                 // A few payloads out of a large buffer: copied, so the buffer is not kept
                 // for them.
                 let mut flat = self.spare.pop().unwrap_or_default();
-                flatten(&buf, &mut shared, &mut flat);
+                flatten(&buf, &mut shared, shared_bytes, &mut flat);
                 buf.clear();
                 let append = target.hand_over(&mut flat);
                 if self.spare.len() < STAGING_SPARES && flat.capacity() <= STAGING_KEEP {

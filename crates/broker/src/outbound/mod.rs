@@ -84,10 +84,8 @@ const COALESCE_INTO: usize = 64 * 1024;
 const WRITE_SLICES: usize = 1024;
 /// Slices taken for one round of writes, at most.
 const ROUND_SLICES: usize = 4 * WRITE_SLICES;
-/// Spare chunks kept at most, and the smallest kept (the line bytes between shared payloads
-/// are small pieces of a publisher's staging buffer, not worth circulating).
+/// Spare chunks kept at most.
 const SPARE_COUNT: usize = 64;
-const SPARE_MIN: usize = 4 * 1024;
 /// Publishers pause for a client at ¾ of its `max_pending` (nats-server's mark) or at this many
 /// pending bytes, whichever comes first. nats-server's mark alone lets 48 MiB queue up for
 /// each subscriber under a saturating publisher (at the default 64 MiB), and every message
@@ -130,7 +128,7 @@ impl OutState {
     /// Keeps an emptied chunk for the next hand-overs, within the spare budget.
     fn keep_spare(&mut self, mut chunk: BytesMut) {
         let capacity = chunk.capacity();
-        if (SPARE_MIN..=SPARE_KEEP).contains(&capacity)
+        if capacity <= SPARE_KEEP
             && self.spare_bytes + capacity <= SPARE_BYTES
             && self.spare.len() < SPARE_COUNT
         {
@@ -187,8 +185,7 @@ pub(crate) struct Outbound {
     /// Counters and description for monitoring.
     pub(crate) stats: crate::monitor::ConnStats,
     /// The writer takes many chunks per call (TCP and TLS; not WebSocket), so payloads may be
-    /// queued shared
-    /// instead of copied.
+    /// queued shared instead of copied.
     vectored: AtomicBool,
     /// Mirrors `OutState::closed.is_some()` so publishers can skip a closed client without
     /// taking its lock.

@@ -33,9 +33,13 @@ pub(super) fn encode_line(buf: &mut BytesMut, sub: &SubRef, msg: Msg<'_>) {
 }
 
 /// A target's staged bytes with their shared payloads copied in place, into `flat`.
-pub(super) fn flatten(buf: &[u8], shared: &mut Vec<(usize, Bytes)>, flat: &mut BytesMut) {
-    let total = buf.len() + shared.iter().map(|(_, p)| p.len()).sum::<usize>();
-    flat.reserve(total);
+pub(super) fn flatten(
+    buf: &[u8],
+    shared: &mut Vec<(usize, Bytes)>,
+    shared_bytes: usize,
+    flat: &mut BytesMut,
+) {
+    flat.reserve(buf.len() + shared_bytes);
     let mut done = 0;
     for (at, payload) in shared.drain(..) {
         flat.extend_from_slice(&buf[done..at]);

@@ -153,6 +153,12 @@ async fn drive<R: AsyncRead + Unpin>(
                 // Before reading more: pause for subscribers this batch left behind.
                 session.flush();
                 stall(session, &mut budget).await;
+                // With one runtime worker the writers run only when this task yields, and a
+                // publisher's socket may never run dry: let them write what this read gave them
+                // while the publisher sends more, not all at once at the stall mark.
+                if session.take_writers_ready() {
+                    tokio::task::yield_now().await;
+                }
                 result
             }
             () = &mut sleep => session.handle_timeout(Instant::now()),

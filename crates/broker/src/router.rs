@@ -18,12 +18,13 @@ use rnats_sublist::{Match, MatchCache, Matches};
 use crate::account::{Account, SubRef};
 use crate::links::{Links, RouteRef, ServiceRoute, StreamRoute};
 use crate::msgtrace::{self, Tracer};
-use crate::outbound::{Append, Outbound};
+use crate::outbound::Outbound;
 
 mod encode;
+mod handover;
 mod traced;
 
-use encode::{encode, encode_line, flatten, trace_delivery};
+use encode::{encode, encode_line, trace_delivery};
 
 type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -112,6 +113,8 @@ pub(crate) struct Router {
     msg_trace: Option<Box<Tracer>>,
     /// Targets left stalled by the last hand-over: the publisher pauses for them.
     stalled: Vec<Arc<Outbound>>,
+    /// A hand-over left some target with a batch worth writing (see `handover.rs`).
+    writers_ready: bool,
 }
 
 /// What a publisher does about targets that fall behind.
@@ -150,6 +153,7 @@ impl Router {
             shared_spare: Vec::new(),
             msg_trace: None,
             stalled: Vec::new(),
+            writers_ready: false,
         }
     }
 
@@ -535,75 +539,6 @@ impl Router {
             if last {
                 account.expire(&sub.0);
             }
-        }
-    }
-
-    /// A quiet connection keeps no large staging buffers.
-    pub(crate) fn release_idle_buffers(&mut self) {
-        self.spare.retain(|b| b.capacity() <= STAGING_IDLE_KEEP);
-        if self.own.capacity() > STAGING_IDLE_KEEP {
-            self.own = BytesMut::new();
-        }
-    }
-
-    /// Hands this batch's bytes to every target (one lock each) and wakes each writer once;
-    /// `me` gets the publisher's own share last. Last, because that share may hold the PONG
-    /// that answers a PING sent after these messages: a client that has its PONG may count on
-    /// every message before it being with its subscribers' writers (a flush), so nothing of
-    /// the batch may still be on its way to them when the PONG can leave.
-    pub(crate) fn flush(&mut self, me: &Outbound) {
-        let stall = matches!(self.flow, Flow::Stall { .. });
-        for Staged {
-            target,
-            mut buf,
-            mut shared,
-            shared_bytes,
-            msgs,
-            bytes,
-        } in self.staged.drain(..)
-        {
-            target.stats.add_out(msgs, bytes);
-            let append = if shared.is_empty() {
-                target.hand_over(&mut buf)
-            } else if shared_bytes.saturating_mul(2) >= self.share_from {
-                // The payloads pin at most twice what they count for: queued as they lie.
-                target.hand_over_shared(&mut buf, std::mem::take(&mut shared), shared_bytes)
-            } else {
-                // A few payloads out of a large buffer: copied, so the buffer is not kept
-                // for them.
-                let mut flat = self.spare.pop().unwrap_or_default();
-                flatten(&buf, &mut shared, shared_bytes, &mut flat);
-                buf.clear();
-                let append = target.hand_over(&mut flat);
-                if self.spare.len() < STAGING_SPARES && flat.capacity() <= STAGING_KEEP {
-                    self.spare.push(flat);
-                }
-                append
-            };
-            if append == Append::Wake {
-                target.wake();
-            }
-            if shared.capacity() > 0 && self.shared_spare.len() < STAGING_SPARES {
-                self.shared_spare.push(shared);
-            }
-            if buf.capacity() <= STAGING_KEEP && self.spare.len() < STAGING_SPARES {
-                self.spare.push(buf);
-            }
-            if stall && target.is_stalled() {
-                self.stalled.push(target);
-            }
-        }
-        self.staged_at.clear();
-        if self.own_msgs > 0 {
-            me.stats.add_out(self.own_msgs, self.own_bytes);
-            self.own_msgs = 0;
-            self.own_bytes = 0;
-        }
-        if !self.own.is_empty() && me.hand_over(&mut self.own) == Append::Wake {
-            me.wake();
-        }
-        if self.own.capacity() > STAGING_KEEP {
-            self.own = BytesMut::new();
         }
     }
 

@@ -238,6 +238,12 @@ impl Session {
         self.router.flush(&self.out);
     }
 
+    /// Whether a flush since the last call left a subscriber's writer a batch worth writing:
+    /// the driver then lets the writers run before it reads more.
+    pub(crate) fn take_writers_ready(&mut self) -> bool {
+        self.router.take_writers_ready()
+    }
+
     /// The subscribers the last flush left stalled: the driver pauses for them (bounded)
     /// before it reads more.
     pub(crate) fn take_stalled(&mut self) -> Vec<Arc<Outbound>> {

@@ -420,6 +420,42 @@ fn large_payloads_are_shared_with_subscribers_that_can_take_them() {
     assert_eq!(b.sent(), msg(1) + &hmsg);
 }
 
+/// Once a flush leaves a subscriber 256 KiB or more to write, the session asks the driver to
+/// let the writers run before it reads more; the publisher's own deliveries never do.
+#[test]
+fn a_subscriber_with_a_batch_worth_writing_asks_for_the_writers_to_run() {
+    let mut a = Harness::new("");
+    let mut b = Harness::join(&a.state, 2);
+    b.send("CONNECT {\"verbose\":false}\r\nSUB w 1\r\n")
+        .unwrap();
+    a.send("CONNECT {\"verbose\":false}\r\nSUB own 1\r\n")
+        .unwrap();
+    let publish = |a: &mut Harness, subject: &str, count: usize| {
+        let body = "p".repeat(1000);
+        let input: String = (0..count)
+            .map(|_| format!("PUB {subject} 1000\r\n{body}\r\n"))
+            .collect();
+        a.send(&input).unwrap();
+    };
+    publish(&mut a, "w", 200);
+    assert!(!a.session.take_writers_ready(), "about 200 KB: not yet");
+    publish(&mut a, "w", 100);
+    assert!(
+        a.session.take_writers_ready(),
+        "about 300 KB now wait for b's writer"
+    );
+    assert!(!a.session.take_writers_ready(), "asking clears it");
+    assert_eq!(
+        b.out.take_pending().len(),
+        300 * "MSG w 1 1000\r\n\r\n".len() + 300_000
+    );
+    publish(&mut a, "own", 300);
+    assert!(
+        !a.session.take_writers_ready(),
+        "the publisher's own writer"
+    );
+}
+
 #[test]
 fn max_subscriptions_counts_live_ones() {
     let mut c = Harness::new("max_subscriptions: 2");

@@ -1275,12 +1275,10 @@ the kernel, and on a virtual machine for the hypervisor, to wake an idle CPU. na
 scheduler spins briefly before it sleeps; rnats polls for `idle_poll` (50 µs) after a read when \
 it has one CPU (the pinned rows), and sleeps at once when it has more. How long a wake takes \
 depends on the host, so these rows move between runs on a shared machine more than the others.\n\
-- **fanout** at 16 B, pinned, and the **saturate** rows are often set by loadgen's one thread \
-and by TCP on loopback rather than by the server (compare the CPU per message): the same \
-binary lands run after run in one of two modes (rnats about 3.3 M or 4.9–5.5 M msgs/s on \
-pinned fan-out 16 B on the machine these figures come from), and latency under saturation is \
-mostly time in socket buffers and in loadgen's backlog of unread messages, so these ratios \
-move between runs more than the CPU per message does.\n\
+- The **saturate** rows (no publisher window) and the 16 B rows are set by loadgen's one \
+thread and by TCP on loopback as much as by the server (compare the CPU per message), and \
+latency under saturation is mostly time in socket buffers and in loadgen's backlog of unread \
+messages, so these ratios move between runs more than the CPU per message does.\n\
 - **idle** is memory (lower is better), **subs** the time to add 100 000 subscriptions.\n\
 - **hostile/*** is the p50 latency of a well-behaved client's request/reply while one attack \
 runs against the same server (lower is better); hostile/none is the same measurement without \

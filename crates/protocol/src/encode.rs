@@ -27,12 +27,8 @@ pub fn encode_msg(
     reply: Option<&[u8]>,
     payload: &[u8],
 ) {
-    let len = Decimal::new(payload.len() as u64);
-    let len = len.as_bytes();
-    let rest = len.len() + CRLF.len() + payload.len() + CRLF.len();
-    put_prefix(dst, b"MSG ", subject, sid, reply, rest);
-    dst.put_slice(len);
-    dst.put_slice(CRLF);
+    let room = payload.len() + CRLF.len();
+    encode_msg_line(dst, subject, sid, reply, payload.len(), room);
     dst.put_slice(payload);
     dst.put_slice(CRLF);
 }
@@ -49,17 +45,8 @@ pub fn encode_hmsg(
     header_len: usize,
     message: &[u8],
 ) {
-    debug_assert!(header_len <= message.len(), "header_len exceeds message");
-    let hdr = Decimal::new(header_len as u64);
-    let hdr = hdr.as_bytes();
-    let total = Decimal::new(message.len() as u64);
-    let total = total.as_bytes();
-    let rest = hdr.len() + 1 + total.len() + CRLF.len() + message.len() + CRLF.len();
-    put_prefix(dst, b"HMSG ", subject, sid, reply, rest);
-    dst.put_slice(hdr);
-    dst.put_u8(b' ');
-    dst.put_slice(total);
-    dst.put_slice(CRLF);
+    let room = message.len() + CRLF.len();
+    encode_hmsg_line(dst, subject, sid, reply, header_len, message.len(), room);
     dst.put_slice(message);
     dst.put_slice(CRLF);
 }
